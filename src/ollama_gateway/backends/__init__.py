@@ -1,0 +1,1 @@
+"""Backends: where tokens come from (an Ollama upstream, or llama.cpp embedded in-process)."""

@@ -1,0 +1,128 @@
+"""Neutral request and result types.
+
+Every API family (the seed contract, Ollama-native, OpenAI-compatible) converts its wire request
+into a :class:`GenerationRequest` and renders the same stream of :class:`Chunk` objects. Backends
+never know which API called them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+RequestKind = Literal["generate", "chat"]
+
+
+@dataclass(slots=True)
+class Message:
+    """One chat message (Ollama's shape, which OpenAI's maps onto)."""
+
+    role: str
+    content: str = ""
+    images: list[str] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    thinking: str | None = None
+    tool_name: str | None = None
+
+
+@dataclass(slots=True)
+class GenerationRequest:
+    """A request to generate text, from any API.
+
+    ``options`` holds Ollama's generation options (``temperature``, ``num_predict``, ``stop``...)
+    already validated for type; backends map them onto their engine. ``format`` is ``"json"``,
+    a JSON schema (dict) or ``None``. ``think`` is ``None`` when the client did not ask (the raw
+    model output is returned), ``True`` to split reasoning out, ``False`` to drop it.
+    """
+
+    model: str
+    kind: RequestKind = "generate"
+    prompt: str = ""
+    messages: list[Message] = field(default_factory=list)
+    suffix: str | None = None
+    system: str | None = None
+    template: str | None = None
+    raw: bool = False
+    format: str | dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    stream: bool = True
+    keep_alive: float | None = None  # seconds; None = backend default; <0 forever; 0 unload now
+    think: bool | None = None
+    images: list[str] | None = None
+    context: list[int] | None = None
+    tools: list[dict[str, Any]] | None = None
+    request_id: str = ""
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counts and durations reported with the final chunk (durations in nanoseconds)."""
+
+    prompt_eval_count: int = 0
+    eval_count: int = 0
+    total_duration: int = 0
+    load_duration: int = 0
+    prompt_eval_duration: int = 0
+    eval_duration: int = 0
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One piece of a generation.
+
+    ``text`` is the visible output (``response`` / ``message.content``); ``thinking`` the
+    reasoning when it was split out. The last chunk has ``done=True``, a ``done_reason``
+    (``stop``, ``length``, ``load``, ``unload``) and ``stats``.
+    """
+
+    text: str = ""
+    thinking: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    done: bool = False
+    done_reason: str | None = None
+    stats: Stats | None = None
+    context: list[int] | None = None
+    model: str = ""
+
+
+@dataclass(slots=True)
+class EmbedRequest:
+    model: str
+    inputs: list[str]
+    truncate: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    keep_alive: float | None = None
+    dimensions: int | None = None
+
+
+@dataclass(slots=True)
+class EmbedResult:
+    model: str
+    embeddings: list[list[float]]
+    prompt_eval_count: int = 0
+    total_duration: int = 0
+    load_duration: int = 0
+
+
+@dataclass(slots=True)
+class ModelInfo:
+    """A model as ``/api/tags`` lists it (Ollama's field names)."""
+
+    name: str
+    size: int = 0
+    digest: str = ""
+    modified_at: str = ""  # RFC 3339
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunningModel:
+    """A loaded model as ``/api/ps`` lists it."""
+
+    name: str
+    size: int = 0
+    digest: str = ""
+    expires_at: str = ""  # RFC 3339
+    size_vram: int = 0
+    context_length: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
