@@ -1,0 +1,276 @@
+"""The one settings object.
+
+CLI flags, then environment variables (``OLLAMA_GATEWAY_*``, plus the original names ``API_KEY``
+and ``MODEL_NAME`` and Ollama's ``OLLAMA_HOST`` / ``OLLAMA_MODELS``), then a ``.env`` file feed
+:class:`Settings`; ``create_app(settings)`` keeps it on ``app.state``. Nothing else reads
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "deepseek-r1:1.5b"
+DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
+SHORT_KEY_LENGTH = 16
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+def parse_ollama_host(value: str | None, default_port: int = 11434) -> str:
+    """Turn an ``OLLAMA_HOST``-style value into a base URL, as Ollama's clients do.
+
+    >>> parse_ollama_host(None)
+    'http://127.0.0.1:11434'
+    >>> parse_ollama_host('example.com')
+    'http://example.com:11434'
+    >>> parse_ollama_host('example.com:56789')
+    'http://example.com:56789'
+    >>> parse_ollama_host(':56789')
+    'http://127.0.0.1:56789'
+    >>> parse_ollama_host('http://example.com')
+    'http://example.com:80'
+    >>> parse_ollama_host('https://example.com')
+    'https://example.com:443'
+    >>> parse_ollama_host('https://example.com:56789/path/')
+    'https://example.com:56789/path'
+    >>> parse_ollama_host('[::1]:8080')
+    'http://[::1]:8080'
+    >>> parse_ollama_host('::1')
+    'http://[::1]:11434'
+    """
+    host = (value or "").strip()
+    if not host:
+        return DEFAULT_OLLAMA_URL
+    scheme, _, rest = host.partition("://")
+    if not rest:
+        scheme, rest = "http", host
+    scheme = scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"unsupported scheme {scheme!r} in Ollama URL {host!r}")
+    port = {"http": 80, "https": 443}[scheme] if "://" in host else default_port
+    try:  # a bare IPv6 address, without brackets
+        ipaddress.IPv6Address(rest)
+        rest = f"[{rest}]"
+    except ValueError:
+        pass
+    split = urlsplit(f"{scheme}://{rest}")
+    hostname = split.hostname or "127.0.0.1"
+    if ":" in hostname:
+        hostname = f"[{hostname}]"
+    try:
+        port = split.port or port
+    except ValueError as exc:
+        raise ValueError(f"invalid port in Ollama URL {host!r}") from exc
+    path = split.path.rstrip("/")
+    return f"{scheme}://{hostname}:{port}{path}"
+
+
+def parse_duration(value: str | float | int | None) -> float | None:
+    """Ollama's ``keep_alive``: seconds as a number, or a Go duration such as ``5m`` or ``1h30m``.
+
+    >>> parse_duration("5m"), parse_duration(30), parse_duration("-1"), parse_duration("1h2m3.5s")
+    (300.0, 30.0, -1.0, 3723.5)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a duration must be a number or a string such as '5m'")
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text.lstrip("+-")
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", body)
+    if not parts or "".join(n + u for n, u in parts) != body:
+        raise ValueError(f"invalid duration {value!r}")
+    return sign * sum(float(n) * units[u] for n, u in parts)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; ``description`` feeds both ``--help`` and the README."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OLLAMA_GATEWAY_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- serving -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to bind.")
+    model: str = Field(
+        DEFAULT_MODEL,
+        validation_alias=_env("model", "OLLAMA_GATEWAY_MODEL", "MODEL_NAME"),
+        description="Default model: used when a request names none (MODEL_NAME also works).",
+    )
+    backend: Literal["auto", "ollama", "embedded"] = Field(
+        "auto",
+        description="Where tokens come from: an Ollama server, the embedded llama.cpp engine, "
+        "or auto (Ollama when one answers at the Ollama URL, embedded otherwise).",
+    )
+
+    # --- auth and HTTP -------------------------------------------------------------------
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("api_keys", "OLLAMA_GATEWAY_API_KEYS", "API_KEY"),
+        description="API keys, comma-separated (API_KEY also works). Clients send one in "
+        "X-API-KEY or Authorization: Bearer.",
+    )
+    keys_file: Path | None = Field(
+        None,
+        description="File of API keys, one per line: KEY or sha256:HEX, optionally followed by "
+        "name=ID rpm=N tpm=N.",
+    )
+    insecure_no_auth: bool = Field(
+        False, description="Allow serving without any API key on a non-loopback address."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS, comma-separated. Empty: CORS off.",
+    )
+    max_body_bytes: int = Field(1 << 20, gt=0, description="Largest request body accepted (413).")
+
+    # --- the Ollama upstream -------------------------------------------------------------
+    ollama_url: str = Field(
+        DEFAULT_OLLAMA_URL,
+        validation_alias=_env("ollama_url", "OLLAMA_GATEWAY_OLLAMA_URL", "OLLAMA_HOST"),
+        description="The Ollama server (OLLAMA_HOST also works; host, host:port or a URL).",
+    )
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to the upstream.")
+    first_token_timeout: float = Field(
+        300.0, gt=0, description="Seconds to wait for the first token (includes model load)."
+    )
+    request_timeout: float = Field(
+        600.0, gt=0, description="Seconds a whole generation may take (504 or in-band error)."
+    )
+
+    # --- the embedded engine and the model store ----------------------------------------
+    models_dir: Path | None = Field(
+        None,
+        validation_alias=_env("models_dir", "OLLAMA_GATEWAY_MODELS_DIR", "OLLAMA_MODELS"),
+        description="Model store in Ollama's layout (OLLAMA_MODELS also works; "
+        "default ~/.ollama/models).",
+    )
+    registry_url: str = Field(
+        "https://registry.ollama.ai", description="Registry that models are pulled from."
+    )
+    pull_on_start: bool = Field(
+        True, description="Pull the default model on start when it is missing (embedded)."
+    )
+    keep_alive: str = Field("5m", description="How long an idle model stays loaded (embedded).")
+    max_loaded_models: int = Field(3, ge=1, description="Most models loaded at once (embedded).")
+    num_ctx: int = Field(4096, ge=64, description="Context length per model (embedded).")
+    num_threads: int | None = Field(None, ge=1, description="CPU threads (embedded; default all).")
+    num_batch: int = Field(512, ge=1, description="Prompt tokens per decode step (embedded).")
+
+    # --- load ---------------------------------------------------------------------------
+    parallel: int = Field(4, ge=1, description="Requests generated at once per model.")
+    max_queue: int = Field(512, ge=0, description="Requests waiting beyond that (then 503).")
+    queue_timeout: float = Field(600.0, gt=0, description="Seconds a request may wait (503).")
+    max_predict: int = Field(
+        8192, ge=1, description="Upper bound on num_predict / max_tokens for any request."
+    )
+    rate_limit_rpm: int | None = Field(
+        None, ge=1, description="Default requests per minute per key (none: unlimited)."
+    )
+    rate_limit_tpm: int | None = Field(
+        None, ge=1, description="Default generated tokens per minute per key."
+    )
+    shutdown_grace: float = Field(
+        30.0, ge=0, description="Seconds in-flight requests may finish after SIGTERM."
+    )
+
+    # --- observability ------------------------------------------------------------------
+    metrics_public: bool = Field(False, description="Serve /metrics without an API key.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level."
+    )
+    log_prompts: bool = Field(False, description="Log prompts and outputs (off by default).")
+
+    # --- validators ---------------------------------------------------------------------
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            keys = []
+            for item in value:
+                raw = item.get_secret_value() if isinstance(item, SecretStr) else str(item)
+                if not raw.strip():
+                    if len(value) == 1 and isinstance(item, str) and item == "":
+                        return []  # API_KEY= (set but empty) means no key, not an empty key
+                    raise ValueError("API keys must not be empty or whitespace")
+                if raw != raw.strip():
+                    raise ValueError("API keys must not start or end with whitespace")
+                keys.append(raw)
+            return keys
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("ollama_url", mode="before")
+    @classmethod
+    def _parse_ollama_url(cls, value: object) -> object:
+        return parse_ollama_host(value if isinstance(value, str) else None)
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _check_keep_alive(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _warn_short_keys(self) -> Settings:
+        for key in self.api_keys:
+            if len(key.get_secret_value()) < SHORT_KEY_LENGTH:
+                log.warning(
+                    "an API key is shorter than %d characters; use `ollama-gateway keys new`",
+                    SHORT_KEY_LENGTH,
+                )
+        return self
+
+    # --- derived ------------------------------------------------------------------------
+    @property
+    def keep_alive_seconds(self) -> float:
+        return parse_duration(self.keep_alive) or 0.0
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return (self.models_dir or Path.home() / ".ollama" / "models").expanduser()
