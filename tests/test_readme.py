@@ -13,5 +13,7 @@ def test_settings_table_matches_the_settings_class():
 
 def test_first_lines_give_the_run_and_test_commands():
     head = README.splitlines()[:6]
-    assert head[2].startswith("pip install -e '.[embedded]' && ollama-gateway serve")
-    assert head[3].startswith("bash .ci/run")
+    assert head[3].startswith("pip install -e '.[embedded]' && ollama-gateway serve")
+    assert head[4].startswith("pip install -e '.[dev]' && python3 -m pytest -q")
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert "python3 -m pytest -q" in ci
