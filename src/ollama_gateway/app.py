@@ -16,12 +16,15 @@ from starlette.responses import Response
 from ollama_gateway import __version__
 from ollama_gateway.api import health, ollama
 from ollama_gateway.api.errors import error_body, family_of
+from ollama_gateway.api.health import Readiness
 from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
+from ollama_gateway.metrics import Metrics
 from ollama_gateway.middleware import GatewayMiddleware
+from ollama_gateway.observability import ObservabilityMiddleware
 from ollama_gateway.settings import Settings, is_loopback
 
 log = logging.getLogger(__name__)
@@ -81,13 +84,16 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     """Build the gateway. ``backend`` overrides the one the settings would choose (tests)."""
     keyring = KeyRing.from_settings(settings)
     check_startup(settings, keyring)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen = backend or await build_backend(settings)
+        if hasattr(chosen, "bind_metrics"):
+            chosen.bind_metrics(metrics)
         await chosen.start()
         app.state.backend = chosen
-        app.state.service = GenerationService(chosen, settings)
+        app.state.service = GenerationService(chosen, settings, metrics)
         try:
             yield
         finally:
@@ -104,6 +110,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keyring = keyring
+    app.state.metrics = metrics
+    app.state.readiness = Readiness()
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -111,7 +119,12 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(ollama.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.
-    app.add_middleware(GatewayMiddleware, keyring=keyring, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        GatewayMiddleware,
+        keyring=keyring,
+        max_body_bytes=settings.max_body_bytes,
+        public_paths=("/metrics",) if settings.metrics_public else (),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -121,6 +134,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-KEY", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    # Outermost of all: metrics and the access log see every request, preflights included.
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     if keyring.enabled is False:
         log.warning(
             "no API key configured: the API is open to anyone who can reach %s", settings.host

@@ -1,16 +1,41 @@
-"""Logging setup: text or JSON lines, one level for the whole service."""
+"""Logging setup: text or JSON lines, one level for the whole service; prompt logging (opt-in).
+
+``--log-format json`` writes one JSON object per line: ``time`` (UTC, RFC 3339), ``level``,
+``logger``, ``message``, plus the structured fields a record carries in ``extra={"fields": ...}``
+(the access line's ``request_id``, ``method``, ``route``, ``status``...). ``--log-format text``
+writes ``time level logger: message``, where the access line's message already holds its fields.
+
+Prompts and outputs are never logged unless ``--log-prompts`` is given; then the generation service
+logs them through :func:`log_prompt` and :func:`log_output` (logger ``ollama_gateway.prompts``,
+level INFO) with the request id.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from typing import TYPE_CHECKING
 
 import orjson
 
 from ollama_gateway.settings import Settings
 
+if TYPE_CHECKING:
+    from ollama_gateway.core.types import GenerationRequest
+
+prompt_log = logging.getLogger("ollama_gateway.prompts")
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries whose DEBUG output is noise even at --log-level debug.
+_QUIET = ("asyncio", "aiohttp.access", "multipart", "httpcore", "httpx")
+
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record, times in UTC."""
+
+    converter = time.gmtime
+
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
@@ -26,14 +51,15 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(data, default=str).decode()
 
 
+def make_formatter(log_format: str) -> logging.Formatter:
+    if log_format == "json":
+        return JsonFormatter()
+    return logging.Formatter(TEXT_FORMAT)
+
+
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        formatter: logging.Formatter = JsonFormatter()
-        formatter.converter = __import__("time").gmtime
-    else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(formatter)
+    handler.setFormatter(make_formatter(settings.log_format))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
@@ -41,3 +67,35 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # our own access line replaces it
+    if settings.log_level == "debug":
+        for name in _QUIET:
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
+def log_prompt(request: GenerationRequest) -> None:
+    """The prompt of a generation (only called with ``--log-prompts``)."""
+    if request.kind == "generate":
+        prompt: object = request.prompt
+        if request.system:
+            prompt = {"system": request.system, "prompt": request.prompt}
+    else:
+        prompt = [{"role": m.role, "content": m.content} for m in request.messages]
+    prompt_log.info(
+        "%s prompt model=%s %s",
+        request.request_id or "-",
+        request.model,
+        orjson.dumps(prompt).decode(),
+        extra={
+            "fields": {"request_id": request.request_id, "model": request.model, "prompt": prompt}
+        },
+    )
+
+
+def log_output(request_id: str, text: str) -> None:
+    """The output of a generation (only called with ``--log-prompts``)."""
+    prompt_log.info(
+        "%s output %s",
+        request_id or "-",
+        orjson.dumps(text).decode(),
+        extra={"fields": {"request_id": request_id, "output": text}},
+    )

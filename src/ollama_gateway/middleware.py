@@ -2,8 +2,9 @@
 
 It normalises a trailing slash (``/api/generate/`` answers like ``/api/generate``, no redirect),
 gives the request an id (``X-Request-ID``, taken from the client or generated), checks the API
-key, bounds the body size, turns any unexpected exception into a short 500 in the API's own shape
-(the traceback goes to the log with the request id), and writes one access-log line.
+key, bounds the body size, and turns any unexpected exception into a short 500 in the API's own
+shape (the traceback goes to the log with the request id). The access-log line and the request
+metrics are written by :mod:`ollama_gateway.observability`, the layer around this one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
 from ollama_gateway.auth import KeyRing, presented_key
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
 
-log = logging.getLogger("ollama_gateway.access")
 errlog = logging.getLogger("ollama_gateway.errors")
 
 PUBLIC = {
@@ -67,15 +67,13 @@ class GatewayMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["started"] = started
-        status = 500
         id_header = (b"x-request-id", request_id.encode())
         response_started = False
 
         async def send_wrapper(message) -> None:
-            nonlocal status, response_started
+            nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
-                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
@@ -104,16 +102,6 @@ class GatewayMiddleware:
             if response_started:
                 raise
             await send_error(send_wrapper, path, 500, f"internal error (request {request_id})")
-        finally:
-            log.info(
-                "%s %s %s %d %.1fms key=%s",
-                request_id,
-                scope["method"],
-                path,
-                status,
-                (time.perf_counter() - started) * 1000,
-                state.get("api_key").key_id if state.get("api_key") else "-",
-            )
 
     def _limit_body(self, scope, headers, receive):
         limit = self.max_body

@@ -1,15 +1,68 @@
-"""Service info and probes."""
+"""Service info and probes: ``/`` (Ollama's "is it running"), ``/health``, ``/ready``, ``/metrics``.
+
+- ``GET|HEAD /health``: liveness. The process answers; no auth, no backend call.
+- ``GET|HEAD /ready``: readiness. 200 ``{"status": "ready"}`` when the backend can serve the
+  default model (embedded: loaded; Ollama: the upstream answers), otherwise 503
+  ``{"status": "loading" | "upstream_unavailable", "reason": ...}``. No auth. The backend's answer
+  is cached for :attr:`Readiness.ttl` seconds and concurrent probes share one check, so probes
+  cannot hammer Ollama.
+- ``GET /metrics``: Prometheus text format; behind the API key unless ``--metrics-public``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import logging
+import time
+
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
 from ollama_gateway.api.http import JSONResponse
 from ollama_gateway.deps import BackendDep, SettingsDep
+from ollama_gateway.errors import GatewayError
+from ollama_gateway.metrics import CONTENT_TYPE_LATEST, Metrics
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+
+
+class Readiness:
+    """The backend's ``check_ready()``, cached for ``ttl`` seconds; one check at a time."""
+
+    def __init__(self, ttl: float = 1.0, timeout: float = 5.0) -> None:
+        self.ttl = ttl
+        self.timeout = timeout
+        self._lock = asyncio.Lock()
+        self._at = -float("inf")
+        self._result: tuple[bool, str, str] = (False, "loading", "starting")
+
+    async def check(self, backend) -> tuple[bool, str, str]:
+        """(ready, status, reason); ``status`` is ``ready``, ``loading`` or
+        ``upstream_unavailable``."""
+        if backend is None:
+            return False, "loading", "the backend is starting"
+        if time.monotonic() - self._at < self.ttl:
+            return self._result
+        async with self._lock:
+            if time.monotonic() - self._at < self.ttl:  # another probe just checked
+                return self._result
+            self._result = await self._ask(backend)
+            self._at = time.monotonic()
+        return self._result
+
+    async def _ask(self, backend) -> tuple[bool, str, str]:
+        not_ready = "upstream_unavailable" if backend.name == "ollama" else "loading"
+        try:
+            ready, reason = await asyncio.wait_for(backend.check_ready(), self.timeout)
+        except asyncio.TimeoutError:
+            return False, not_ready, f"the readiness check took over {self.timeout:g}s"
+        except GatewayError as exc:
+            return False, not_ready, exc.message
+        if ready:
+            return True, "ready", ""
+        return False, not_ready, reason or "not ready"
 
 
 @router.get("/")
@@ -33,3 +86,35 @@ async def root_head() -> Response:
 async def health() -> Response:
     """Liveness: the process answers. No auth, no backend call."""
     return JSONResponse({"status": "ok"})
+
+
+@router.api_route("/ready", methods=["GET", "HEAD"])
+async def ready(request: Request) -> Response:
+    """Readiness: 200 when the default model can be served, else 503 with the reason."""
+    state = request.app.state
+    backend = getattr(state, "backend", None)
+    ok, status, reason = await state.readiness.check(backend)
+    if ok:
+        return JSONResponse({"status": "ready", "backend": backend.name})
+    return JSONResponse({"status": status, "reason": reason}, status_code=503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics (text format 0.0.4)."""
+    state = request.app.state
+    instruments: Metrics = state.metrics
+    backend = getattr(state, "backend", None)
+    if backend is not None:
+        await _refresh_loaded(instruments, backend)
+    return Response(instruments.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _refresh_loaded(instruments: Metrics, backend, timeout: float = 2.0) -> None:
+    """Set the loaded-model gauges from ``backend.running()`` (what ``/api/ps`` lists)."""
+    try:
+        running = await asyncio.wait_for(backend.running(), timeout)
+    except (GatewayError, asyncio.TimeoutError, NotImplementedError) as exc:
+        log.debug("loaded models unknown for /metrics: %s", exc)
+        return
+    instruments.set_loaded(running)

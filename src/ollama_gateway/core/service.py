@@ -14,13 +14,18 @@ from ollama_gateway.backends.base import Backend
 from ollama_gateway.core.thinking import ThinkSplitter
 from ollama_gateway.core.types import Chunk, GenerationRequest, Stats
 from ollama_gateway.errors import BadRequest
+from ollama_gateway.metrics import Metrics
+from ollama_gateway.observability import GenerationObserver
 from ollama_gateway.settings import Settings
 
 
 class GenerationService:
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(
+        self, backend: Backend, settings: Settings, metrics: Metrics | None = None
+    ) -> None:
         self.backend = backend
         self.settings = settings
+        self.metrics = metrics  # None: no metrics (the service alone, in tests)
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
@@ -45,8 +50,11 @@ class GenerationService:
         )
         split = request.think is not None and not self.backend.splits_thinking
         splitter = ThinkSplitter() if split else None
+        observer = GenerationObserver(
+            self.metrics, request, self.backend.name == "ollama", self.settings.log_prompts
+        )
         async with aclosing(source):
-            async for chunk in source:
+            async for chunk in observer.watch(source):
                 if splitter is not None:
                     thinking, text = splitter.feed(chunk.text)
                     if chunk.done:

@@ -1,0 +1,271 @@
+"""Prometheus instruments for one app, and the small API the rest of the gateway reports through.
+
+``create_app`` builds one :class:`Metrics` per app (each with its own ``CollectorRegistry``, so
+tests can build many apps) and keeps it on ``app.state.metrics``; ``GET /metrics`` renders it.
+
+The instrumentation API (every method is cheap, thread-safe, and never raises on odd input):
+
+======================================================  =========================================
+``request(route, method, status, seconds)``             the observability middleware, per request
+``first_token(model, seconds)``                         the generation service: time to first token
+``observe_tokens(model, prompt, generated, seconds)``   the service, once per finished generation;
+                                                        ``seconds`` is the decode time (speed)
+``queue_depth(model, n)`` / ``running(model, n)``       the scheduler: requests waiting / generating
+``rejected(reason)``                                    the scheduler / rate limiter, per 429 or 503
+                                                        it answers (``queue_full``, ``rate_limit``)
+``model_loaded(model, seconds, size_bytes=0)``          the embedded engine, after a load
+``model_unloaded(model)``                               the embedded engine, after an unload
+``set_loaded(models)``                                  ``GET /metrics``, from ``backend.running()``
+``upstream_error(kind)``                                the service, per failed upstream generation
+======================================================  =========================================
+
+A backend that wants the instruments implements ``bind_metrics(metrics)``; the app calls it
+before ``start()``. Other components receive ``app.state.metrics`` when the lifespan builds them.
+
+Label cardinality is bounded: routes are templates (``unmatched`` for unknown paths), methods and
+upstream-error kinds come from fixed sets, and model names and rejection reasons are capped
+(:class:`LabelCap`: the first ``limit`` distinct values keep their name, later ones read
+``other``). No key, key id or prompt is ever a label.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from ollama_gateway import __version__
+
+__all__ = ["CONTENT_TYPE_LATEST", "UPSTREAM_ERROR_KINDS", "LabelCap", "Metrics"]
+
+PREFIX = "ollama_gateway_"
+OVERFLOW = "other"
+UNMATCHED = "unmatched"
+MAX_LABEL_LENGTH = 120
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UPSTREAM_ERROR_KINDS = frozenset(
+    {"unavailable", "timeout", "bad_response", "busy", "error", OVERFLOW}
+)
+
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+FIRST_TOKEN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+SPEED_BUCKETS = (1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000)
+LOAD_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+
+
+class LabelCap:
+    """Keeps a label's distinct values bounded: after ``limit`` of them, new ones read ``other``.
+
+    >>> cap = LabelCap(2)
+    >>> [cap("a"), cap("b"), cap("c"), cap("a")]
+    ['a', 'b', 'other', 'a']
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        value = str(value)[:MAX_LABEL_LENGTH] or "unknown"
+        if value in self._seen:
+            return value
+        with self._lock:
+            if value in self._seen:
+                return value
+            if len(self._seen) >= self.limit:
+                return OVERFLOW
+            self._seen.add(value)
+            return value
+
+
+def _timestamp(rfc3339: str) -> float | None:
+    """Seconds since the epoch for an RFC 3339 time (Ollama's ``expires_at``), or None."""
+    if not rfc3339:
+        return None
+    text = rfc3339.strip().replace("Z", "+00:00")
+    if "." in text:  # Go writes nanoseconds; Python reads at most microseconds
+        head, _, tail = text.partition(".")
+        digits = "".join(c for c in tail if c.isdigit())
+        zone = tail[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+class Metrics:
+    """Every instrument of one app, registered in its own :class:`CollectorRegistry`."""
+
+    def __init__(self, *, max_models: int = 32, max_reasons: int = 32) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.model_label = LabelCap(max_models)
+        self.reason_label = LabelCap(max_reasons)
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        r = self.registry
+
+        info = Gauge(
+            PREFIX + "build_info", "Always 1; the version as a label.", ["version"], registry=r
+        )
+        info.labels(__version__).set(1)
+        self.requests = Counter(
+            PREFIX + "requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            PREFIX + "request_duration_seconds",
+            "Time from a request arriving to its response ending (streams included).",
+            ["route", "method"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            PREFIX + "requests_in_flight", "Requests being answered now.", registry=r
+        )
+        self.time_to_first_token = Histogram(
+            PREFIX + "time_to_first_token_seconds",
+            "Time from a request arriving to the first generated token reaching the gateway.",
+            ["model"],
+            buckets=FIRST_TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.prompt_tokens = Counter(
+            PREFIX + "prompt_tokens", "Prompt tokens evaluated, by model.", ["model"], registry=r
+        )
+        self.generated_tokens = Counter(
+            PREFIX + "generated_tokens", "Tokens generated, by model.", ["model"], registry=r
+        )
+        self.generation_speed = Histogram(
+            PREFIX + "generation_tokens_per_second",
+            "Decode speed of each finished generation (generated tokens / decode time).",
+            ["model"],
+            buckets=SPEED_BUCKETS,
+            registry=r,
+        )
+        self.queued = Gauge(
+            PREFIX + "queue_depth", "Requests waiting for a generation slot.", ["model"], registry=r
+        )
+        self.running_slots = Gauge(
+            PREFIX + "running_slots", "Generation slots in use.", ["model"], registry=r
+        )
+        self.rejections = Counter(
+            PREFIX + "rejected_requests",
+            "Requests the gateway refused with 429 or 503 (queue full, rate limit...), by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.load_duration = Histogram(
+            PREFIX + "model_load_duration_seconds",
+            "Time to load a model into memory (embedded engine).",
+            ["model"],
+            buckets=LOAD_BUCKETS,
+            registry=r,
+        )
+        self.loaded_models = Gauge(
+            PREFIX + "loaded_models", "Models loaded now (as /api/ps lists them).", registry=r
+        )
+        self.loaded_size = Gauge(
+            PREFIX + "loaded_model_size_bytes",
+            "Memory size of each loaded model (as /api/ps reports it).",
+            ["model"],
+            registry=r,
+        )
+        self.loaded_expiry = Gauge(
+            PREFIX + "loaded_model_expiry_timestamp_seconds",
+            "When each loaded model will be unloaded if idle (Unix time; /api/ps expires_at).",
+            ["model"],
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            PREFIX + "upstream_errors",
+            "Generations the Ollama upstream failed, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self._loaded_lock = threading.Lock()
+        self._loaded: dict[str, tuple[float, float | None]] = {}
+
+    # -- the HTTP layer ------------------------------------------------------------------------
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request (``route`` is the route template or ``unmatched``)."""
+        if method not in METHODS:
+            method = OVERFLOW
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.request_duration.labels(route, method),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    # -- generations ---------------------------------------------------------------------------
+    def first_token(self, model: str, seconds: float) -> None:
+        self.time_to_first_token.labels(self.model_label(model)).observe(max(0.0, seconds))
+
+    def observe_tokens(self, model: str, prompt: int, generated: int, seconds: float) -> None:
+        """A finished generation: token counts, and speed when ``seconds`` of decoding is known."""
+        label = self.model_label(model)
+        if prompt > 0:
+            self.prompt_tokens.labels(label).inc(prompt)
+        if generated > 0:
+            self.generated_tokens.labels(label).inc(generated)
+            if seconds > 0:
+                self.generation_speed.labels(label).observe(generated / seconds)
+
+    def upstream_error(self, kind: str) -> None:
+        self.upstream_errors.labels(kind if kind in UPSTREAM_ERROR_KINDS else OVERFLOW).inc()
+
+    # -- the scheduler -------------------------------------------------------------------------
+    def queue_depth(self, model: str, n: int) -> None:
+        self.queued.labels(self.model_label(model)).set(n)
+
+    def running(self, model: str, n: int) -> None:
+        self.running_slots.labels(self.model_label(model)).set(n)
+
+    def rejected(self, reason: str) -> None:
+        self.rejections.labels(self.reason_label(reason)).inc()
+
+    # -- loaded models -------------------------------------------------------------------------
+    def model_loaded(self, model: str, seconds: float, size_bytes: int = 0) -> None:
+        self.load_duration.labels(self.model_label(model)).observe(max(0.0, seconds))
+        with self._loaded_lock:
+            self._loaded[model] = (float(size_bytes), None)
+            self._publish_loaded()
+
+    def model_unloaded(self, model: str) -> None:
+        with self._loaded_lock:
+            self._loaded.pop(model, None)
+            self._publish_loaded()
+
+    def set_loaded(self, models: Iterable[Any]) -> None:
+        """Replace the loaded-model gauges with ``backend.running()``'s list (``RunningModel``)."""
+        with self._loaded_lock:
+            self._loaded = {
+                m.name: (float(m.size), _timestamp(m.expires_at)) for m in models if m.name
+            }
+            self._publish_loaded()
+
+    def _publish_loaded(self) -> None:
+        self.loaded_models.set(len(self._loaded))
+        self.loaded_size.clear()
+        self.loaded_expiry.clear()
+        for name, (size, expiry) in self._loaded.items():
+            label = self.model_label(name)
+            self.loaded_size.labels(label).inc(size)
+            if expiry is not None:
+                self.loaded_expiry.labels(label).set(expiry)
+
+    # -- exposition ----------------------------------------------------------------------------
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every instrument."""
+        return generate_latest(self.registry)
