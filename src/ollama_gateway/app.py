@@ -93,7 +93,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             chosen.bind_metrics(metrics)
         await chosen.start()
         app.state.backend = chosen
-        app.state.service = GenerationService(chosen, settings, metrics)
+        app.state.service = GenerationService(chosen, settings, metrics=metrics)
         try:
             yield
         finally:

@@ -36,11 +36,15 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 
 from ollama_gateway import __version__
 
-__all__ = ["CONTENT_TYPE_LATEST", "UPSTREAM_ERROR_KINDS", "LabelCap", "Metrics"]
+__all__ = ["CONTENT_TYPE", "UPSTREAM_ERROR_KINDS", "LabelCap", "Metrics"]
+
+# Every name here is a classic Prometheus name, so the exposition is text format 0.0.4, which
+# every scraper reads (prometheus-client's newer default announces 1.0.0 for the same bytes).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 PREFIX = "ollama_gateway_"
 OVERFLOW = "other"

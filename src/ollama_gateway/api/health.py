@@ -22,7 +22,7 @@ from ollama_gateway import __version__
 from ollama_gateway.api.http import JSONResponse
 from ollama_gateway.deps import BackendDep, SettingsDep
 from ollama_gateway.errors import GatewayError
-from ollama_gateway.metrics import CONTENT_TYPE_LATEST, Metrics
+from ollama_gateway.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -107,7 +107,7 @@ async def metrics(request: Request) -> Response:
     backend = getattr(state, "backend", None)
     if backend is not None:
         await _refresh_loaded(instruments, backend)
-    return Response(instruments.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(instruments.render(), media_type=CONTENT_TYPE)
 
 
 async def _refresh_loaded(instruments: Metrics, backend, timeout: float = 2.0) -> None:

@@ -21,7 +21,7 @@ from ollama_gateway.settings import Settings
 
 class GenerationService:
     def __init__(
-        self, backend: Backend, settings: Settings, metrics: Metrics | None = None
+        self, backend: Backend, settings: Settings, *, metrics: Metrics | None = None
     ) -> None:
         self.backend = backend
         self.settings = settings
