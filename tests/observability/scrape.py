@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -9,10 +11,22 @@ Samples = dict[tuple[str, frozenset], float]
 
 
 def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
-    r = httpx.get(url + "/metrics", headers=headers, timeout=10)
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
-    return parse(r.text)
+    """The samples once every earlier request has been counted (only the scrape is in flight).
+
+    A client can read a whole response a moment before the server has finished its bookkeeping
+    for it, so a scrape that still sees another request in flight is repeated (for up to 5 s).
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        r = httpx.get(url + "/metrics", headers=headers, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+        samples = parse(r.text)
+        if value(samples, "ollama_gateway_requests_in_flight") <= 1:
+            return samples
+        if time.monotonic() > deadline:
+            return samples
+        time.sleep(0.01)
 
 
 def parse(text: str) -> Samples:
