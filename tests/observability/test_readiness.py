@@ -36,7 +36,9 @@ def _wait_ready(url: str, status: int, timeout: float = 10.0) -> httpx.Response:
 def test_ready_follows_the_upstream_going_away_and_coming_back(make_settings):
     port = _free_port()
     settings = make_settings(backend="ollama", ollama_url=f"http://127.0.0.1:{port}")
-    with serve(create_app(settings)) as url:
+    app = create_app(settings)
+    app.state.readiness = Readiness(ttl=0.1)  # the cache has its own test; keep this one quick
+    with serve(app) as url:
         down = httpx.get(url + "/ready")
         assert down.status_code == 503
         assert down.json()["status"] == "upstream_unavailable"
@@ -122,7 +124,9 @@ class GatedBackend:
 
 def test_ready_waits_for_the_model_load(make_settings):
     backend = GatedBackend()
-    with serve(create_app(make_settings(), backend=backend)) as url:
+    app = create_app(make_settings(), backend=backend)
+    app.state.readiness = Readiness(ttl=0.1)
+    with serve(app) as url:
         loading = httpx.get(url + "/ready")
         assert loading.status_code == 503
         assert loading.json() == {"status": "loading", "reason": "loading tiny:1b"}
