@@ -118,7 +118,9 @@ def _check_part(kind: str, value: str, ref: str) -> None:
     if not value:
         raise BadRequest(f'invalid model name "{ref}": the {kind} part is empty')
     if len(value) > max_len:
-        raise BadRequest(f'invalid model name "{ref}": the {kind} part is over {max_len} long')
+        raise BadRequest(
+            f'invalid model name "{ref}": the {kind} part is longer than {max_len} characters'
+        )
     if not pattern.match(value):
         raise BadRequest(
             f'invalid model name "{ref}": the {kind} part may hold only {allowed}'

@@ -278,7 +278,12 @@ class ModelStore:
         path = self._find_manifest(parsed)
         if path is None:
             raise ModelNotFound(ref)
-        return self._resolve_manifest(parsed, path, ref)
+        return self._resolve_manifest(self._ref_of(path, parsed.digest), path, ref)
+
+    def _ref_of(self, path: Path, digest: str | None = None) -> ModelRef:
+        """The name as stored on disk (its case), for a manifest found case-insensitively."""
+        host, namespace, name, tag = path.relative_to(self.manifests_dir).parts
+        return ModelRef(host=host, namespace=namespace, name=name, tag=tag, digest=digest)
 
     def exists(self, ref: str) -> bool:
         try:
