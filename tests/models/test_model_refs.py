@@ -14,7 +14,11 @@ from ollama_gateway.models.refs import ModelRef, display_name, is_gguf_path, par
 @pytest.mark.parametrize(
     ("text", "parts", "display"),
     [
-        ("deepseek-r1:1.5b", ("registry.ollama.ai", "library", "deepseek-r1", "1.5b"), "deepseek-r1:1.5b"),
+        (
+            "deepseek-r1:1.5b",
+            ("registry.ollama.ai", "library", "deepseek-r1", "1.5b"),
+            "deepseek-r1:1.5b",
+        ),
         ("llama3", ("registry.ollama.ai", "library", "llama3", "latest"), "llama3:latest"),
         ("user/model:tag", ("registry.ollama.ai", "user", "model", "tag"), "user/model:tag"),
         ("library/qwen2:0.5b", ("registry.ollama.ai", "library", "qwen2", "0.5b"), "qwen2:0.5b"),
@@ -23,11 +27,23 @@ from ollama_gateway.models.refs import ModelRef, display_name, is_gguf_path, par
             ("registry.ollama.ai", "library", "qwen2", "0.5b"),
             "qwen2:0.5b",
         ),
-        ("host.example/ns/model:tag", ("host.example", "ns", "model", "tag"), "host.example/ns/model:tag"),
-        ("127.0.0.1:5000/ns/model", ("127.0.0.1:5000", "ns", "model", "latest"), "127.0.0.1:5000/ns/model:latest"),
+        (
+            "host.example/ns/model:tag",
+            ("host.example", "ns", "model", "tag"),
+            "host.example/ns/model:tag",
+        ),
+        (
+            "127.0.0.1:5000/ns/model",
+            ("127.0.0.1:5000", "ns", "model", "latest"),
+            "127.0.0.1:5000/ns/model:latest",
+        ),
         ("https://example.com/ns/m:v1", ("example.com", "ns", "m", "v1"), "example.com/ns/m:v1"),
         ("  spaced:tag  ", ("registry.ollama.ai", "library", "spaced", "tag"), "spaced:tag"),
-        ("Mixed_Case.v2:Q4_K_M", ("registry.ollama.ai", "library", "Mixed_Case.v2", "Q4_K_M"), "Mixed_Case.v2:Q4_K_M"),
+        (
+            "Mixed_Case.v2:Q4_K_M",
+            ("registry.ollama.ai", "library", "Mixed_Case.v2", "Q4_K_M"),
+            "Mixed_Case.v2:Q4_K_M",
+        ),
     ],
 )
 def test_parse_fills_defaults_and_displays_like_ollama(text, parts, display):

@@ -1,5 +1,7 @@
 """The store reads Ollama's on-disk layout (written here by hand) and writes the same layout."""
 
+# ruff: noqa: RUF001 - DeepSeek's tokens use full-width bars
+
 from __future__ import annotations
 
 import hashlib
@@ -11,10 +13,10 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
+from tests.models.conftest import sha, write_ollama_model
 
 from ollama_gateway.errors import BadRequest, ModelLoadError, ModelNotFound
 from ollama_gateway.models.store import ModelStore
-from tests.models.conftest import sha, write_ollama_model
 
 DEEPSEEK_TEMPLATE = (
     "{{- if .System }}{{ .System }}{{ end }}\n"
@@ -27,7 +29,9 @@ DEEPSEEK_TEMPLATE = (
     '{{- if and $last (ne .Role "assistant") }}<｜Assistant｜>{{- end }}\n'
     "{{- end }}"
 )
-STOP = {"stop": ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"]}
+STOP = {
+    "stop": ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"]
+}
 
 
 def deepseek(root: Path, model: bytes = b"GGUF-weights-" * 100):
@@ -149,7 +153,7 @@ def test_garbage_name_is_bad_request(models_root):
 def test_missing_model_blob_is_reported(models_root):
     made = deepseek(models_root)
     (models_root / "blobs" / made.model_digest.replace(":", "-")).unlink()
-    with pytest.raises(ModelNotFound, match="is incomplete: its model blob .* is missing"):
+    with pytest.raises(ModelNotFound, match=r"is incomplete: its model blob .* is missing"):
         ModelStore(models_root).resolve("deepseek-r1:1.5b")
 
 

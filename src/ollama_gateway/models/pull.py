@@ -254,6 +254,8 @@ async def _download_all(downloads: list[_BlobDownload], concurrency: int) -> Non
         async with semaphore:
             await download.run()
 
+    if not downloads:
+        return
     tasks = [asyncio.ensure_future(one(d)) for d in downloads]
     try:
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
