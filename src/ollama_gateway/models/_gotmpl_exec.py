@@ -65,25 +65,29 @@ def _go_scalar_json(value: Any) -> str:
     )
 
 
+def _child_mode(mode: str, key: Any) -> str:
+    """How the value under ``key`` marshals: a Go struct (field order) or a map (sorted keys)."""
+    if mode == "map_of_struct":
+        return "struct"
+    if mode == "any":
+        return "any"
+    return _CHILD_MODE.get(key, "struct")
+
+
 def go_json(value: Any, mode: str = "struct") -> str:
     """JSON as Go's ``json.Marshal`` writes Ollama's values (compact, HTML-escaped, Go order)."""
-    if isinstance(value, GoJSON | GoStruct):
+    if isinstance(value, GoJSON):
+        value, mode = value.value, value.mode
+    elif isinstance(value, GoStruct):
         value = value.value
     if isinstance(value, dict):
         if mode == "struct":
             keys = sorted(value, key=lambda k: (_STRUCT_ORDER.get(k, len(_STRUCT_ORDER)),))
         else:
             keys = sorted(value)
-        parts = []
-        for k in keys:
-            child = (
-                "struct"
-                if mode == "map_of_struct"
-                else "any"
-                if mode == "any"
-                else _CHILD_MODE.get(k, "struct")
-            )
-            parts.append(f"{_go_scalar_json(str(k))}:{go_json(value[k], child)}")
+        parts = [
+            f"{_go_scalar_json(str(k))}:{go_json(value[k], _child_mode(mode, k))}" for k in keys
+        ]
         return "{" + ",".join(parts) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(go_json(v, mode) for v in value) + "]"
@@ -101,19 +105,36 @@ def _go_field_key(data: dict[str, Any], name: str) -> Any:
 
 
 class GoJSON:
-    """A JSON value from Ollama's Go types: fields by Go name, prints as Go's JSON."""
+    """A JSON value from Ollama's Go types: fields by Go name, prints as Go's JSON.
 
-    __slots__ = ("value",)
+    ``mode`` says how Go marshals it: ``struct`` (Ollama's tool types: fixed field order),
+    ``map_of_struct`` (``properties``) or ``any`` (maps: keys sorted, e.g. tool call arguments).
+    """
 
-    def __init__(self, value: Any) -> None:
+    __slots__ = ("mode", "value")
+
+    def __init__(self, value: Any, mode: str = "struct") -> None:
         self.value = value
+        self.mode = mode
 
     def field(self, name: str) -> Any:
         if not isinstance(self.value, dict):
             kind = type(self.value).__name__
             raise TemplateError(f"can't evaluate field {name} in a JSON {kind}")
         key = _go_field_key(self.value, name)
-        return wrap_json(self.value[key]) if key is not None else None
+        if key is None:
+            return None
+        return wrap_json(self.value[key], _child_mode(self.mode, key))
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """(key, element) pairs as ``range`` visits them (map keys sorted)."""
+        if isinstance(self.value, dict):
+            return [
+                (k, wrap_json(self.value[k], _child_mode(self.mode, k))) for k in sorted(self.value)
+            ]
+        if isinstance(self.value, list):
+            return [(i, wrap_json(v, self.mode)) for i, v in enumerate(self.value)]
+        return []
 
     def __len__(self) -> int:
         return len(self.value) if isinstance(self.value, dict | list | str) else 0
@@ -124,7 +145,7 @@ class GoJSON:
     def __str__(self) -> str:
         if isinstance(self.value, str):
             return self.value
-        return go_json(self.value)
+        return go_json(self.value, self.mode)
 
     def __eq__(self, other: object) -> bool:
         return self.value == (other.value if isinstance(other, GoJSON) else other)
@@ -132,9 +153,9 @@ class GoJSON:
     __hash__ = None  # type: ignore[assignment]
 
 
-def wrap_json(value: Any) -> Any:
+def wrap_json(value: Any, mode: str = "struct") -> Any:
     """Dicts and lists become :class:`GoJSON`; scalars stay as they are."""
-    return GoJSON(value) if isinstance(value, dict | list) else value
+    return GoJSON(value, mode) if isinstance(value, dict | list) else value
 
 
 class GoStruct:
@@ -242,17 +263,25 @@ def _len(value: Any) -> int:
 
 def _index(value: Any, *keys: Any) -> Any:
     for key in keys:
-        value = _unwrap(value)
         key = _unwrap(key)
-        if isinstance(value, dict):
+        if isinstance(value, GoJSON):
+            items = dict(value.items())
+            if isinstance(value.value, list) and not 0 <= key < len(items):
+                raise TemplateError(f"index out of range: {key}")
+            value = items.get(key)
+        elif isinstance(value, dict):
             value = value.get(key)
-        elif isinstance(value, list | tuple | str):
+        elif isinstance(value, str):
+            data = value.encode()
+            if not isinstance(key, int) or not 0 <= key < len(data):
+                raise TemplateError(f"index out of range: {key}")
+            value = data[key]  # Go indexes a string by byte
+        elif isinstance(value, list | tuple):
             if not isinstance(key, int) or not 0 <= key < len(value):
                 raise TemplateError(f"index out of range: {key}")
             value = value[key]
         else:
             raise TemplateError(f"can't index item of type {type(value).__name__}")
-        value = wrap_json(value) if isinstance(value, dict | list) else value
     return value
 
 
@@ -271,7 +300,7 @@ def _slice(value: Any, *indexes: Any) -> Any:
     if not 0 <= bounds[0] <= bounds[1] <= len(seq):
         raise TemplateError(f"slice: index out of range [{bounds[0]}:{bounds[1]}]")
     out = seq[bounds[0] : bounds[1]]
-    return GoJSON(out) if wrapped else out
+    return GoJSON(out, value.mode) if wrapped else out
 
 
 def _sprint(*args: Any) -> str:
@@ -382,8 +411,10 @@ class Executor:
 
     def run_range(self, node: Branch, dot: Any) -> None:
         pipe = node.pipe
-        value = _unwrap(self.eval_pipe(Pipe(pipe.cmds), dot))
-        if value is None:
+        value = self.eval_pipe(Pipe(pipe.cmds), dot)
+        if isinstance(value, GoJSON) and isinstance(value.value, dict | list):
+            items = value.items()
+        elif value is None:
             items: list[tuple[Any, Any]] = []
         elif isinstance(value, dict):
             items = [(k, wrap_json(value[k])) for k in sorted(value)]

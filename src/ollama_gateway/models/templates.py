@@ -52,6 +52,8 @@ def _parse(template: str) -> tuple[tuple[Any, ...], frozenset[str]]:
         nodes = parse_template(template)
     except TemplateError as exc:
         raise BadRequest(f"invalid template: {exc}") from None
+    except RecursionError:
+        raise BadRequest("invalid template: nested too deeply") from None
     names = identifiers(nodes)
     if "messages" not in names and "response" not in names:
         nodes.append(_RESPONSE)
@@ -83,7 +85,7 @@ def _tool_call(call: dict[str, Any]) -> GoJSON:
     if isinstance(arguments, str):  # OpenAI's shape: arguments as a JSON string
         with contextlib.suppress(ValueError):
             function["arguments"] = json.loads(arguments)
-    return GoJSON({**call, "function": function})
+    return GoJSON({**call, "function": function})  # function.arguments marshals as a map
 
 
 def _message(m: Message) -> GoStruct:
