@@ -24,6 +24,7 @@ from ollama_gateway.models.store import ModelStore
 
 MODEL = random.Random(0).randbytes(300_000)
 TEMPLATE = "{{ .System }}{{ .Prompt }}"
+ADAPTER = "application/vnd.ollama.image.adapter"
 PARAMS = {"stop": ["<|end|>"], "temperature": 0.6}
 
 
@@ -222,9 +223,7 @@ async def test_a_slow_registry_times_out(registry, store):
 
 async def test_blobs_download_concurrently(store):
     async with RegistryServer(chunk_size=16 * 1024, chunk_delay=0.005) as registry:
-        layers = [
-            ("application/vnd.ollama.image.adapter", bytes([i]) * 128 * 1024) for i in range(4)
-        ]
+        layers = [(ADAPTER, bytes([i]) * 128 * 1024) for i in range(4)]
         registry.add_model("library", "wide", "latest", model=MODEL, extra_layers=layers)
         _, exc = await collect(pull_model("wide", store, registry.url, concurrency=4))
         assert exc is None
@@ -234,9 +233,7 @@ async def test_blobs_download_concurrently(store):
 
 async def test_concurrency_one_downloads_one_blob_at_a_time(store):
     async with RegistryServer(chunk_size=16 * 1024, chunk_delay=0.002) as registry:
-        layers = [
-            ("application/vnd.ollama.image.adapter", bytes([i]) * 64 * 1024) for i in range(3)
-        ]
+        layers = [(ADAPTER, bytes([i]) * 64 * 1024) for i in range(3)]
         registry.add_model("library", "wide", "latest", model=MODEL, extra_layers=layers)
         _, exc = await collect(pull_model("wide", store, registry.url, concurrency=1))
         assert exc is None
@@ -286,3 +283,29 @@ async def test_a_path_or_a_bad_name_cannot_be_pulled(store):
         await anext(pull_model("./model.gguf", store))
     with pytest.raises(BadRequest, match="invalid model name"):
         await anext(pull_model("bad name", store))
+
+
+async def test_two_pulls_of_one_model_at_once_download_each_blob_once(store):
+    async with RegistryServer(chunk_size=16 * 1024, chunk_delay=0.002) as registry:
+        registry.add_model("library", "tiny", "latest", model=MODEL, template=TEMPLATE)
+        (ev1, exc1), (ev2, exc2) = await asyncio.gather(
+            collect(pull_model("tiny", store, registry.url)),
+            collect(pull_model("tiny:latest", store, registry.url)),
+        )
+        assert exc1 is None and exc2 is None
+        assert ev1[-1] == ev2[-1] == {"status": "success"}
+        manifest = manifest_of(registry)
+        for blob in [manifest["config"], *manifest["layers"]]:
+            assert len(registry.blob_requests(blob["digest"])) == 1
+        assert store.resolve("tiny").model_path.read_bytes() == MODEL
+
+
+async def test_a_layer_listed_twice_is_downloaded_once(store):
+    async with RegistryServer() as registry:
+        registry.add_model(
+            "library", "dup", "latest", model=MODEL, extra_layers=[(ADAPTER, b"x"), (ADAPTER, b"x")]
+        )
+        _, exc = await collect(pull_model("dup", store, registry.url))
+        assert exc is None
+        assert len(registry.blob_requests(sha(b"x"))) == 1
+        assert len(store.resolve("dup").adapters) == 2

@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,12 @@ def _progress(layer: Layer, completed: int) -> dict[str, Any]:
     return event
 
 
+_CONNECT_TIMEOUT = getattr(aiohttp, "ConnectionTimeoutError", ())
+
+
 def _transport_error(base: str, exc: BaseException) -> GatewayError:
+    if isinstance(exc, _CONNECT_TIMEOUT):
+        return UpstreamUnavailable(f"registry {base} is unreachable: the connection timed out")
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"registry {base} did not answer in time")
     return UpstreamUnavailable(f"registry {base} is unreachable: {exc}")
@@ -226,6 +232,18 @@ class _BlobDownload:
         return offset
 
 
+_LOCKS: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _blob_lock(partial: Path) -> asyncio.Lock:
+    """The lock that serialises downloads into ``partial`` within this process."""
+    key = str(partial)
+    lock = _LOCKS.get(key)
+    if lock is None:
+        lock = _LOCKS[key] = asyncio.Lock()
+    return lock
+
+
 def _sha256_file(path: Path) -> str:
     sha = hashlib.sha256()
     with open(path, "rb") as f:
@@ -302,13 +320,20 @@ async def pull_model(
         manifest, raw = await _fetch_manifest(session, base, parsed, timeout)
         repo_url = f"{base}/v2/{parsed.namespace}/{parsed.name}/blobs"
         events: asyncio.Queue[Any] = asyncio.Queue()
-        downloads: list[_BlobDownload] = []
-        for layer in manifest.blobs:
-            if await asyncio.to_thread(store.has_blob, layer.digest, layer.size):
-                yield {**_progress(layer, layer.size)}
-                continue
-            downloads.append(
-                _BlobDownload(
+        async with contextlib.AsyncExitStack() as locks:
+            # One download of a blob at a time in this process: a second pull of the same
+            # model waits here, then finds the blobs in place.
+            for digest in sorted({layer.digest for layer in manifest.blobs}):
+                if not await asyncio.to_thread(store.has_blob, digest):
+                    await locks.enter_async_context(_blob_lock(store.partial_path(digest)))
+            downloads: dict[str, _BlobDownload] = {}
+            for layer in manifest.blobs:
+                if layer.digest in downloads:
+                    continue
+                if await asyncio.to_thread(store.has_blob, layer.digest, layer.size):
+                    yield _progress(layer, layer.size)
+                    continue
+                downloads[layer.digest] = _BlobDownload(
                     session,
                     f"{repo_url}/{layer.digest}",
                     layer,
@@ -318,34 +343,33 @@ async def pull_model(
                     retries,
                     base,
                 )
-            )
 
-        async def supervise() -> None:
+            async def supervise() -> None:
+                try:
+                    await _download_all(list(downloads.values()), concurrency)
+                except BaseException as exc:
+                    events.put_nowait(exc)
+                    raise
+                events.put_nowait(_DONE)
+
+            supervisor = asyncio.ensure_future(supervise())
             try:
-                await _download_all(downloads, concurrency)
-            except BaseException as exc:
-                events.put_nowait(exc)
-                raise
-            events.put_nowait(_DONE)
+                while True:
+                    item = await events.get()
+                    if item is _DONE:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+            finally:
+                if not supervisor.done():
+                    supervisor.cancel()
+                with contextlib.suppress(BaseException):
+                    await supervisor
 
-        supervisor = asyncio.ensure_future(supervise())
-        try:
-            while True:
-                item = await events.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            if not supervisor.done():
-                supervisor.cancel()
-            with contextlib.suppress(BaseException):
-                await supervisor
-
-        yield {"status": "verifying sha256 digest"}
-        for download in downloads:
-            await asyncio.to_thread(_verify_and_promote, store, download.layer)
+            yield {"status": "verifying sha256 digest"}
+            for download in downloads.values():
+                await asyncio.to_thread(_verify_and_promote, store, download.layer)
         yield {"status": "writing manifest"}
         await asyncio.to_thread(store.write_manifest, parsed, manifest, raw)
         yield {"status": "success"}
