@@ -334,3 +334,40 @@ def test_garbage_never_hangs():
     assert render("x" * 100_000 + "{{ .Prompt }}", None, prompt="y").endswith("xy")
     assert render("}}" * 50_000, None, prompt="y") == "}}" * 50_000  # just text
     assert time.monotonic() - start < 5
+
+
+def test_llama31_prints_tools_as_json_in_the_last_user_turn():
+    out = render(T.LLAMA31, [Message("user", "Weather?")], tools=[WEATHER_TOOL])
+    assert out == (
+        "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant with tool "
+        "calling capabilities. When you receive a tool call response, use the output to format an "
+        "answer to the original use question.<|eot_id|><|start_header_id|>user<|end_header_id|>"
+        "\n\nGiven the following functions, please respond with a JSON for a function call with "
+        "its proper arguments that best answers the given prompt.\n\nRespond in the format "
+        '{"name": function name, "parameters": dictionary of argument name and its value}. Do '
+        'not use variables.\n\n[{"type":"function","function":' + WEATHER_JSON + "}]\n\n"
+        "Weather?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+
+
+def test_llama31_tool_call_and_result():
+    out = render(T.LLAMA31, TOOL_CHAT[1:])
+    assert out == (
+        "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWhat's the weather in Paris?"
+        "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
+        '{"name": "get_weather", "parameters": {"city":"Paris"}}'
+        "<|start_header_id|>ipython<|end_header_id|>\n\n22C<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+
+
+def test_each_tool_prints_as_json_and_nil_tool_calls_have_length_zero():
+    out = render(T.NEMOTRON_TOOLS, TOOL_CHAT[1:], tools=[WEATHER_TOOL])
+    assert out == '{"type":"function","function":' + WEATHER_JSON + "}\n\n3010"
+
+
+def test_keyword_defaults():
+    assert render_go_template("{{ .Prompt }}!", prompt="hi") == "hi!"
+    assert render_go_template(T.CHATML, messages=[Message("user", "x")]) == (
+        "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n"
+    )

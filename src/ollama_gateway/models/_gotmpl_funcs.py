@@ -40,7 +40,7 @@ def _len(value: Any) -> int:
     if isinstance(value, str):
         return len(value.encode())
     if value is None:
-        raise TemplateError("len of nil pointer")
+        return 0  # a nil slice (ToolCalls, Images) has length 0
     try:
         return len(value)
     except TypeError:

@@ -152,9 +152,9 @@ def _execute(nodes: list[Any] | tuple[Any, ...], data: dict[str, Any]) -> str:
 def render_go_template(
     template: str,
     *,
-    messages: list[Message] | None,
-    system: str | None,
-    prompt: str | None,
+    messages: list[Message] | None = None,
+    system: str | None = None,
+    prompt: str | None = None,
     response: str = "",
     tools: list[dict[str, Any]] | None = None,
     think: bool | str | None = None,
