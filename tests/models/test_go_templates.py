@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.models import ollama_templates as T
 
 from ollama_gateway.core.types import Message
 from ollama_gateway.errors import BadRequest
 from ollama_gateway.models.templates import collate, render_go_template, template_variables
+from tests.models import ollama_templates as T
 
 SYSTEM = "You are a helpful assistant."
 CHAT = [

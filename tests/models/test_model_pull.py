@@ -9,8 +9,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from tests.models.conftest import sha
-from tests.support.registry_server import RegistryServer
 
 from ollama_gateway.errors import (
     BadRequest,
@@ -21,6 +19,8 @@ from ollama_gateway.errors import (
 )
 from ollama_gateway.models.pull import pull_model
 from ollama_gateway.models.store import ModelStore
+from tests.models.conftest import sha
+from tests.support.registry_server import RegistryServer
 
 MODEL = random.Random(0).randbytes(300_000)
 TEMPLATE = "{{ .System }}{{ .Prompt }}"
@@ -309,3 +309,17 @@ async def test_a_layer_listed_twice_is_downloaded_once(store):
         assert exc is None
         assert len(registry.blob_requests(sha(b"x"))) == 1
         assert len(store.resolve("dup").adapters) == 2
+
+
+async def test_an_unfinished_ollama_download_is_started_over(registry, store):
+    digest = manifest_of(registry)["layers"][0]["digest"]
+    partial = store.partial_path(digest)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"\0" * len(MODEL))  # Ollama preallocates the whole file...
+    part = partial.with_name(partial.name + "-0")
+    part.write_text('{"N":0,"Offset":0,"Size":300000,"Completed":1024}')  # ...and tracks parts
+    _, exc = await collect(pull_model("tiny", store, registry.url))
+    assert exc is None
+    assert [r.headers.get("Range") for r in registry.blob_requests(digest)] == [None]
+    assert store.resolve("tiny").model_path.read_bytes() == MODEL
+    assert not part.exists() and not partial.exists()

@@ -13,10 +13,10 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from tests.models.conftest import sha, write_ollama_model
 
 from ollama_gateway.errors import BadRequest, ModelLoadError, ModelNotFound
 from ollama_gateway.models.store import ModelStore
+from tests.models.conftest import sha, write_ollama_model
 
 DEEPSEEK_TEMPLATE = (
     "{{- if .System }}{{ .System }}{{ end }}\n"

@@ -155,7 +155,12 @@ class _BlobDownload:
             offset = self.partial.stat().st_size
         except FileNotFoundError:
             return 0
-        if offset > self.layer.size:
+        ollama_parts = list(self.partial.parent.glob(self.partial.name + "-*"))
+        if ollama_parts or offset > self.layer.size:
+            # Ollama's own unfinished download: a file preallocated to full size, its progress
+            # in "-partial-N" part files. It cannot be resumed from its size: start over.
+            for part in ollama_parts:
+                part.unlink(missing_ok=True)
             self.partial.unlink()
             return 0
         return offset
