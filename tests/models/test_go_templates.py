@@ -371,3 +371,12 @@ def test_keyword_defaults():
     assert render_go_template(T.CHATML, messages=[Message("user", "x")]) == (
         "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n"
     )
+
+
+def test_module_doctests():
+    import doctest
+
+    from ollama_gateway.models import templates
+
+    result = doctest.testmod(templates)
+    assert result.attempted >= 2 and result.failed == 0

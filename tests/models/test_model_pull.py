@@ -323,3 +323,12 @@ async def test_an_unfinished_ollama_download_is_started_over(registry, store):
     assert [r.headers.get("Range") for r in registry.blob_requests(digest)] == [None]
     assert store.resolve("tiny").model_path.read_bytes() == MODEL
     assert not part.exists() and not partial.exists()
+
+
+def test_registry_base_doctests():
+    import doctest
+
+    from ollama_gateway.models import pull
+
+    result = doctest.testmod(pull)
+    assert result.attempted >= 2 and result.failed == 0
