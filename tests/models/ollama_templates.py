@@ -252,11 +252,14 @@ NEMOTRON_TOOLS = """{{ if .Tools }}{{ range .Tools }}{{ . }}
 # registry.ollama.ai/library/mixtral: legacy, no {{ .Response }} (Ollama appends one)
 MIXTRAL = "[INST] {{ if .System }}{{ .System }} {{ end }}{{ .Prompt }} [/INST]"
 
+CODELLAMA_70B = '{{- range .Messages }}Source:\n{{- if eq .Role "system" }} system\n{{- else if eq .Role "user" }} user\n{{- else if eq .Role "assistant" }} assistant\n{{- end }}\n\n {{ .Content }} <step> {{ end }}Source: assistant\nDestination: user\n\n '
+
 # Ollama's testdata: system-user-assistant-user
 EXPECTED = {
     "llama3": "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello, how are you?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI'm doing great. How can I help you today?<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nI'd like to show off how chat templating works!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
     "chatml": "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello, how are you?<|im_end|>\n<|im_start|>assistant\nI'm doing great. How can I help you today?<|im_end|>\n<|im_start|>user\nI'd like to show off how chat templating works!<|im_end|>\n<|im_start|>assistant\n",
     "phi3": "<|system|>\nYou are a helpful assistant.<|end|>\n<|user|>\nHello, how are you?<|end|>\n<|assistant|>\nI'm doing great. How can I help you today?<|end|>\n<|user|>\nI'd like to show off how chat templating works!<|end|>\n<|assistant|>\n",
     "gemma": "<start_of_turn>user\nYou are a helpful assistant.\nHello, how are you?<end_of_turn>\n<start_of_turn>model\nI'm doing great. How can I help you today?<end_of_turn>\n<start_of_turn>user\nI'd like to show off how chat templating works!<end_of_turn>\n<start_of_turn>model\n",
+    "codellama-70b": "Source: system\n\n You are a helpful assistant. <step> Source: user\n\n Hello, how are you? <step> Source: assistant\n\n I'm doing great. How can I help you today? <step> Source: user\n\n I'd like to show off how chat templating works! <step> Source: assistant\nDestination: user\n\n ",
     "mistral": "[INST] You are a helpful assistant.\n\nHello, how are you?[/INST] I'm doing great. How can I help you today?</s>[INST] I'd like to show off how chat templating works![/INST]",
 }

@@ -63,8 +63,9 @@ def render(template: str, messages=CHAT, **kwargs) -> str:
         (T.PHI3, T.EXPECTED["phi3"]),
         (T.GEMMA_INSTRUCT, T.EXPECTED["gemma"]),
         (T.MISTRAL_INSTRUCT, T.EXPECTED["mistral"]),
+        (T.CODELLAMA_70B, T.EXPECTED["codellama-70b"]),
     ],
-    ids=["llama3", "llama3-legacy", "chatml", "phi3-legacy", "gemma", "mistral"],
+    ids=["llama3", "llama3-legacy", "chatml", "phi3-legacy", "gemma", "mistral", "codellama-70b"],
 )
 def test_real_templates_render_as_ollama_expects(template, expected):
     assert render(template) == expected

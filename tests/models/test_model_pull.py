@@ -332,3 +332,13 @@ def test_registry_base_doctests():
 
     result = doctest.testmod(pull)
     assert result.attempted >= 2 and result.failed == 0
+
+
+async def test_a_huge_or_garbled_manifest_is_refused(registry, store):
+    registry.manifests[("library", "huge", "latest")] = b"{" + b" " * (5 << 20) + b"}"
+    registry.manifests[("library", "garbled", "latest")] = b'{"schemaVersion": 2, "layers": 1}'
+    _, exc = await collect(pull_model("huge", store, registry.url))
+    assert isinstance(exc, UpstreamBadResponse) and "over 4 MiB" in exc.message
+    _, exc = await collect(pull_model("garbled", store, registry.url))
+    assert isinstance(exc, UpstreamBadResponse) and "bad manifest" in exc.message
+    assert manifest_files(store) == []

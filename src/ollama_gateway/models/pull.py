@@ -54,6 +54,7 @@ _CHUNK = 1 << 20
 _PROGRESS_INTERVAL = 0.1  # seconds between two progress events of one blob
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _DONE = object()
+_MAX_MANIFEST = 4 << 20
 
 
 class _Interrupted(Exception):
@@ -117,7 +118,9 @@ async def _fetch_manifest(
                 raise UpstreamBadResponse(
                     f"registry {base} answered HTTP {resp.status} for the manifest of {ref.display}"
                 )
-            raw = await resp.read()
+            raw = await resp.content.read(_MAX_MANIFEST + 1)
+            if len(raw) > _MAX_MANIFEST:
+                raise UpstreamBadResponse(f"registry {base} sent a manifest over 4 MiB")
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise _transport_error(base, exc) from None
     try:
