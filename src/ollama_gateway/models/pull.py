@@ -118,9 +118,12 @@ async def _fetch_manifest(
                 raise UpstreamBadResponse(
                     f"registry {base} answered HTTP {resp.status} for the manifest of {ref.display}"
                 )
-            raw = await resp.content.read(_MAX_MANIFEST + 1)
-            if len(raw) > _MAX_MANIFEST:
-                raise UpstreamBadResponse(f"registry {base} sent a manifest over 4 MiB")
+            body = bytearray()
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                body += chunk
+                if len(body) > _MAX_MANIFEST:
+                    raise UpstreamBadResponse(f"registry {base} sent a manifest over 4 MiB")
+            raw = bytes(body)
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise _transport_error(base, exc) from None
     try:
