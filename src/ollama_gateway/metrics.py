@@ -111,6 +111,7 @@ class Metrics:
         self.model_label = LabelCap(max_models)
         self.reason_label = LabelCap(max_reasons)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._model_children: dict[str, tuple[Any, Any, Any, Any]] = {}
         r = self.registry
 
         info = Gauge(
@@ -213,18 +214,33 @@ class Metrics:
         children[1].observe(seconds)
 
     # -- generations ---------------------------------------------------------------------------
+    def _per_model(self, model: str) -> tuple[Any, Any, Any, Any]:
+        """(first token, prompt tokens, generated tokens, speed) children for ``model``."""
+        children = self._model_children.get(model)
+        if children is None:
+            label = self.model_label(model)
+            children = (
+                self.time_to_first_token.labels(label),
+                self.prompt_tokens.labels(label),
+                self.generated_tokens.labels(label),
+                self.generation_speed.labels(label),
+            )
+            if len(self._model_children) < 4 * self.model_label.limit:  # bounded memory
+                self._model_children[model] = children
+        return children
+
     def first_token(self, model: str, seconds: float) -> None:
-        self.time_to_first_token.labels(self.model_label(model)).observe(max(0.0, seconds))
+        self._per_model(model)[0].observe(max(0.0, seconds))
 
     def observe_tokens(self, model: str, prompt: int, generated: int, seconds: float) -> None:
         """A finished generation: token counts, and speed when ``seconds`` of decoding is known."""
-        label = self.model_label(model)
+        _, prompt_tokens, generated_tokens, speed = self._per_model(model)
         if prompt > 0:
-            self.prompt_tokens.labels(label).inc(prompt)
+            prompt_tokens.inc(prompt)
         if generated > 0:
-            self.generated_tokens.labels(label).inc(generated)
+            generated_tokens.inc(generated)
             if seconds > 0:
-                self.generation_speed.labels(label).observe(generated / seconds)
+                speed.observe(generated / seconds)
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(kind if kind in UPSTREAM_ERROR_KINDS else OVERFLOW).inc()

@@ -1,0 +1,144 @@
+"""Per-request cost of the observability layer on the seed call, measured in-process.
+
+    python -m tests.observability.overhead [N]
+
+Drives the ASGI app directly (no sockets, a backend that answers at once), so what is left is the
+gateway's own work per request, counted in CPU time of this process (rounds interleaved, the
+minimum reported) so that other load on the machine does not count. Builds of the same app:
+everything on (access log in text, then JSON, to /dev/null through the real formatter); the
+middleware with its access log off; without the middleware; without it and without the service's
+generation observer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import time
+from contextlib import AsyncExitStack
+
+from ollama_gateway.app import create_app
+from ollama_gateway.core.types import Chunk, Stats
+from ollama_gateway.logs import make_formatter
+from ollama_gateway.observability import ObservabilityMiddleware
+from ollama_gateway.settings import Settings
+
+BODY = b'{"prompt": "Why is the sky blue?"}'
+
+
+class InstantBackend:
+    name = "ollama"  # counts upstream errors like the real one would
+    splits_thinking = True
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def generate(self, request):
+        yield Chunk(
+            text="Hello, world!",
+            done=True,
+            done_reason="stop",
+            stats=Stats(prompt_eval_count=9, eval_count=4, eval_duration=40_000_000),
+            model=request.model,
+        )
+
+    async def check_ready(self):
+        return True, ""
+
+
+def _scope() -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/generate",
+        "raw_path": b"/api/generate",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(BODY)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def _one(app) -> int:
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": BODY, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    status = 0
+
+    async def send(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(_scope(), receive, send)
+    return status
+
+
+def build(middleware: bool):
+    app = create_app(Settings(_env_file=None), backend=InstantBackend())
+    if not middleware:
+        app.user_middleware = [
+            m for m in app.user_middleware if m.cls is not ObservabilityMiddleware
+        ]
+    return app
+
+
+async def main(n: int, rounds: int = 15) -> None:
+    logging.getLogger("ollama_gateway.app").setLevel(logging.ERROR)
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    access = logging.getLogger("ollama_gateway.access")
+    configs = [
+        ("everything on, text access log", build(True), "text", True),
+        ("everything on, json access log", build(True), "json", True),
+        ("middleware on, access log off", build(True), "off", True),
+        ("without the middleware", build(False), "text", True),
+        ("without middleware and observer", build(False), "text", False),
+    ]
+    times: dict[str, list[float]] = {label: [] for label, *_ in configs}
+    async with AsyncExitStack() as stack:
+        for _, app, _, observer in configs:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            if not observer:
+                app.state.service.metrics = None
+            for _ in range(200):  # warm up
+                assert await _one(app) == 200
+        for _ in range(rounds):  # interleaved, so that load from elsewhere hits all alike
+            for label, app, fmt, _ in configs:
+                access.disabled = fmt == "off"
+                handler.setFormatter(make_formatter(fmt))
+                started = time.process_time()  # CPU time: other processes' load stays out
+                for _ in range(n):
+                    await _one(app)
+                times[label].append((time.process_time() - started) / n * 1e6)
+    base = min(times[configs[-1][0]])
+    print(f"{'build':34s} {'min':>7s} {'median':>7s}  us/request (min vs last row)")
+    for label, values in times.items():
+        low = min(values)
+        print(f"{label:34s} {low:7.1f} {statistics.median(values):7.1f}  ({low - base:+.1f})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))
