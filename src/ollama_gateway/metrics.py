@@ -15,9 +15,15 @@ The instrumentation API (every method is cheap, thread-safe, and never raises on
                                                         it answers (``queue_full``, ``rate_limit``)
 ``model_loaded(model, seconds, size_bytes=0)``          the embedded engine, after a load
 ``model_unloaded(model)``                               the embedded engine, after an unload
+``set_slots({model: (running, queued)})``               a scrape-time source (below): the whole
+                                                        scheduler state at once
 ``set_loaded(models)``                                  ``GET /metrics``, from ``backend.running()``
 ``upstream_error(kind)``                                the service, per failed upstream generation
 ======================================================  =========================================
+
+State that can be read cheaply when Prometheus scrapes is best published then, with no cost on
+the request path: ``on_scrape(fn)`` registers ``fn(metrics)``, which ``GET /metrics`` calls before
+rendering (an exception in it is logged and skipped).
 
 A backend that wants the instruments implements ``bind_metrics(metrics)``; the app calls it
 before ``start()``. Other components receive ``app.state.metrics`` when the lifespan builds them.
@@ -30,8 +36,9 @@ upstream-error kinds come from fixed sets, and model names and rejection reasons
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +46,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 from ollama_gateway import __version__
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CONTENT_TYPE", "UPSTREAM_ERROR_KINDS", "LabelCap", "Metrics"]
 
@@ -196,6 +205,7 @@ class Metrics:
         )
         self._loaded_lock = threading.Lock()
         self._loaded: dict[str, tuple[float, float | None]] = {}
+        self._scrape_sources: list[Callable[[Metrics], None]] = []
 
     # -- the HTTP layer ------------------------------------------------------------------------
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -255,6 +265,15 @@ class Metrics:
     def rejected(self, reason: str) -> None:
         self.rejections.labels(self.reason_label(reason)).inc()
 
+    def set_slots(self, state: Mapping[str, tuple[int, int]]) -> None:
+        """Replace the slot gauges: ``{model: (running, queued)}`` for every model in use."""
+        self.running_slots.clear()
+        self.queued.clear()
+        for model, (running, queued) in state.items():
+            label = self.model_label(model)
+            self.running_slots.labels(label).inc(running)
+            self.queued.labels(label).inc(queued)
+
     # -- loaded models -------------------------------------------------------------------------
     def model_loaded(self, model: str, seconds: float, size_bytes: int = 0) -> None:
         self.load_duration.labels(self.model_label(model)).observe(max(0.0, seconds))
@@ -286,6 +305,15 @@ class Metrics:
                 self.loaded_expiry.labels(label).set(expiry)
 
     # -- exposition ----------------------------------------------------------------------------
+    def on_scrape(self, source: Callable[[Metrics], None]) -> None:
+        """Call ``source(self)`` before each rendering, to publish state read at scrape time."""
+        self._scrape_sources.append(source)
+
     def render(self) -> bytes:
-        """The Prometheus text exposition of every instrument."""
+        """The Prometheus text exposition of every instrument (scrape-time sources first)."""
+        for source in self._scrape_sources:
+            try:
+                source(self)
+            except Exception:
+                log.exception("a metrics source failed; its values are left as they were")
         return generate_latest(self.registry)

@@ -138,3 +138,28 @@ def test_request_children_do_not_grow_with_odd_methods():
         == 100
     )
     assert len(m._request_children) == 1
+
+
+def test_scrape_sources_publish_state_when_rendered():
+    m = Metrics()
+    state = {"a": (2, 5), "b": (1, 0)}
+    m.on_scrape(lambda metrics: metrics.set_slots(state))
+    s = samples(m)
+    assert value(s, "ollama_gateway_running_slots", model="a") == 2
+    assert value(s, "ollama_gateway_queue_depth", model="a") == 5
+    del state["a"]  # a model no longer in use leaves no stale series behind
+    s = samples(m)
+    assert label_values(s, "ollama_gateway_running_slots", "model") == {"b"}
+
+
+def test_a_failing_scrape_source_does_not_break_the_scrape(caplog):
+    m = Metrics()
+
+    def broken(metrics):
+        raise RuntimeError("boom")
+
+    m.on_scrape(broken)
+    m.on_scrape(lambda metrics: metrics.queue_depth("c", 4))
+    s = samples(m)
+    assert value(s, "ollama_gateway_queue_depth", model="c") == 4
+    assert "a metrics source failed" in caplog.text
