@@ -14,3 +14,6 @@ def main() -> None:
 
 
 # Command families register here, one line each.
+from ollama_gateway.cli import run_cmd  # noqa: E402  (run, healthcheck)
+
+run_cmd.register(main)

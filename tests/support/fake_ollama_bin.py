@@ -1,0 +1,133 @@
+"""A stand-in ``ollama`` executable for the supervisor's tests: ``fake_ollama_bin.py serve``.
+
+Standard library only. Listens on ``OLLAMA_HOST`` (host:port) and answers ``GET /api/version``,
+``GET /api/tags`` and ``POST /api/pull`` (streamed NDJSON, as Ollama does). Knobs, from the
+environment:
+
+    FAKE_OLLAMA_START_DELAY   seconds to wait before listening (a slow start)
+    FAKE_OLLAMA_CRASH_AFTER   seconds after start, then exit with FAKE_OLLAMA_CRASH_CODE (3)
+    FAKE_OLLAMA_MODELS        comma-separated models present at start ("" or unset: none)
+    FAKE_OLLAMA_PULL_ERROR    if set, every pull streams {"error": <this>}
+    FAKE_OLLAMA_IGNORE_TERM   if set, SIGTERM is recorded but ignored (SIGKILL escalation)
+    FAKE_EVENTS               file that gets one line per event: "ollama <event> [detail]"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODELS: list[str] = [m for m in os.environ.get("FAKE_OLLAMA_MODELS", "").split(",") if m]
+LOCK = threading.Lock()
+
+
+def record(event: str) -> None:
+    path = os.environ.get("FAKE_EVENTS")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"ollama {event}\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _json(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/api/version":
+            self._json(200, {"version": "0.0.0-fake"})
+        elif self.path == "/api/tags":
+            with LOCK:
+                models = [{"name": m, "model": m, "size": 1} for m in MODELS]
+            self._json(200, {"models": models})
+        else:
+            self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        if self.path != "/api/pull":
+            self._json(404, {"error": "not found"})
+            return
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        name = body.get("model") or body.get("name") or ""
+        record(f"pull {name}")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        error = os.environ.get("FAKE_OLLAMA_PULL_ERROR")
+        events: list[dict[str, object]] = [{"status": "pulling manifest"}]
+        if error:
+            events.append({"error": error})
+        else:
+            total = 4_000_000
+            events += [
+                {
+                    "status": "pulling abc123",
+                    "digest": "sha256:abc123",
+                    "total": total,
+                    "completed": c,
+                }
+                for c in (0, 1_000_000, 2_500_000, total)
+            ]
+            events += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}]
+            events.append({"status": "success"})
+        for event in events:
+            line = json.dumps(event).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+            time.sleep(0.01)
+        self.wfile.write(b"0\r\n\r\n")
+        if not error:
+            with LOCK:
+                MODELS.append(name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest")
+
+
+def main() -> int:
+    if sys.argv[1:] != ["serve"]:
+        print(f"fake ollama: unsupported arguments {sys.argv[1:]}", file=sys.stderr)
+        return 2
+    host, _, port = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434").rpartition(":")
+    # Signals are taken synchronously by sigwait below; block them before any thread starts.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    record(f"start {os.getpid()}")
+    crash_after = os.environ.get("FAKE_OLLAMA_CRASH_AFTER")
+    if crash_after:
+        code = int(os.environ.get("FAKE_OLLAMA_CRASH_CODE", "3"))
+
+        def crash() -> None:
+            record("crash")
+            os._exit(code)
+
+        timer = threading.Timer(float(crash_after), crash)
+        timer.daemon = True
+        timer.start()
+    time.sleep(float(os.environ.get("FAKE_OLLAMA_START_DELAY", "0")))
+    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    record("listening")
+    while True:
+        sig = signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        record(f"signal {signal.Signals(sig).name}")
+        if not os.environ.get("FAKE_OLLAMA_IGNORE_TERM"):
+            break
+    server.shutdown()
+    record("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
