@@ -74,6 +74,7 @@ class Harness:
             "PYTHONPATH": str(ROOT / "src"),
             "FAKE_EVENTS": str(self.events_file),
             "FAKE_OLLAMA_MODELS": MODEL,
+            "HOME": str(tmp),
         }
         for name in ("API_KEY", "OLLAMA_HOST", "MODEL_NAME", "OLLAMA_GATEWAY_MODEL"):
             self.env.pop(name, None)

@@ -104,6 +104,12 @@ def main() -> int:
     # Signals are taken synchronously by sigwait below; block them before any thread starts.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     record(f"start {os.getpid()}")
+    # Like Ollama, make an identity key on first start (images must not ship it).
+    key = os.path.join(os.path.expanduser("~"), ".ollama", "id_ed25519")
+    os.makedirs(os.path.dirname(key), exist_ok=True)
+    if not os.path.exists(key):
+        with open(key, "w", encoding="utf-8") as f:
+            f.write("fake private key\n")
     crash_after = os.environ.get("FAKE_OLLAMA_CRASH_AFTER")
     if crash_after:
         code = int(os.environ.get("FAKE_OLLAMA_CRASH_CODE", "3"))

@@ -7,6 +7,7 @@ import shlex
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -22,6 +23,18 @@ def _self_command() -> list[str]:
         return [str(script)]
     code = "import sys; from ollama_gateway.cli import main; sys.exit(main())"
     return [sys.executable, "-c", code]
+
+
+def serve_argv(
+    ollama_url: str, host: str, port: int | None, model: str | None, extra: Sequence[str]
+) -> list[str]:
+    """The ``serve`` command line that ``run`` starts the gateway with."""
+    argv = ["serve", "--backend", "ollama", "--ollama-url", ollama_url, "--host", host]
+    if port is not None:
+        argv += ["--port", str(port)]
+    if model:
+        argv += ["--model", model]
+    return [*argv, *extra]
 
 
 def _default_model() -> str:
@@ -43,9 +56,10 @@ def _default_model() -> str:
 )
 @click.option(
     "--ollama-host",
+    envvar="OLLAMA_HOST",
     default="127.0.0.1:11434",
     show_default=True,
-    help="Address the started Ollama listens on (its OLLAMA_HOST); keep it on loopback.",
+    help="Address the started Ollama listens on (env OLLAMA_HOST); keep it on loopback.",
 )
 @click.option(
     "--ollama-url",
@@ -114,12 +128,7 @@ def run(
         raise click.UsageError(str(exc)) from None
 
     gateway = shlex.split(gateway_cmd) if gateway_cmd else _self_command()
-    argv = [*gateway, "serve", "--backend", "ollama", "--ollama-url", url, "--host", host]
-    if port is not None:
-        argv += ["--port", str(port)]
-    if model:
-        argv += ["--model", model]
-    argv += serve_args
+    argv = [*gateway, *serve_argv(url, host, port, model, serve_args)]
 
     if not logging.getLogger().handlers:
         logging.basicConfig(
