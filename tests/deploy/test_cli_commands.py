@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import click
 import pytest
+
+from ollama_gateway.cli import main
+from ollama_gateway.cli.run_cmd import serve_argv
 from tests.deploy.manifests import (
     COMPOSE_FILES,
     DOCKERFILES,
@@ -17,9 +20,6 @@ from tests.deploy.manifests import (
     k8s_invocations,
     load_yaml,
 )
-
-from ollama_gateway.cli import main
-from ollama_gateway.cli.run_cmd import serve_argv
 
 
 def parse(args: list[str]) -> tuple[click.Command, dict]:

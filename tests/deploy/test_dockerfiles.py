@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.deploy.manifests import DOCKERFILES, ROOT, Instruction, dockerfile_instructions
 
 SUPPORT = ROOT / "tests" / "support"

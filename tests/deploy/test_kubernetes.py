@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
+
 from tests.deploy.manifests import (
     K8S_BASE,
     K8S_OVERLAYS,

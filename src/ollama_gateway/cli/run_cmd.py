@@ -21,8 +21,7 @@ def _self_command() -> list[str]:
     script = Path(sys.executable).with_name("ollama-gateway")
     if script.is_file():
         return [str(script)]
-    code = "import sys; from ollama_gateway.cli import main; sys.exit(main())"
-    return [sys.executable, "-c", code]
+    return [sys.executable, "-m", "ollama_gateway"]
 
 
 def serve_argv(
@@ -179,9 +178,3 @@ def healthcheck(url: str | None, port: int | None, timeout: float) -> None:
         click.echo(f"unhealthy: {url} answered {status}", err=True)
         sys.exit(1)
     click.echo("healthy")
-
-
-def register(group: click.Group) -> None:
-    """Add this module's commands to the ``ollama-gateway`` group."""
-    group.add_command(run)
-    group.add_command(healthcheck)
