@@ -3,20 +3,16 @@ real outside Docker (the build-time model pull, with a stand-in ``ollama``)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.deploy.manifests import DOCKERFILES, ROOT, Instruction, dockerfile_instructions
 
-SUPPORT = ROOT / "tests" / "support"
 SECRET_WORDS = re.compile(r"KEY|SECRET|TOKEN|PASSWORD", re.IGNORECASE)
 
 
@@ -126,39 +122,6 @@ def test_dockerignore_lets_in_exactly_what_the_builds_copy():
 
 
 # --- the build-time pull, run for real with a stand-in ollama ---------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_script(path: Path, target: list[str]) -> None:
-    path.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(t) for t in target) + ' "$@"\n')
-    path.chmod(0o755)
-
-
-@pytest.fixture
-def container_env(tmp_path: Path) -> dict[str, str]:
-    """PATH with a stand-in ``ollama`` and this checkout's ``ollama-gateway``; HOME in tmp."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    write_script(bin_dir / "ollama", [sys.executable, str(SUPPORT / "fake_ollama_bin.py")])
-    cli = "import sys; from ollama_gateway.cli import main; sys.exit(main())"
-    write_script(bin_dir / "ollama-gateway", [sys.executable, "-c", cli])
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("API_KEY", "MODEL_NAME")}
-    env.update(
-        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        PYTHONPATH=str(ROOT / "src"),
-        HOME=str(home),
-        OLLAMA_HOST=f"127.0.0.1:{free_port()}",
-        FAKE_EVENTS=str(tmp_path / "events.log"),
-        FAKE_OLLAMA_MODELS="",
-    )
-    return env
 
 
 def pull_step() -> Instruction:

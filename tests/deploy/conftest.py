@@ -1,0 +1,48 @@
+"""Fixtures for running the images' commands outside Docker."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.manifests import ROOT
+
+SUPPORT = ROOT / "tests" / "support"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_script(path: Path, target: list[str]) -> None:
+    path.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(t) for t in target) + ' "$@"\n')
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def container_env(tmp_path: Path) -> dict[str, str]:
+    """PATH with a stand-in ``ollama`` and this checkout's ``ollama-gateway``; HOME in tmp."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_script(bin_dir / "ollama", [sys.executable, str(SUPPORT / "fake_ollama_bin.py")])
+    cli = "import sys; from ollama_gateway.cli import main; sys.exit(main())"
+    write_script(bin_dir / "ollama-gateway", [sys.executable, "-c", cli])
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("API_KEY", "MODEL_NAME")}
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(ROOT / "src"),
+        HOME=str(home),
+        OLLAMA_HOST=f"127.0.0.1:{free_port()}",
+        FAKE_EVENTS=str(tmp_path / "events.log"),
+        FAKE_OLLAMA_MODELS="",
+    )
+    return env
