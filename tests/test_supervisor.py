@@ -282,6 +282,20 @@ def test_pull_error_fails_start_up(harness: Harness):
     assert not any(e.startswith("gateway") for e in harness.events())
 
 
+@pytest.mark.parametrize(
+    ("knobs", "message"),
+    [
+        ({"FAKE_OLLAMA_PULL_STATUS": "500"}, 'HTTP 500 {"error": "pull refused for tiny:1b"}'),
+        ({"FAKE_OLLAMA_PULL_CUT": "1"}, "pulling tiny:1b ended without success"),
+    ],
+)
+def test_pull_refused_or_cut_short_fails_start_up(harness: Harness, knobs, message):
+    harness.start("--with-ollama", knobs={"FAKE_OLLAMA_MODELS": "", **knobs})
+    assert harness.wait_exit() == 1
+    assert message in harness.output
+    assert not any(e.startswith("gateway") for e in harness.events())
+
+
 def test_pull_only_pulls_stops_ollama_and_exits_zero(harness: Harness):
     harness.start("--with-ollama", "--pull-only", knobs={"FAKE_OLLAMA_MODELS": ""})
     assert harness.wait_exit() == 0

@@ -8,6 +8,8 @@ environment:
     FAKE_OLLAMA_CRASH_AFTER   seconds after start, then exit with FAKE_OLLAMA_CRASH_CODE (3)
     FAKE_OLLAMA_MODELS        comma-separated models present at start ("" or unset: none)
     FAKE_OLLAMA_PULL_ERROR    if set, every pull streams {"error": <this>}
+    FAKE_OLLAMA_PULL_STATUS   if set, every pull answers this HTTP status with {"error": ...}
+    FAKE_OLLAMA_PULL_CUT      if set, the pull stream ends before its "success" line
     FAKE_OLLAMA_IGNORE_TERM   if set, SIGTERM is recorded but ignored (SIGKILL escalation)
     FAKE_EVENTS               file that gets one line per event: "ollama <event> [detail]"
 """
@@ -64,6 +66,10 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         name = body.get("model") or body.get("name") or ""
         record(f"pull {name}")
+        status = os.environ.get("FAKE_OLLAMA_PULL_STATUS")
+        if status:
+            self._json(int(status), {"error": f"pull refused for {name}"})
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
@@ -84,14 +90,15 @@ class Handler(BaseHTTPRequestHandler):
                 for c in (0, 1_000_000, 2_500_000, total)
             ]
             events += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}]
-            events.append({"status": "success"})
+            if not os.environ.get("FAKE_OLLAMA_PULL_CUT"):
+                events.append({"status": "success"})
         for event in events:
             line = json.dumps(event).encode() + b"\n"
             self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
             self.wfile.flush()
             time.sleep(0.01)
         self.wfile.write(b"0\r\n\r\n")
-        if not error:
+        if not error and not os.environ.get("FAKE_OLLAMA_PULL_CUT"):
             with LOCK:
                 MODELS.append(name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest")
 
