@@ -135,7 +135,6 @@ class Supervisor:
         self.config = config
         self._children: list[Child] = []
         self._stop = asyncio.Event()
-        self._signal: str | None = None
 
     # --- signals ---------------------------------------------------------------------------
     def _on_signal(self, sig: signal.Signals) -> None:
@@ -145,7 +144,6 @@ class Supervisor:
                 child.kill()
             return
         log.info("received %s; stopping", sig.name)
-        self._signal = sig.name
         self._stop.set()
 
     # --- the steps -------------------------------------------------------------------------
@@ -180,7 +178,9 @@ class Supervisor:
             log.info("pull done; stopping")
             return EXIT_OK
         self._children.append(await Child.spawn("gateway", cfg.gateway_argv, None))
-        return await self._step(None)  # type: ignore[return-value]  # only a signal or a death ends it
+        code = await self._step(None)  # only a signal or a death ends this one
+        assert code is not None
+        return code
 
     def _ollama_env(self) -> dict[str, str]:
         return {**os.environ, **self.config.ollama_env}
