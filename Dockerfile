@@ -13,7 +13,7 @@ ARG MODEL_NAME=deepseek-r1:1.5b
 # tini is PID 1: it reaps the processes Ollama's runners leave behind and passes signals on.
 # hadolint ignore=DL3008  # apt versions follow the pinned base image; pinning them breaks builds
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3-venv tini \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv tini \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 gateway \
     && useradd --create-home --uid 10001 --gid gateway --shell /usr/sbin/nologin gateway \

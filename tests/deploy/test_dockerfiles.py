@@ -105,6 +105,17 @@ def test_pip_only_ever_installs_into_the_virtual_environment(path: Path):
         assert "-m pip" not in ins.body, ins
 
 
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_apt_installs_are_non_interactive_minimal_and_leave_no_lists(path: Path):
+    installs = [ins for ins in by_keyword(path, "RUN") if "apt-get install" in ins.body]
+    assert installs
+    for ins in installs:
+        assert "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends" in (
+            ins.body
+        ), ins  # tzdata and friends would otherwise wait for an answer forever
+        assert "apt-get update" in ins.body and "rm -rf /var/lib/apt/lists/*" in ins.body, ins
+
+
 def test_dockerignore_lets_in_exactly_what_the_builds_copy():
     lines = [
         line.strip()
