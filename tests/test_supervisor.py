@@ -86,7 +86,9 @@ class Harness:
     def ollama_url(self) -> str:
         return f"http://127.0.0.1:{self.ollama_port}"
 
-    def start(self, *args: str, knobs: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def start(
+        self, *args: str, knobs: dict[str, str] | None = None, model: str | None = MODEL
+    ) -> subprocess.Popen[str]:
         gateway_cmd = (
             f"{shlex.quote(sys.executable)} {shlex.quote(str(SUPPORT / 'fake_gateway_bin.py'))}"
         )
@@ -97,7 +99,7 @@ class Harness:
             "--gateway-cmd", gateway_cmd,
             "--host", "127.0.0.1",
             "--port", str(self.gateway_port),
-            "--model", MODEL,
+            *(["--model", model] if model else []),
             "--ready-timeout", "15",
             "--stop-timeout", "3",
             *args,
@@ -177,8 +179,10 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
 
 def test_slow_ollama_start_is_awaited_then_sigterm_stops_gateway_then_ollama(harness: Harness):
-    proc = harness.start("--with-ollama", "--cors-origin", "https://app.example",
-                         knobs={"FAKE_OLLAMA_START_DELAY": "1.5"})  # fmt: skip
+    # A proxy in the environment must not come between the supervisor and Ollama.
+    proxy = "http://127.0.0.1:9"
+    knobs = {"FAKE_OLLAMA_START_DELAY": "1.5", "HTTP_PROXY": proxy, "http_proxy": proxy}
+    proc = harness.start("--with-ollama", "--cors-origin", "https://app.example", knobs=knobs)
     harness.wait_event("gateway listening")
 
     # The gateway started only once Ollama answered, and found it answering.
@@ -218,6 +222,16 @@ def test_missing_model_is_pulled_before_the_gateway_starts(harness: Harness):
     assert f"model {MODEL} is missing; pulling it" in harness.output
     assert f"pull {MODEL}: pulling abc123 100% of 4.0 MB" in harness.output
     assert f"model {MODEL} pulled" in harness.output
+
+
+def test_the_model_defaults_to_model_name_from_the_environment(harness: Harness):
+    knobs = {"MODEL_NAME": "other:7b", "FAKE_OLLAMA_MODELS": ""}
+    proc = harness.start("--with-ollama", knobs=knobs, model=None)
+    harness.wait_event("gateway listening")
+    assert harness.has("ollama pull other:7b")
+    assert "--model" not in harness.gateway_argv()  # serve reads MODEL_NAME itself
+    proc.send_signal(signal.SIGTERM)
+    assert harness.wait_exit() == 0
 
 
 def test_ollama_dying_stops_the_gateway_and_fails_promptly(harness: Harness):
@@ -406,6 +420,14 @@ def test_healthcheck_passes_on_200(health_server: ThreadingHTTPServer):
     result = CliRunner().invoke(main, ["healthcheck", "--port", str(port), "--timeout", "3"])
     assert result.exit_code == 0, result.output
     assert result.output == "healthy\n"
+
+
+def test_healthcheck_ignores_proxy_settings(health_server, monkeypatch):
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    port = health_server.server_address[1]
+    result = CliRunner().invoke(main, ["healthcheck", "--port", str(port), "--timeout", "3"])
+    assert result.exit_code == 0, result.output
 
 
 def test_healthcheck_fails_on_503(health_server: ThreadingHTTPServer):

@@ -168,7 +168,8 @@ class Supervisor:
         if cfg.ollama_argv is not None:
             self._children.append(await Child.spawn("ollama", cfg.ollama_argv, self._ollama_env()))
         if cfg.ollama_url is not None:
-            async with httpx.AsyncClient(base_url=cfg.ollama_url) as client:
+            # trust_env=False: a proxy from HTTP_PROXY must never sit between us and Ollama.
+            async with httpx.AsyncClient(base_url=cfg.ollama_url, trust_env=False) as client:
                 code = await self._step(self._wait_ready(client))
                 if code is None and cfg.model and (cfg.pull or cfg.pull_only):
                     code = await self._step(self._ensure_model(client, cfg.model))

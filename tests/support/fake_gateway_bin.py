@@ -53,7 +53,8 @@ def main() -> int:
     record(f"start {os.getpid()}")
     record("argv " + json.dumps(sys.argv[1:]))
     try:
-        with urllib.request.urlopen(f"{args.ollama_url}/api/version", timeout=2) as response:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{args.ollama_url}/api/version", timeout=2) as response:
             record(f"ollama-answered {response.status}")
     except OSError as exc:
         record(f"ollama-unreachable {exc}")
