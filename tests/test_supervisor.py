@@ -264,19 +264,20 @@ def test_ollama_dying_during_start_up_fails_without_starting_the_gateway(harness
 
 def test_ollama_that_never_answers_times_out_and_is_killed(harness: Harness):
     # SIGTERM stays pending while the stand-in sleeps, so this also covers the SIGKILL escalation.
-    harness.start("--with-ollama", "--ready-timeout", "1",
+    harness.start("--with-ollama", "--ready-timeout", "1", "--stop-timeout", "1",
                   knobs={"FAKE_OLLAMA_START_DELAY": "30"})  # fmt: skip
     started = time.monotonic()
     assert harness.wait_exit() == 1
     assert time.monotonic() - started < 10
     assert "did not answer" in harness.output
-    assert "did not stop within 3s; killing it" in harness.output
+    assert "did not stop within 1s; killing it" in harness.output
     assert not alive(harness.pid("ollama"))
     assert not any(e.startswith("gateway") for e in harness.events())
 
 
 def test_ollama_ignoring_sigterm_is_killed_after_the_stop_timeout(harness: Harness):
-    proc = harness.start("--with-ollama", knobs={"FAKE_OLLAMA_IGNORE_TERM": "1"})
+    proc = harness.start("--with-ollama", "--stop-timeout", "1",
+                         knobs={"FAKE_OLLAMA_IGNORE_TERM": "1"})  # fmt: skip
     harness.wait_event("gateway listening")
     proc.send_signal(signal.SIGTERM)
     assert harness.wait_exit() == 0
