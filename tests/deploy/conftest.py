@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shlex
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,21 @@ def container_env(tmp_path: Path) -> dict[str, str]:
         FAKE_OLLAMA_MODELS="",
     )
     return env
+
+
+@pytest.fixture
+def ollama_server(container_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The stand-in ``ollama serve`` running at ``container_env``'s OLLAMA_HOST."""
+    proc = subprocess.Popen(["ollama", "serve"], env=container_env)
+    host, _, port = container_env["OLLAMA_HOST"].rpartition(":")
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "fake ollama did not start"
+            time.sleep(0.05)
+    yield container_env
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from tests.deploy.conftest import free_port
 from tests.deploy.manifests import COMPOSE_FILES, ROOT, compose_variables, load_yaml
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "compose-spec.json").read_text())
@@ -113,3 +115,11 @@ def test_env_example_documents_every_variable_compose_reads():
 def test_gateway_image_is_built_without_a_baked_model():
     assert SERVICES["gateway"]["build"]["args"] == {"MODEL_NAME": ""}
     assert SERVICES["gateway"]["init"] is True
+
+
+def test_ollama_healthcheck_command_tells_up_from_down(container_env, ollama_server):
+    test = SERVICES["ollama"]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    assert subprocess.run(test[1:], env=ollama_server, timeout=30).returncode == 0
+    down = {**container_env, "OLLAMA_HOST": f"127.0.0.1:{free_port()}"}
+    assert subprocess.run(test[1:], env=down, capture_output=True, timeout=30).returncode != 0

