@@ -83,7 +83,7 @@ def log_prompt(request: GenerationRequest) -> None:
     prompt_log.info(
         "%s prompt model=%s %s",
         request.request_id or "-",
-        request.model,
+        orjson.dumps(request.model).decode(),  # the client's text: quoted, escaped
         orjson.dumps(prompt).decode(),
         extra={
             "fields": {"request_id": request.request_id, "model": request.model, "prompt": prompt}

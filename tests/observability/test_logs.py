@@ -201,3 +201,50 @@ def test_cors_preflight_is_counted_and_logged(ollama, make_settings, json_log):
         assert r.status_code == 200
     lines = [o for o in json_log.objects("ollama_gateway.access") if o["method"] == "OPTIONS"]
     assert [(o["route"], o["status"]) for o in lines] == [("/api/generate", 200)]
+
+
+class _BrokenBackend:
+    """A backend with a bug: generation raises a plain exception."""
+
+    name = "broken"
+    splits_thinking = False
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def generate(self, request):
+        raise RuntimeError("a bug in the backend")
+        yield  # pragma: no cover - makes this an async generator
+
+    async def check_ready(self):
+        return True, ""
+
+
+def test_an_unexpected_error_is_a_500_naming_the_request_id(make_settings, json_log):
+    app = create_app(make_settings(), backend=_BrokenBackend())
+    with serve(app) as url:
+        r = httpx.post(
+            url + "/api/generate", json={"prompt": "x"}, headers={"X-Request-ID": "bug-1"}
+        )
+    assert r.status_code == 500
+    assert r.headers["x-request-id"] == "bug-1"
+    assert r.json()["detail"] == "internal error (request bug-1)"
+    assert _access(json_log, "bug-1")["status"] == 500
+    errors = json_log.objects("ollama_gateway.errors")
+    assert any("bug-1" in o["message"] and "RuntimeError" in o["exception"] for o in errors)
+
+
+def test_a_client_that_leaves_before_the_answer_is_a_499(gateway, json_log):
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            gateway + "/api/generate",
+            json={"model": "slow", "prompt": "x"},
+            headers={**AUTH, "X-Request-ID": "gone-1"},
+            timeout=httpx.Timeout(5, read=0.05),
+        )
+    line = _access(json_log, "gone-1")
+    assert line["status"] == 499
+    assert line["route"] == "/api/generate"
