@@ -10,7 +10,7 @@ import pytest
 from ollama_gateway.app import create_app
 from tests.observability.scrape import label_values, scrape, value
 from tests.support.live import serve
-from tests.support.secrets import KEY_A, WRONG_KEY
+from tests.support.secrets import KEY_A, SECRET_PROMPT, WRONG_KEY
 
 AUTH = {"X-API-KEY": KEY_A}
 MODEL = "deepseek-r1:1.5b"
@@ -177,3 +177,24 @@ def test_every_app_has_its_own_registry(ollama, make_settings):
         httpx.post(first + "/api/generate", json={"prompt": "x"})
         assert _requests(scrape(first), "/api/generate", 200) == 1
         assert _requests(scrape(second), "/api/generate", 200) == 0
+
+
+def test_an_upstream_that_does_not_answer_in_time_is_a_timeout(ollama, make_settings):
+    settings = make_settings(backend="ollama", ollama_url=ollama.url, first_token_timeout=0.05)
+    with serve(create_app(settings)) as url:
+        r = httpx.post(url + "/api/generate", json={"model": "slow", "prompt": "x", "stream": True})
+        assert r.status_code == 504
+        samples = scrape(url)
+    assert value(samples, "ollama_gateway_upstream_errors_total", kind="timeout") == 1
+
+
+def test_no_key_key_id_or_prompt_reaches_the_metrics(gateway):
+    from ollama_gateway.auth import digest_of, key_id_of
+
+    httpx.post(gateway + "/api/generate", json={"prompt": SECRET_PROMPT}, headers=AUTH)
+    httpx.post(gateway + "/api/generate", json={"prompt": SECRET_PROMPT})  # 401
+    missing = {"prompt": SECRET_PROMPT, "model": "missing"}
+    assert httpx.post(gateway + "/api/generate", json=missing, headers=AUTH).status_code == 404
+    text = httpx.get(gateway + "/metrics", headers=AUTH).text
+    for secret in (KEY_A, key_id_of(digest_of(KEY_A)), SECRET_PROMPT):
+        assert secret not in text
