@@ -14,3 +14,15 @@ def main() -> None:
 
 
 # Command families register here, one line each.
+from ollama_gateway.cli import chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
+
+main.add_command(client_cmds.generate)
+main.add_command(chat_cmd.chat)
+main.add_command(pull_cmd.pull)
+main.add_command(client_cmds.list_models)
+main.add_command(client_cmds.list_models, name="ls")
+main.add_command(client_cmds.ps)
+main.add_command(client_cmds.show)
+main.add_command(client_cmds.rm)
+main.add_command(client_cmds.cp)
+main.add_command(keys_cmd.keys)
