@@ -15,7 +15,9 @@ def main() -> None:
 
 # Command families register here, one line each.
 from ollama_gateway.cli import chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
+from ollama_gateway.cli.serve import serve  # noqa: E402
 
+main.add_command(serve)
 main.add_command(client_cmds.generate)
 main.add_command(chat_cmd.chat)
 main.add_command(pull_cmd.pull)
