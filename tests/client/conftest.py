@@ -4,7 +4,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+
 from tests.client.adapters import APIS
+from tests.client.gateway import running_gateway
 from tests.client.standin import Running, StandIn
 
 
@@ -28,3 +30,10 @@ async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[...
     yield make
     for api in made:
         await api.close()
+
+
+@pytest.fixture
+def gateway(ollama) -> Iterator[str]:
+    """A live gateway in front of the fake Ollama; it accepts ``tests.client.gateway.KEY``."""
+    with running_gateway(ollama.url) as url:
+        yield url

@@ -30,7 +30,7 @@ BLOCKER = textwrap.dedent(
     class Block:
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"blocked server dependency: {name}")
+                raise ModuleNotFoundError(f"blocked server dependency: {name}", name=name)
             return None
 
     sys.meta_path.insert(0, Block())
@@ -63,12 +63,17 @@ def test_client_and_cli_import_without_server_dependencies():
                 main([command, "--help"])
             except SystemExit as exit:
                 assert exit.code == 0, (command, exit.code)
+        try:
+            main(["serve", "--port", "1"])
+        except SystemExit as exit:
+            assert exit.code == 1, exit.code
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
         print("loaded:", loaded)
         """
     )
     assert result.returncode == 0, result.stderr
     assert "loaded: []" in result.stdout
+    assert "Error: the server is not installed (pydantic): pip install" in result.stderr
 
 
 @pytest.mark.parametrize(

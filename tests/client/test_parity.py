@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-from tests.client.standin import Reply, StandIn
-
 from ollama_gateway.client import AsyncClient, Client
+from tests.client.standin import Reply, StandIn
 
 PUBLIC = {"generate", "chat", "pull", "embed", "list", "ps", "show", "delete", "copy", "version"}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from tests.client.standin import Reply
 
 from ollama_gateway.client import (
     IN_STREAM,
@@ -21,6 +20,7 @@ from ollama_gateway.client import (
     Message,
     ResponseError,
 )
+from tests.client.standin import Reply
 
 KEY = "k" * 32
 

@@ -15,7 +15,13 @@ def main() -> None:
 
 # Command families register here, one line each.
 from ollama_gateway.cli import chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
-from ollama_gateway.cli.serve import serve  # noqa: E402
+
+try:
+    from ollama_gateway.cli.serve import serve
+except ImportError as exc:  # the base install (no server extras) keeps its client commands
+    from ollama_gateway.cli._remote import unavailable
+
+    serve = unavailable("serve", exc)
 
 main.add_command(serve)
 main.add_command(client_cmds.generate)

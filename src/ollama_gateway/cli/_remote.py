@@ -146,3 +146,21 @@ def _keep_alive(value: str | None) -> float | str | None:
         return float(value)
     except ValueError:
         return value
+
+
+def unavailable(name: str, error: ImportError) -> click.Command:
+    """A stand-in for a command whose dependencies are not installed: it says what to install."""
+
+    def explain(args: tuple[str, ...]) -> None:
+        raise click.ClickException(
+            f"the server is not installed ({error.name or error}): "
+            "pip install 'ollama-gateway[server]'"
+        )
+
+    return click.Command(
+        name,
+        callback=explain,
+        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        context_settings={"ignore_unknown_options": True, "help_option_names": []},
+        help="Run the gateway (needs: pip install 'ollama-gateway[server]').",
+    )
