@@ -293,3 +293,20 @@ async def test_an_explicit_x_api_key_header_is_kept(standin, make_api):
     await make_api(url=standin.url, api_key="ignored", headers={"X-API-KEY": KEY}).call("version")
     assert standin.seen[0].headers["X-API-KEY"] == KEY
     assert "Authorization" not in standin.seen[0].headers
+
+
+def test_objects_round_trip_to_the_json_they_came_from():
+    from ollama_gateway.client import ChatResponse, ListResponse
+
+    tags = {
+        "models": [
+            {"name": "a", "model": "a", "details": {"family": "qwen2", "families": ["qwen2"]}},
+            {"name": "b", "model": "b", "future_field": {"x": 1}},
+        ]
+    }
+    parsed = ListResponse.from_dict(tags)
+    assert parsed.to_dict() == tags
+    assert parsed.models[1].extra == {"future_field": {"x": 1}}
+    call = {"function": {"name": "f", "arguments": {}}}
+    chat = {"message": {"role": "assistant", "content": "", "tool_calls": [call]}, "done": True}
+    assert ChatResponse.from_dict(chat).to_dict() == {**chat, "model": "", "created_at": ""}

@@ -42,19 +42,23 @@ class PullProgress:
             TimeRemainingColumn(),
             console=self.console,
         )
+        self._started = False  # shown from the first event: an error alone leaves no bar behind
         self._tasks: dict[str, TaskID] = {}
         self._last_status = ""
         self.last_status = ""
 
     def __enter__(self) -> PullProgress:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.progress.stop()
+        if self._started:
+            self.progress.stop()
 
     def update(self, event: Mapping[str, Any]) -> None:
         """Show one progress event."""
+        if not self._started:
+            self.progress.start()
+            self._started = True
         status = str(event.get("status") or "")
         digest = event.get("digest")
         total = event.get("total")

@@ -41,7 +41,11 @@ class Wire:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object again (``None`` fields left out, ``extra`` merged back)."""
-        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "extra" and v is not None}
+        out = {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "extra" and getattr(self, f.name) is not None
+        }
         out.update(self.extra)
         return out
 
@@ -65,6 +69,14 @@ class Wire:
             return self[key]
         except KeyError:
             return default
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Wire):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _list_of(cls: type[W]) -> Callable[[Any], list[W]]:
