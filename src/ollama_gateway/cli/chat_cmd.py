@@ -29,6 +29,8 @@ def _lines(stdin: TextIO) -> Iterator[str]:
             except EOFError:
                 click.echo("")
                 return
+            except KeyboardInterrupt:
+                click.echo("\nUse Ctrl + d or /bye to exit.", err=True)
     else:
         for line in stdin:
             yield line.rstrip("\r\n")
@@ -63,7 +65,14 @@ def chat(client: Client, model: str | None, system: str | None, **flags: Any) ->
             click.echo(HELP, err=True)
             continue
         messages.append({"role": "user", "content": line})
-        reply = _turn(client, messages, model, options)
+        try:
+            reply = _turn(client, messages, model, options)
+        except KeyboardInterrupt:
+            if not stdin.isatty():
+                raise
+            messages.pop()  # Ctrl-C stops this answer; the conversation goes on without it
+            click.echo("(stopped)", err=True)
+            continue
         messages.append({"role": "assistant", "content": reply})
 
 
@@ -71,9 +80,11 @@ def _turn(client: Client, messages: list[dict[str, Any]], model: str | None, opt
     """Stream one answer to the terminal and return its text for the history."""
     printer = StreamPrinter()
     parts: list[str] = []
-    for chunk in client.chat(messages, model, stream=True, **options):
-        printer.write(chunk.message.content, chunk.message.thinking)
-        parts.append(chunk.message.content)
-    printer.finish()
+    try:
+        for chunk in client.chat(messages, model, stream=True, **options):
+            printer.write(chunk.message.content, chunk.message.thinking)
+            parts.append(chunk.message.content)
+    finally:
+        printer.finish()
     click.echo("")
     return "".join(parts)

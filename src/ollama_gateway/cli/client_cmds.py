@@ -51,9 +51,11 @@ def generate(
         click.echo(json.dumps(response.to_dict(), ensure_ascii=False))
         return
     printer = StreamPrinter()
-    for chunk in client.generate(text, model, stream=True, **options):
-        printer.write(chunk.response, chunk.thinking)
-    printer.finish()
+    try:
+        for chunk in client.generate(text, model, stream=True, **options):
+            printer.write(chunk.response, chunk.thinking)
+    finally:  # an error after some text: end the line before the message
+        printer.finish()
 
 
 @click.command("list")

@@ -91,7 +91,7 @@ async def _show_progress_async(events: AsyncIterator[Mapping[str, Any]]) -> str:
     return view.last_status
 
 
-def _direct(name: str, models_dir: Path | None, registry: str) -> str:
+def _direct(name: str, models_dir: Path | None, registry: str, insecure: bool) -> str:
     """Pull into the local model store, without a gateway (needs the server extras)."""
     try:
         from ollama_gateway.errors import GatewayError
@@ -105,7 +105,9 @@ def _direct(name: str, models_dir: Path | None, registry: str) -> str:
     root = (models_dir or Path.home() / ".ollama" / "models").expanduser()
     try:
         store = ModelStore(root)
-        return asyncio.run(_show_progress_async(pull_model(name, store, registry)))
+        return asyncio.run(
+            _show_progress_async(pull_model(name, store, registry, insecure=insecure))
+        )
     except GatewayError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
@@ -114,7 +116,7 @@ def _direct(name: str, models_dir: Path | None, registry: str) -> str:
 
 @click.command()
 @click.argument("name")
-@click.option("--insecure", is_flag=True, help="Allow an insecure (http) registry.")
+@click.option("--insecure", is_flag=True, help="Allow a registry over plain http.")
 @click.option(
     "--direct",
     is_flag=True,
@@ -146,7 +148,7 @@ def pull(
 ) -> None:
     """Download model NAME (e.g. qwen2.5:0.5b), with a progress bar."""
     if direct:
-        status = _direct(name, models_dir, registry)
+        status = _direct(name, models_dir, registry, insecure)
     else:
         status = show_progress(p.to_dict() for p in client.pull(name, insecure=insecure))
     click.echo(status or "done")
