@@ -138,13 +138,13 @@ def show(client: Client, model: str, field: str | None, as_json: bool) -> None:
     info = response.model_info or {}
     arch = info.get("general.architecture") or (response.details and response.details.family)
     details = response.details
-    rows = [
-        ["architecture", arch],
-        ["parameters", details and details.parameter_size],
-        ["context length", info.get(f"{arch}.context_length")],
-        ["embedding length", info.get(f"{arch}.embedding_length")],
-        ["quantization", details and details.quantization_level],
-        ["format", details and details.format],
+    rows: list[tuple[str, object]] = [
+        ("architecture", arch),
+        ("parameters", details and details.parameter_size),
+        ("context length", info.get(f"{arch}.context_length")),
+        ("embedding length", info.get(f"{arch}.embedding_length")),
+        ("quantization", details and details.quantization_level),
+        ("format", details and details.format),
     ]
     _section("Model", [[name, str(value)] for name, value in rows if value])
     _section("Capabilities", [[c] for c in response.capabilities or []])

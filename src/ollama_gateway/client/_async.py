@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import httpx
 
@@ -114,7 +114,8 @@ class AsyncClient(BaseClient):
         ``format`` (``"json"`` or a JSON schema), ``options`` (``temperature``, ``num_predict``,
         ``seed``...), ``think``, ``keep_alive``.
         """
-        return await self._dispatch(_calls.generate(prompt, model, stream, options))
+        call = _calls.generate(prompt, model, stream, options)
+        return cast("GenerateResponse | AsyncIterator[GenerateChunk]", await self._dispatch(call))
 
     @overload
     async def chat(
@@ -146,7 +147,8 @@ class AsyncClient(BaseClient):
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """Answer the conversation ``messages``; options: ``tools``, ``format``, ``options``,
         ``think``, ``keep_alive``."""
-        return await self._dispatch(_calls.chat(messages, model, stream, options))
+        call = _calls.chat(messages, model, stream, options)
+        return cast("ChatResponse | AsyncIterator[ChatResponse]", await self._dispatch(call))
 
     @overload
     async def pull(
@@ -162,7 +164,10 @@ class AsyncClient(BaseClient):
         self, name: str, *, insecure: bool = False, stream: bool = True
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         """Download a model onto the server, yielding progress (``stream=False``: wait)."""
-        return await self._dispatch(_calls.pull(name, insecure, stream))
+        call = _calls.pull(name, insecure, stream)
+        return cast(
+            "ProgressResponse | AsyncIterator[ProgressResponse]", await self._dispatch(call)
+        )
 
     async def embed(
         self, input: str | Sequence[str], model: str | None = None, **options: Any

@@ -70,7 +70,7 @@ def error_message(data: dict[str, Any]) -> str | None:
         if isinstance(value, str) and value:
             return value
         if isinstance(value, dict) and isinstance(value.get("message"), str):
-            return value["message"]
+            return str(value["message"])
         if isinstance(value, list) and value:
             return "; ".join(_validation_item(item) for item in value)
     return None

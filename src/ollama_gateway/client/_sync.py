@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import httpx
 
@@ -111,7 +111,8 @@ class Client(BaseClient):
         ``format`` (``"json"`` or a JSON schema), ``options`` (``temperature``, ``num_predict``,
         ``seed``...), ``think``, ``keep_alive``.
         """
-        return self._dispatch(_calls.generate(prompt, model, stream, options))
+        call = _calls.generate(prompt, model, stream, options)
+        return cast("GenerateResponse | Iterator[GenerateChunk]", self._dispatch(call))
 
     @overload
     def chat(
@@ -143,7 +144,8 @@ class Client(BaseClient):
     ) -> ChatResponse | Iterator[ChatResponse]:
         """Answer the conversation ``messages``; options: ``tools``, ``format``, ``options``,
         ``think``, ``keep_alive``."""
-        return self._dispatch(_calls.chat(messages, model, stream, options))
+        call = _calls.chat(messages, model, stream, options)
+        return cast("ChatResponse | Iterator[ChatResponse]", self._dispatch(call))
 
     @overload
     def pull(
@@ -159,7 +161,8 @@ class Client(BaseClient):
         self, name: str, *, insecure: bool = False, stream: bool = True
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """Download a model onto the server, yielding progress (``stream=False``: wait)."""
-        return self._dispatch(_calls.pull(name, insecure, stream))
+        call = _calls.pull(name, insecure, stream)
+        return cast("ProgressResponse | Iterator[ProgressResponse]", self._dispatch(call))
 
     def embed(
         self, input: str | Sequence[str], model: str | None = None, **options: Any
