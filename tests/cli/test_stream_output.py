@@ -40,3 +40,22 @@ def test_an_error_midway_ends_the_line_then_says_why(cli, standin):
     assert result.exit_code == 1
     assert result.stdout == "Hel\n"
     assert result.stderr == "Error: model runner crashed\n"
+
+
+def test_format_schema_and_images_are_sent(cli, standin, tmp_path):
+    picture = tmp_path / "pixel.gif"
+    picture.write_bytes(b"GIF89a")
+    standin.reply("POST", "/api/generate", Reply(body=[{"response": "{}", "done": True}]))
+    schema = '{"type": "object", "properties": {"age": {"type": "integer"}}}'
+    result = cli("generate", "age?", "--format", schema, "-i", str(picture), url=standin.url)
+    assert result.exit_code == 0, result.output
+    sent = standin.seen[0].body
+    assert sent["format"] == {"type": "object", "properties": {"age": {"type": "integer"}}}
+    assert sent["images"] == ["R0lGODlh"]
+
+
+def test_a_format_that_is_not_json_is_a_usage_error(cli, standin):
+    result = cli("generate", "x", "--format", "{oops", url=standin.url)
+    assert result.exit_code == 2
+    assert "not a JSON schema" in result.stderr
+    assert standin.seen == []

@@ -98,3 +98,25 @@ async def test_a_stopped_gateway_is_a_connection_error_naming_its_url(ollama, ma
     with pytest.raises(GatewayConnectionError) as caught:
         await api.call("generate", "hi")
     assert str(caught.value).startswith(f"cannot connect to the gateway at {url}/api/generate")
+
+
+async def test_leaving_a_stream_early_closes_it_upstream(gateway, ollama, make_api):
+    """``break`` out of an endless stream: the connection closes and the gateway stops Ollama."""
+    import asyncio
+    import time
+
+    api = make_api(url=gateway, api_key=KEY)
+    if api.kind == "sync":
+        stream = api.client.generate("hi", "trickle", stream=True)
+        first = next(stream)
+        stream.close()
+    else:
+        stream = await api.client.generate("hi", "trickle", stream=True)
+        first = await stream.__anext__()
+        await stream.aclose()
+    assert first.response == "x"
+    deadline = time.monotonic() + 10
+    while ollama.streams_open and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert ollama.streams_open == 0
+    assert (await api.call("generate", "again", "llama2")).generated_text == "Hello, world!"

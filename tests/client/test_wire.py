@@ -310,3 +310,16 @@ def test_objects_round_trip_to_the_json_they_came_from():
     call = {"function": {"name": "f", "arguments": {}}}
     chat = {"message": {"role": "assistant", "content": "", "tool_calls": [call]}, "done": True}
     assert ChatResponse.from_dict(chat).to_dict() == {**chat, "model": "", "created_at": ""}
+
+
+async def test_images_are_sent_as_base64(standin, make_api, tmp_path):
+    picture = tmp_path / "pixel.gif"
+    picture.write_bytes(b"GIF89a")
+    standin.reply("POST", "/api/generate", Reply(body=SEED_ANSWER))
+    standin.reply("POST", "/api/chat", Reply(body={"message": {"role": "assistant"}}))
+    api = make_api(url=standin.url)
+    await api.call("generate", "what is this?", images=[b"GIF89a", picture, "R0lGODlh"])
+    message = {"role": "user", "content": "and this?", "images": [b"GIF89a"]}
+    await api.call("chat", [message])
+    assert standin.seen[0].body["images"] == ["R0lGODlh"] * 3
+    assert standin.seen[1].body["messages"][0]["images"] == ["R0lGODlh"]

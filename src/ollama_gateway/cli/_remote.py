@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -71,6 +73,18 @@ def errors_as_exit() -> Iterator[None]:
     except KeyboardInterrupt:
         click.echo("", err=True)
         raise click.exceptions.Exit(130) from None
+    except BrokenPipeError:  # `ollama-gateway generate ... | head -1`: the reader has enough
+        _silence_stdout()
+        raise click.exceptions.Exit(0) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests): nothing to flush
+        pass
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
@@ -104,7 +118,12 @@ def option_flags(command: F) -> F:
                 default=None,
                 help="Ask a reasoning model to think first (shown dimmed) or not to.",
             ),
-            click.option("--format", "format_", metavar="json", help="Output format: json."),
+            click.option(
+                "--format",
+                "format_",
+                metavar="json|SCHEMA",
+                help="Answer in JSON: 'json', or a JSON schema the answer must follow.",
+            ),
             click.option(
                 "-o",
                 "--option",
@@ -132,11 +151,22 @@ def request_options(
     options: dict[str, Any] = {
         "system": system,
         "think": think,
-        "format": format_,
+        "format": _format(format_),
         "options": parse_options(option_pairs),
         "keep_alive": _keep_alive(keep_alive),
     }
     return {key: value for key, value in options.items() if value is not None}
+
+
+def _format(value: str | None) -> str | dict[str, Any] | None:
+    """``json`` stays text; a value that looks like a JSON object is sent as a schema."""
+    if value is None or not value.lstrip().startswith("{"):
+        return value
+    try:
+        schema = json.loads(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not a JSON schema: {exc}", param_hint="'--format'") from None
+    return schema if isinstance(schema, dict) else value
 
 
 def _keep_alive(value: str | None) -> float | str | None:

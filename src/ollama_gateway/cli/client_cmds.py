@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -32,10 +33,23 @@ def read_piped_stdin() -> str:
 @click.command()
 @click.argument("prompt", nargs=-1)
 @option_flags
+@click.option(
+    "-i",
+    "--image",
+    "images",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An image for a vision model (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as one JSON object.")
 @client_options
 def generate(
-    client: Client, prompt: tuple[str, ...], model: str | None, as_json: bool, **flags: Any
+    client: Client,
+    prompt: tuple[str, ...],
+    model: str | None,
+    images: tuple[Path, ...],
+    as_json: bool,
+    **flags: Any,
 ) -> None:
     """Complete PROMPT and stream the answer to the terminal.
 
@@ -46,6 +60,8 @@ def generate(
     if not text.strip():
         raise click.UsageError("no prompt: give one as an argument or pipe it on stdin")
     options = request_options(**flags)
+    if images:
+        options["images"] = list(images)
     if as_json:
         response = client.generate(text, model, **options)
         click.echo(json.dumps(response.to_dict(), ensure_ascii=False))

@@ -78,6 +78,11 @@ def new(name: str | None, rpm: int | None, tpm: int | None, append_to: Path | No
     line = keys_file_line(key, name, rpm, tpm)
     click.echo(key)
     click.echo(line)
+    click.echo(
+        "First line: the key, for the client (OLLAMA_GATEWAY_API_KEY). Second line: for the "
+        "gateway's keys file. The key is not stored anywhere: keep it now.",
+        err=True,
+    )
     if append_to is not None:
         try:
             append_line(append_to, line)

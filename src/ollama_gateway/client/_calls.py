@@ -7,7 +7,10 @@ streaming sends no ``stream`` field at all: that is the seed contract, whose ans
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ollama_gateway.client._base import Call
@@ -46,10 +49,26 @@ def _model(body: dict[str, Any], model: str | None) -> dict[str, Any]:
     return body
 
 
+def images_b64(images: Sequence[str | bytes | os.PathLike[str]]) -> list[str]:
+    """Images as Ollama wants them: base64 text. Bytes and paths are encoded; text is kept.
+
+    >>> images_b64([b"GIF89a", "R0lGODlh"])
+    ['R0lGODlh', 'R0lGODlh']
+    """
+    out = []
+    for image in images:
+        if isinstance(image, os.PathLike):
+            image = Path(image).read_bytes()
+        out.append(base64.b64encode(image).decode("ascii") if isinstance(image, bytes) else image)
+    return out
+
+
 def generate(prompt: str, model: str | None, stream: bool, options: Mapping[str, Any]) -> Call[Any]:
     """``POST /api/generate``; ``model=None`` lets the gateway use its default model."""
     body = _model({"prompt": prompt}, model)
     body.update(_body(GENERATE_OPTIONS, options, "generate"))
+    if "images" in body:
+        body["images"] = images_b64(body["images"])
     if stream:
         body["stream"] = True
         return Call("POST", "/api/generate", GenerateChunk.from_dict, body, stream=True)
@@ -58,10 +77,14 @@ def generate(prompt: str, model: str | None, stream: bool, options: Mapping[str,
 
 def _message(message: Message | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(message, Message):
-        return message.to_dict()
-    if not isinstance(message, Mapping) or "role" not in message:
+        out = message.to_dict()
+    elif isinstance(message, Mapping) and "role" in message:
+        out = dict(message)
+    else:
         raise TypeError("each chat message must be a Message or a mapping with a 'role'")
-    return dict(message)
+    if out.get("images"):
+        out["images"] = images_b64(out["images"])
+    return out
 
 
 def chat(

@@ -9,7 +9,8 @@ older client. Every object also answers ``obj["field"]`` and ``obj.get("field")`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict, TypeVar
 
@@ -274,7 +275,7 @@ class GenerateOptions(TypedDict, total=False):
     suffix: str
     context: list[int]
     raw: bool
-    images: list[str]
+    images: Sequence[str | bytes | os.PathLike[str]]  # base64 text, raw bytes or file paths
     format: str | dict[str, Any]
     options: dict[str, Any]
     think: bool | str
