@@ -42,7 +42,7 @@ class PullProgress:
             TimeRemainingColumn(),
             console=self.console,
         )
-        self._started = False  # shown from the first event: an error alone leaves no bar behind
+        self._started = False  # the bars appear with the first layer: no empty bar on errors
         self._tasks: dict[str, TaskID] = {}
         self._last_status = ""
         self.last_status = ""
@@ -56,13 +56,13 @@ class PullProgress:
 
     def update(self, event: Mapping[str, Any]) -> None:
         """Show one progress event."""
-        if not self._started:
-            self.progress.start()
-            self._started = True
         status = str(event.get("status") or "")
         digest = event.get("digest")
         total = event.get("total")
         if digest and total:
+            if not self._started:
+                self.progress.start()
+                self._started = True
             task = self._tasks.get(digest)
             if task is None:
                 name = str(digest).removeprefix("sha256:")[:12]
@@ -70,7 +70,7 @@ class PullProgress:
                 self._tasks[digest] = task
             self.progress.update(task, completed=int(event.get("completed") or 0))
         elif status and status != self._last_status and status != "success":
-            self.progress.console.print(status, markup=False)
+            self.console.print(status, markup=False, highlight=False)
         if status:
             self._last_status = status
             self.last_status = status
