@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ class PullProgress:
     and time left. Everything goes to stderr; the command prints the final status to stdout.
     """
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(
+        self, console: Console | None = None, get_time: Callable[[], float] | None = None
+    ) -> None:
         self.console = console or Console(stderr=True, highlight=False)
         self.progress = Progress(
             TextColumn("{task.description}"),
@@ -41,6 +43,7 @@ class PullProgress:
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             console=self.console,
+            get_time=get_time,
         )
         self._started = False  # the bars appear with the first layer: no empty bar on errors
         self._tasks: dict[str, TaskID] = {}
