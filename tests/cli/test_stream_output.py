@@ -59,3 +59,13 @@ def test_a_format_that_is_not_json_is_a_usage_error(cli, standin):
     assert result.exit_code == 2
     assert "not a JSON schema" in result.stderr
     assert standin.seen == []
+
+
+def test_a_multi_line_server_message_is_printed_on_one_line(cli, standin):
+    body = {"error": "llama runner process has terminated:\n  exit status 2"}
+    standin.reply("POST", "/api/generate", Reply(500, body))
+    result = cli("generate", "hi", url=standin.url)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: llama runner process has terminated: exit status 2 (status 500)\n"
+    )

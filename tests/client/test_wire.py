@@ -173,7 +173,8 @@ async def test_chat_without_streaming_says_so_and_reads_tool_calls(standin, make
             "body.prompt: Field required",
         ),
         (502, b"Bad Gateway", "text/plain", "Bad Gateway"),
-        (500, b"", "text/plain", "HTTP 500"),
+        (500, b"", "text/plain", "Internal Server Error"),
+        (502, b"<html>\n<h1>502</h1>\n</html>", "text/html", "Bad Gateway"),
     ],
 )
 async def test_error_answers_carry_status_and_message(

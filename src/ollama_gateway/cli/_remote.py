@@ -69,7 +69,7 @@ def errors_as_exit() -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(" ".join(str(exc).split())) from None  # one line, always
     except KeyboardInterrupt:
         click.echo("", err=True)
         raise click.exceptions.Exit(130) from None

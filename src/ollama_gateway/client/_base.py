@@ -164,7 +164,9 @@ class BaseClient:
     def _check(response: httpx.Response) -> None:
         """Raise :class:`ResponseError` for a 4xx/5xx; the body must have been read."""
         if response.is_error:
-            raise ResponseError.from_body(response.status_code, response.content)
+            raise ResponseError.from_body(
+                response.status_code, response.content, response.reason_phrase
+            )
 
     @staticmethod
     def _read(call: Call[T], response: httpx.Response) -> T:

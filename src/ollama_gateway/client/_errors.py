@@ -40,15 +40,32 @@ class ResponseError(ClientError):
         return f"{self.message} (status {self.status_code})"
 
     @classmethod
-    def from_body(cls, status_code: int, body: bytes | str) -> ResponseError:
-        """Read the message out of an error body: ``{"error": ...}`` or ``{"detail": ...}``."""
+    def from_body(cls, status_code: int, body: bytes | str, reason: str = "") -> ResponseError:
+        """Read the message out of an error body: ``{"error": ...}`` or ``{"detail": ...}``.
+
+        A body that is not ours (a proxy's HTML page, plain text) gives one short line.
+
+        >>> str(ResponseError.from_body(502, b"<html><body>nginx</body></html>", "Bad Gateway"))
+        'Bad Gateway (status 502)'
+        >>> ResponseError.from_body(500, b"  upstream\\n  exploded  ").message
+        'upstream exploded'
+        """
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         try:
             data = json.loads(text)
         except ValueError:
             data = None
         message = error_message(data) if isinstance(data, dict) else None
-        return cls(status_code, message or text.strip() or f"HTTP {status_code}")
+        if message is None:
+            line = " ".join(text.split())
+            if line.startswith("<"):  # an HTML error page: its status says more than its markup
+                line = ""
+            message = _shorten(line) or reason or f"HTTP {status_code}"
+        return cls(status_code, message)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def error_message(data: dict[str, Any]) -> str | None:
