@@ -70,3 +70,24 @@ def given(values: dict[str, Any]) -> dict[str, Any]:
         for k, v in values.items()
         if v is not None and v != ()
     }
+
+
+def env_names(field: str) -> list[str]:
+    """The environment variables that set a field, in priority order."""
+    from pydantic import AliasChoices
+
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [a for a in alias.choices if isinstance(a, str) and a.isupper()]
+    return ["OLLAMA_GATEWAY_" + field.upper()]
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from :class:`Settings` (a test keeps them equal)."""
+    rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "" if default in (None, [], "") else f"`{default}`"
+        envs = ", ".join(f"`{e}`" for e in env_names(name))
+        rows.append(f"| `{flag_name(name)}` | {envs} | {shown} | {field.description} |")
+    return "\n".join(rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from typing import Any
 
 import click
@@ -21,6 +23,10 @@ def load_settings(flags: dict[str, Any]):
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise click.UsageError(f"invalid setting {where}: {first.get('msg')}") from None
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 @click.command()
@@ -43,6 +49,10 @@ def serve(**flags: Any) -> None:
         app = create_app(settings)
     except (InsecureConfiguration, KeyFileError) as exc:
         raise click.UsageError(str(exc)) from None
+    # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal it caught:
+    # these handlers make that final step a clean exit 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.run(
         app,
         host=settings.host,
