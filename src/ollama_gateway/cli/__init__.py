@@ -15,6 +15,7 @@ def main() -> None:
 
 # Command families register here, one line each.
 from ollama_gateway.cli import chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
+from ollama_gateway.cli.run_cmd import healthcheck, run  # noqa: E402
 
 try:
     from ollama_gateway.cli.serve import serve
@@ -24,6 +25,8 @@ except ImportError as exc:  # the base install (no server extras) keeps its clie
     serve = unavailable("serve", exc)
 
 main.add_command(serve)
+main.add_command(run)
+main.add_command(healthcheck)
 main.add_command(client_cmds.generate)
 main.add_command(chat_cmd.chat)
 main.add_command(pull_cmd.pull)
