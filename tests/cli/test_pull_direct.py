@@ -70,3 +70,11 @@ def test_pull_direct_from_an_unreachable_registry_is_exit_1(cli, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("Error: ")
     assert "Traceback" not in result.output
+
+
+def test_pull_direct_takes_the_store_and_registry_from_the_environment(cli, registry, tmp_path):
+    """As the embedded image runs it: ``OLLAMA_MODELS=/models ollama-gateway pull --direct``."""
+    env = {"OLLAMA_MODELS": str(tmp_path), "OLLAMA_GATEWAY_REGISTRY_URL": registry.url}
+    result = cli("pull", "--direct", "tiny", key=None, env=env)
+    assert result.exit_code == 0, result.output
+    assert ModelStore(tmp_path).resolve("tiny").model_path.read_bytes() == WEIGHTS
