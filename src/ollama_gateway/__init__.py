@@ -1,3 +1,3 @@
-"""ollama-gateway: a private, secured, fast LLM API in front of Ollama or an embedded llama.cpp engine."""
+"""ollama-gateway: a private, secured, fast LLM API for Ollama or embedded llama.cpp."""
 
 __version__ = "0.1.0"

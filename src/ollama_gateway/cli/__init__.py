@@ -14,3 +14,6 @@ def main() -> None:
 
 
 # Command families register here, one line each.
+from ollama_gateway.cli.serve import serve  # noqa: E402
+
+main.add_command(serve)

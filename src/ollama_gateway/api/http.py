@@ -1,0 +1,119 @@
+"""Helpers every router uses: body parsing, JSON responses, NDJSON streams, disconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ollama_gateway.errors import BadRequest, GatewayError
+
+log = logging.getLogger("ollama_gateway.api")
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One readable line for the first problem pydantic found."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "__root__")
+    kind = first.get("type", "")
+    if kind == "missing":
+        return f"field {where!r} is required"
+    if kind == "json_invalid":
+        return "invalid JSON in request body"
+    message = first.get("msg", "invalid value")
+    return f"invalid {where!r}: {message}" if where else message
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """The request body validated as ``model``; any problem is a 400 with a clear message."""
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequest("request body is empty; expected a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("invalid JSON in request body") from None
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error(exc)) from None
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Run ``work`` unless the client goes away first (then cancel it: the backend stops)."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_wait_disconnect(request))
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        task.cancel()
+        raise asyncio.CancelledError("client disconnected")
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+
+
+async def _wait_disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def stream_lines(
+    first: Any,
+    rest: AsyncIterator[Any],
+    render: Callable[[Any], bytes],
+    render_error: Callable[[str], bytes],
+    request_id: str = "",
+) -> AsyncIterator[bytes]:
+    """Render an already-started stream; an error after it began goes in-band, then it ends."""
+    async with aclosing(rest):
+        try:
+            yield render(first)
+            async for item in rest:
+                yield render(item)
+        except GatewayError as exc:
+            yield render_error(exc.message)
+        except Exception:
+            log.exception("stream failed (request %s)", request_id)
+            yield render_error(f"internal error (request {request_id})")
+
+
+async def start_stream(source: AsyncIterator[T]) -> tuple[T, AsyncIterator[T]]:
+    """Wait for the first item so that errors before any output keep their HTTP status."""
+    try:
+        first = await source.__anext__()
+    except StopAsyncIteration:
+        raise GatewayError("the backend produced no output") from None
+    except BaseException:
+        await source.aclose()
+        raise
+    return first, source
+
+
+def ndjson_response(body: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> Response:
+    return StreamingResponse(body, media_type="application/x-ndjson", headers=headers)

@@ -1,0 +1,134 @@
+"""Ollama's generation endpoints, ``/api/generate`` (also the seed contract) and ``/api/chat``.
+
+The seed contract lives on ``/api/generate``: a body with only ``prompt`` uses the default model,
+and without ``stream`` the reply is one JSON object carrying ``generated_text``, ``model`` and
+``elapsed_time`` beside Ollama's own fields.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ollama_gateway.api.http import (
+    JSONResponse,
+    ndjson_response,
+    parse_body,
+    start_stream,
+    stream_lines,
+    until_disconnect,
+)
+from ollama_gateway.core.types import Chunk
+from ollama_gateway.deps import ServiceDep
+from ollama_gateway.errors import BadRequest
+from ollama_gateway.schemas.ollama import ChatBody, GenerateBody
+
+router = APIRouter()
+
+
+def rfc3339_now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _final_fields(out: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
+    out["done_reason"] = chunk.done_reason or "stop"
+    stats = chunk.stats
+    if stats is not None:
+        out["total_duration"] = stats.total_duration
+        out["load_duration"] = stats.load_duration
+        out["prompt_eval_count"] = stats.prompt_eval_count
+        out["prompt_eval_duration"] = stats.prompt_eval_duration
+        out["eval_count"] = stats.eval_count
+        out["eval_duration"] = stats.eval_duration
+    return out
+
+
+def generate_json(chunk: Chunk, model: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "model": chunk.model or model,
+        "created_at": rfc3339_now(),
+        "response": chunk.text,
+    }
+    if chunk.thinking:
+        out["thinking"] = chunk.thinking
+    out["done"] = chunk.done
+    if chunk.done:
+        _final_fields(out, chunk)
+        if chunk.context is not None:
+            out["context"] = chunk.context
+    return out
+
+
+def chat_json(chunk: Chunk, model: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": chunk.text}
+    if chunk.thinking:
+        message["thinking"] = chunk.thinking
+    if chunk.tool_calls:
+        message["tool_calls"] = chunk.tool_calls
+    out: dict[str, Any] = {
+        "model": chunk.model or model,
+        "created_at": rfc3339_now(),
+        "message": message,
+        "done": chunk.done,
+    }
+    if chunk.done:
+        _final_fields(out, chunk)
+    return out
+
+
+def _line(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data) + b"\n"
+
+
+def _error_line(message: str) -> bytes:
+    return _line({"error": message})
+
+
+def _started(request: Request) -> float:
+    return request.scope.get("state", {}).get("started", time.perf_counter())
+
+
+@router.post("/api/generate")
+async def generate(request: Request, service: ServiceDep) -> Response:
+    body = await parse_body(request, GenerateBody)
+    if body.prompt is None and not body.model:
+        raise BadRequest("field 'prompt' is required")
+    req = body.to_request()
+    req.request_id = request.scope.get("state", {}).get("request_id", "")
+    if body.stream is None:
+        req.stream = False  # the seed contract: one JSON object
+    if not req.stream:
+        chunk = await until_disconnect(request, service.complete(req))
+        out = generate_json(chunk, req.model)
+        out["generated_text"] = chunk.text
+        out["elapsed_time"] = time.perf_counter() - _started(request)
+        return JSONResponse(out)
+    model = req.model or service.settings.model
+    first, rest = await start_stream(service.stream(req))
+    lines = stream_lines(
+        first, rest, lambda c: _line(generate_json(c, model)), _error_line, req.request_id
+    )
+    return ndjson_response(lines)
+
+
+@router.post("/api/chat")
+async def chat(request: Request, service: ServiceDep) -> Response:
+    body = await parse_body(request, ChatBody)
+    req = body.to_request()
+    req.request_id = request.scope.get("state", {}).get("request_id", "")
+    if body.stream is None:
+        req.stream = True  # Ollama streams unless told otherwise
+    if not req.stream:
+        chunk = await until_disconnect(request, service.complete(req))
+        return JSONResponse(chat_json(chunk, req.model))
+    model = req.model or service.settings.model
+    first, rest = await start_stream(service.stream(req))
+    lines = stream_lines(
+        first, rest, lambda c: _line(chat_json(c, model)), _error_line, req.request_id
+    )
+    return ndjson_response(lines)

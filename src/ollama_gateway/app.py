@@ -1,0 +1,128 @@
+"""The application factory: ``create_app(settings)`` owns every resource through its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ollama_gateway import __version__
+from ollama_gateway.api import health, ollama
+from ollama_gateway.api.errors import error_body, family_of
+from ollama_gateway.auth import KeyRing
+from ollama_gateway.backends.base import Backend
+from ollama_gateway.backends.factory import build_backend
+from ollama_gateway.core.service import GenerationService
+from ollama_gateway.errors import GatewayError
+from ollama_gateway.middleware import GatewayMiddleware
+from ollama_gateway.settings import Settings, is_loopback
+
+log = logging.getLogger(__name__)
+
+
+class InsecureConfiguration(RuntimeError):
+    """The settings would expose an unauthenticated API; the message says the ways out."""
+
+
+def check_startup(settings: Settings, keyring: KeyRing) -> None:
+    if not keyring.enabled and not settings.insecure_no_auth and not is_loopback(settings.host):
+        raise InsecureConfiguration(
+            f"refusing to serve on {settings.host} without an API key: anyone who can reach it "
+            "could use it. Configure a key (--api-key, OLLAMA_GATEWAY_API_KEYS / API_KEY, or "
+            "--keys-file), or pass --insecure-no-auth if this really is what you want."
+        )
+    if "*" in settings.cors_origins and len(settings.cors_origins) > 1:
+        raise InsecureConfiguration("CORS origins: use either '*' alone or a list of origins")
+
+
+def _error_response(request: Request, status: int, message: str, headers=None) -> Response:
+    body = error_body(family_of(request.url.path), status, message)
+    response = Response(body, status_code=status, media_type="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    if exc.status_code >= 500 and exc.status_code not in (502, 503, 504):
+        log.error(
+            "request %s failed: %s", request.scope.get("state", {}).get("request_id"), exc.message
+        )
+    return _error_response(request, exc.status_code, exc.message, exc.headers())
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = (
+        f"invalid {where!r}: {first.get('msg', 'invalid value')}" if where else "invalid request"
+    )
+    return _error_response(request, 400, message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "error"
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route {request.method} {request.url.path}"
+    return _error_response(request, exc.status_code, message, getattr(exc, "headers", None))
+
+
+def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
+    """Build the gateway. ``backend`` overrides the one the settings would choose (tests)."""
+    keyring = KeyRing.from_settings(settings)
+    check_startup(settings, keyring)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        chosen = backend or await build_backend(settings)
+        await chosen.start()
+        app.state.backend = chosen
+        app.state.service = GenerationService(chosen, settings)
+        try:
+            yield
+        finally:
+            await chosen.close()
+
+    app = FastAPI(
+        title="ollama-gateway",
+        version=__version__,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.keyring = keyring
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.include_router(health.router)
+    app.include_router(ollama.router)
+
+    # Outermost last: CORS must answer preflights before the key check runs.
+    app.add_middleware(GatewayMiddleware, keyring=keyring, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS", "HEAD"],
+            allow_headers=["Authorization", "X-API-KEY", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    if keyring.enabled is False:
+        log.warning(
+            "no API key configured: the API is open to anyone who can reach %s", settings.host
+        )
+    return app

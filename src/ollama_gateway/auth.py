@@ -1,0 +1,132 @@
+"""API keys: where they come from, how they are compared, how they are named in logs.
+
+Keys are kept only as SHA-256 digests and compared with :func:`secrets.compare_digest`. A key file
+lets the server hold ``sha256:<hex>`` entries instead of plaintext. A key is identified in logs and
+metrics by a short prefix of its digest (or the ``name=`` given in the keys file), never by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ollama_gateway.settings import SHORT_KEY_LENGTH, Settings
+
+KEY_ID_LENGTH = 8
+
+
+class KeyFileError(ValueError):
+    """A keys file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    digest: bytes
+    key_id: str
+    rpm: int | None = None  # requests per minute; None: the global default
+    tpm: int | None = None  # generated tokens per minute
+
+
+def digest_of(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def key_id_of(digest: bytes) -> str:
+    return digest.hex()[:KEY_ID_LENGTH]
+
+
+def _parse_line(line: str, where: str) -> tuple[ApiKey, bool]:
+    """One keys-file entry -> (key, is_short_plaintext)."""
+    first, *rest = line.split()
+    short = False
+    if first.startswith("sha256:"):
+        hexpart = first[len("sha256:") :].lower()
+        if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+            raise KeyFileError(f"{where}: sha256: entries need 64 hex digits")
+        digest = bytes.fromhex(hexpart)
+    else:
+        digest = digest_of(first)
+        short = len(first) < SHORT_KEY_LENGTH
+    fields: dict[str, str] = {}
+    for item in rest:
+        name, sep, value = item.partition("=")
+        if not sep or name not in ("name", "rpm", "tpm") or not value:
+            raise KeyFileError(f"{where}: expected name=ID, rpm=N or tpm=N, got {item!r}")
+        fields[name] = value
+    limits: dict[str, int] = {}
+    for name in ("rpm", "tpm"):
+        if name in fields:
+            if not fields[name].isdigit() or int(fields[name]) < 1:
+                raise KeyFileError(f"{where}: {name} must be a positive integer")
+            limits[name] = int(fields[name])
+    key_id = fields.get("name") or key_id_of(digest)
+    return ApiKey(digest, key_id, limits.get("rpm"), limits.get("tpm")), short
+
+
+def read_keys_file(path: Path) -> tuple[list[ApiKey], int]:
+    """Entries of a keys file, and how many plaintext ones are short."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KeyFileError(f"cannot read keys file {path}: {exc.strerror or exc}") from None
+    keys: list[ApiKey] = []
+    short = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, is_short = _parse_line(line, f"{path}:{number}")
+        keys.append(key)
+        short += is_short
+    return keys, short
+
+
+class KeyRing:
+    """The configured keys; ``match`` finds the one a request presented, in constant time."""
+
+    def __init__(self, keys: Iterable[ApiKey]) -> None:
+        self._keys = tuple(keys)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        keys = [
+            ApiKey(d, key_id_of(d))
+            for d in (digest_of(k.get_secret_value()) for k in settings.api_keys)
+        ]
+        if settings.keys_file is not None:
+            keys.extend(read_keys_file(settings.keys_file)[0])
+        return cls(keys)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def match(self, presented: str | None) -> ApiKey | None:
+        if not presented:
+            return None
+        digest = digest_of(presented)
+        found = None
+        for key in self._keys:  # no early exit: the time taken does not depend on which matched
+            if secrets.compare_digest(digest, key.digest):
+                found = key
+        return found
+
+
+def presented_key(headers: dict[bytes, bytes] | list[tuple[bytes, bytes]]) -> str | None:
+    """The key from ``X-API-KEY`` or ``Authorization: Bearer`` (raw ASGI headers)."""
+    items = headers.items() if isinstance(headers, dict) else headers
+    bearer = None
+    for name, value in items:
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                bearer = token.strip()
+    return bearer

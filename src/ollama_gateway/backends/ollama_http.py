@@ -1,0 +1,397 @@
+"""The Ollama upstream backend: Ollama's HTTP API through one pooled aiohttp session.
+
+Timeouts: ``connect_timeout`` to connect; a streamed reply must produce its first line within
+``first_token_timeout`` and never stall longer than that between lines; the whole exchange is
+bounded by ``request_timeout``. Closing a generator closes the upstream connection, which makes
+Ollama stop generating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ollama_gateway.core.types import (
+    Chunk,
+    EmbedRequest,
+    EmbedResult,
+    GenerationRequest,
+    Message,
+    ModelInfo,
+    RunningModel,
+    Stats,
+)
+from ollama_gateway.errors import (
+    BadRequest,
+    GatewayError,
+    ModelNotFound,
+    RateLimited,
+    ServiceUnavailable,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from ollama_gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_JSON = {"Content-Type": "application/json"}
+_MAX_LINE = 64 << 20  # a single NDJSON line larger than this is not a reply we can use
+_STAT_FIELDS = Stats.__slots__
+
+
+def _stats(data: dict[str, Any]) -> Stats:
+    return Stats(**{name: int(data.get(name) or 0) for name in _STAT_FIELDS})
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        out["images"] = message.images
+    if message.tool_calls:
+        out["tool_calls"] = message.tool_calls
+    if message.thinking:
+        out["thinking"] = message.thinking
+    if message.tool_name:
+        out["tool_name"] = message.tool_name
+    return out
+
+
+def request_body(request: GenerationRequest) -> dict[str, Any]:
+    """The JSON Ollama receives for a neutral request (only fields that were set)."""
+    body: dict[str, Any] = {"model": request.model}
+    if request.kind == "generate":
+        body["prompt"] = request.prompt
+        for name in ("suffix", "system", "template", "images", "context"):
+            value = getattr(request, name)
+            if value is not None:
+                body[name] = value
+        if request.raw:
+            body["raw"] = True
+    else:
+        body["messages"] = [_message_json(m) for m in request.messages]
+        if request.tools:
+            body["tools"] = request.tools
+    if request.format is not None:
+        body["format"] = request.format
+    if request.options:
+        body["options"] = request.options
+    body["stream"] = request.stream
+    if request.keep_alive is not None:
+        body["keep_alive"] = request.keep_alive
+    if request.think is not None:
+        body["think"] = request.think
+    return body
+
+
+class OllamaBackend:
+    """Generations and models from an Ollama server."""
+
+    name = "ollama"
+    splits_thinking = True  # Ollama fills `thinking` itself when asked with `think`
+
+    def __init__(self, settings: Settings) -> None:
+        self.base_url = settings.ollama_url
+        self._connect_timeout = settings.connect_timeout
+        self._first_token_timeout = settings.first_token_timeout
+        self._total_timeout = settings.request_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                self.base_url + "/",
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=self._total_timeout, sock_connect=self._connect_timeout
+                ),
+                auto_decompress=True,
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("OllamaBackend.start() was not awaited")
+        return self._session
+
+    # -- error mapping ----------------------------------------------------------------------
+    def _unreachable(self, exc: BaseException) -> GatewayError:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = exc.strerror or str(exc.os_error) or reason
+        return UpstreamUnavailable(
+            f"cannot reach Ollama at {self.base_url}: {reason}", retry_after=5
+        )
+
+    async def _raise_for_status(self, resp: aiohttp.ClientResponse, model: str | None) -> None:
+        if resp.status < 400:
+            return
+        raw = await resp.content.read(65536)
+        try:
+            message = str(orjson.loads(raw).get("error") or "")
+        except (orjson.JSONDecodeError, AttributeError):
+            message = raw.decode("utf-8", "replace").strip()[:500]
+        message = message or f"Ollama answered {resp.status}"
+        if resp.status == 404:
+            raise ModelNotFound(model or "", message)
+        if resp.status == 400:
+            raise BadRequest(message)
+        if resp.status == 429:
+            raise RateLimited(message, retry_after=_retry_after(resp, 1.0))
+        if resp.status == 503:
+            raise ServiceUnavailable(message, retry_after=_retry_after(resp, 1.0))
+        if resp.status >= 500:
+            raise GatewayError(message)
+        raise UpstreamBadResponse(f"Ollama answered {resp.status}: {message}")
+
+    async def _send(
+        self, method: str, path: str, body: Any, model: str | None, read_timeout: float | None
+    ) -> aiohttp.ClientResponse:
+        timeout = aiohttp.ClientTimeout(
+            total=self._total_timeout,
+            sock_connect=self._connect_timeout,
+            sock_read=read_timeout,
+        )
+        data = orjson.dumps(body) if body is not None else None
+        try:
+            resp = await self.session.request(
+                method, path, data=data, headers=_JSON if data else None, timeout=timeout
+            )
+        except (
+            aiohttp.ClientConnectorError,
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientOSError,
+        ) as exc:
+            raise self._unreachable(exc) from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from None
+        try:
+            await self._raise_for_status(resp, model)
+        except BaseException:
+            resp.release()
+            raise
+        return resp
+
+    async def _json(
+        self, method: str, path: str, body: Any = None, model: str | None = None
+    ) -> Any:
+        resp = await self._send(method, path, body, model, self._total_timeout)
+        try:
+            async with resp:
+                raw = await resp.read()
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamBadResponse(f"Ollama closed the connection: {exc}") from None
+        if not raw:
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamBadResponse("malformed reply from Ollama (not JSON)") from None
+
+    async def _lines(
+        self, path: str, body: dict[str, Any], model: str | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The JSON objects of a streamed NDJSON reply."""
+        resp = await self._send("POST", path, body, model, self._first_token_timeout)
+        try:
+            async with resp:
+                buffer = b""
+                async for piece in resp.content.iter_any():
+                    buffer += piece
+                    if len(buffer) > _MAX_LINE:
+                        raise UpstreamBadResponse("malformed reply from Ollama (line too long)")
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield _decode_line(line)
+                if buffer.strip():
+                    yield _decode_line(buffer)
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise UpstreamTimeout(f"Ollama at {self.base_url} stopped answering") from None
+        except aiohttp.ClientPayloadError:
+            raise UpstreamBadResponse("Ollama closed the connection mid-stream") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamBadResponse(f"Ollama closed the connection mid-stream: {exc}") from None
+
+    # -- generation -------------------------------------------------------------------------
+    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        return self._generation("api/generate", request)
+
+    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        return self._generation("api/chat", request)
+
+    async def _generation(self, path: str, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        body = request_body(request)
+        to_chunk = _generate_chunk if request.kind == "generate" else _chat_chunk
+        if not request.stream:
+            data = await self._json("POST", path, body, request.model)
+            if not isinstance(data, dict):
+                raise UpstreamBadResponse("malformed reply from Ollama (not an object)")
+            yield to_chunk(data, request.model)
+            return
+        saw_done = False
+        async for data in self._lines(path, body, request.model):
+            chunk = to_chunk(data, request.model)
+            saw_done = chunk.done
+            yield chunk
+            if saw_done:
+                return
+        if not saw_done:
+            raise UpstreamBadResponse("Ollama ended the stream before it was done")
+
+    # -- models -----------------------------------------------------------------------------
+    async def list_models(self) -> list[ModelInfo]:
+        data = await self._json("GET", "api/tags")
+        return [
+            ModelInfo(
+                name=m.get("name") or m.get("model", ""),
+                size=int(m.get("size") or 0),
+                digest=m.get("digest", ""),
+                modified_at=m.get("modified_at", ""),
+                details=m.get("details") or {},
+            )
+            for m in _models(data)
+        ]
+
+    async def show(self, model: str, verbose: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model}
+        if verbose:
+            body["verbose"] = True
+        data = await self._json("POST", "api/show", body, model)
+        if not isinstance(data, dict):
+            raise UpstreamBadResponse("malformed reply from Ollama (not an object)")
+        return data
+
+    async def running(self) -> list[RunningModel]:
+        data = await self._json("GET", "api/ps")
+        return [
+            RunningModel(
+                name=m.get("name") or m.get("model", ""),
+                size=int(m.get("size") or 0),
+                digest=m.get("digest", ""),
+                expires_at=m.get("expires_at", ""),
+                size_vram=int(m.get("size_vram") or 0),
+                context_length=int(m.get("context_length") or 0),
+                details=m.get("details") or {},
+            )
+            for m in _models(data)
+        ]
+
+    async def pull(self, model: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
+        body = {"model": model, "insecure": insecure, "stream": True}
+        async for event in self._lines("api/pull", body, model):
+            yield event
+
+    async def delete(self, model: str) -> None:
+        await self._json("DELETE", "api/delete", {"model": model}, model)
+
+    async def copy(self, source: str, destination: str) -> None:
+        await self._json("POST", "api/copy", {"source": source, "destination": destination}, source)
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        body: dict[str, Any] = {"model": request.model, "input": request.inputs}
+        if not request.truncate:
+            body["truncate"] = False
+        if request.options:
+            body["options"] = request.options
+        if request.keep_alive is not None:
+            body["keep_alive"] = request.keep_alive
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        data = await self._json("POST", "api/embed", body, request.model)
+        try:
+            return EmbedResult(
+                model=data.get("model") or request.model,
+                embeddings=data["embeddings"],
+                prompt_eval_count=int(data.get("prompt_eval_count") or 0),
+                total_duration=int(data.get("total_duration") or 0),
+                load_duration=int(data.get("load_duration") or 0),
+            )
+        except (KeyError, TypeError, AttributeError):
+            raise UpstreamBadResponse("malformed embed reply from Ollama") from None
+
+    async def version(self) -> str:
+        data = await self._json("GET", "api/version")
+        return str((data or {}).get("version", ""))
+
+    async def check_ready(self) -> tuple[bool, str]:
+        try:
+            async with self.session.get(
+                "api/version", timeout=aiohttp.ClientTimeout(total=min(2.0, self._total_timeout))
+            ) as resp:
+                if resp.status == 200:
+                    return True, ""
+                return False, f"Ollama answered {resp.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            return False, str(self._unreachable(exc))
+
+
+def _decode_line(line: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise UpstreamBadResponse("malformed reply from Ollama (a line is not JSON)") from None
+    if not isinstance(data, dict):
+        raise UpstreamBadResponse("malformed reply from Ollama (a line is not an object)")
+    if "error" in data and not data.get("done"):
+        raise GatewayError(str(data["error"]))
+    return data
+
+
+def _models(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
+        raise UpstreamBadResponse("malformed model list from Ollama")
+    return [m for m in data.get("models") or [] if isinstance(m, dict)]
+
+
+def _retry_after(resp: aiohttp.ClientResponse, default: float) -> float:
+    try:
+        return float(resp.headers.get("Retry-After", default))
+    except ValueError:
+        return default
+
+
+def _generate_chunk(data: dict[str, Any], model: str) -> Chunk:
+    done = bool(data.get("done"))
+    response = data.get("response", "")
+    if not isinstance(response, str):
+        raise UpstreamBadResponse("malformed reply from Ollama (response is not text)")
+    return Chunk(
+        text=response,
+        thinking=data.get("thinking") or "",
+        done=done,
+        done_reason=data.get("done_reason") if done else None,
+        stats=_stats(data) if done else None,
+        context=data.get("context") if done else None,
+        model=data.get("model") or model,
+    )
+
+
+def _chat_chunk(data: dict[str, Any], model: str) -> Chunk:
+    done = bool(data.get("done"))
+    message = data.get("message") or {}
+    if not isinstance(message, dict) or not isinstance(message.get("content", ""), str):
+        raise UpstreamBadResponse("malformed reply from Ollama (message is not an object)")
+    return Chunk(
+        text=message.get("content", ""),
+        thinking=message.get("thinking") or "",
+        tool_calls=message.get("tool_calls") or None,
+        done=done,
+        done_reason=data.get("done_reason") if done else None,
+        stats=_stats(data) if done else None,
+        model=data.get("model") or model,
+    )

@@ -1,0 +1,140 @@
+"""The gateway's ASGI middleware: one pass that every request goes through.
+
+It normalises a trailing slash (``/api/generate/`` answers like ``/api/generate``, no redirect),
+gives the request an id (``X-Request-ID``, taken from the client or generated), checks the API
+key, bounds the body size, turns any unexpected exception into a short 500 in the API's own shape
+(the traceback goes to the log with the request id), and writes one access-log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
+from ollama_gateway.auth import KeyRing, presented_key
+from ollama_gateway.errors import GatewayError, PayloadTooLarge
+
+log = logging.getLogger("ollama_gateway.access")
+errlog = logging.getLogger("ollama_gateway.errors")
+
+PUBLIC = {
+    ("GET", "/health"),
+    ("HEAD", "/health"),
+    ("HEAD", "/"),
+    ("GET", "/ready"),
+    ("HEAD", "/ready"),
+}
+_REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")[:128]
+            if text and all(c in _REQUEST_ID_OK for c in text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def _is_preflight(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
+    if scope["method"] != "OPTIONS":
+        return False
+    names = {name for name, _ in headers}
+    return b"origin" in names and b"access-control-request-method" in names
+
+
+class GatewayMiddleware:
+    def __init__(self, app, keyring: KeyRing, max_body_bytes: int, public_paths=()) -> None:
+        self.app = app
+        self.keyring = keyring
+        self.max_body = max_body_bytes
+        self.public = PUBLIC | {("GET", p) for p in public_paths}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+            scope = dict(scope, path=path, raw_path=path.encode())
+        headers = scope["headers"]
+        request_id = _request_id(headers)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["started"] = started
+        status = 500
+        id_header = (b"x-request-id", request_id.encode())
+        response_started = False
+
+        async def send_wrapper(message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        try:
+            key = None
+            if (
+                self.keyring.enabled
+                and (scope["method"], path) not in self.public
+                and not _is_preflight(scope, headers)
+            ):
+                key = self.keyring.match(presented_key(headers))
+                if key is None:
+                    await send_error(send_wrapper, path, 401, AUTH_MESSAGE)
+                    return
+            state["api_key"] = key
+            receive = self._limit_body(scope, headers, receive)
+            await self.app(scope, receive, send_wrapper)
+        except GatewayError as exc:
+            if response_started:
+                raise
+            await send_error(send_wrapper, path, exc.status_code, exc.message, exc.headers())
+        except Exception:
+            errlog.exception(
+                "unhandled error in %s %s (request %s)", scope["method"], path, request_id
+            )
+            if response_started:
+                raise
+            await send_error(send_wrapper, path, 500, f"internal error (request {request_id})")
+        finally:
+            log.info(
+                "%s %s %s %d %.1fms key=%s",
+                request_id,
+                scope["method"],
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+                state.get("api_key").key_id if state.get("api_key") else "-",
+            )
+
+    def _limit_body(self, scope, headers, receive):
+        limit = self.max_body
+        for name, value in headers:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > limit:
+                    raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+                break
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+            return message
+
+        return limited

@@ -1,0 +1,1 @@
+"""Wire models: the JSON each API family accepts, as pydantic models (no FastAPI here)."""

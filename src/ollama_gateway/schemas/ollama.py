@@ -1,0 +1,141 @@
+"""Ollama's request bodies (``/api/generate``, ``/api/chat``); the seed contract is one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ollama_gateway.core.types import GenerationRequest, Message
+from ollama_gateway.settings import parse_duration
+
+
+class Options(BaseModel):
+    """Ollama's generation options. Known ones are type-checked; unknown ones pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    num_keep: int | None = None
+    seed: int | None = None
+    num_predict: int | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+    typical_p: float | None = None
+    repeat_last_n: int | None = None
+    temperature: float | None = None
+    repeat_penalty: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    penalize_newline: bool | None = None
+    stop: list[str] | None = None
+    num_ctx: int | None = None
+    num_batch: int | None = None
+    num_gpu: int | None = None
+    main_gpu: int | None = None
+    use_mmap: bool | None = None
+    num_thread: int | None = None
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = ""
+    format: str | dict[str, Any] | None = None
+    options: Options | None = None
+    stream: bool | None = None
+    keep_alive: str | float | None = None
+    think: bool | str | None = None
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _duration(cls, value: str | float | None) -> str | float | None:
+        parse_duration(value)
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str | dict | None) -> str | dict | None:
+        if isinstance(value, str) and value not in ("", "json"):
+            raise ValueError('format must be "json" or a JSON schema')
+        return value or None
+
+    def _think(self) -> bool | None:
+        if isinstance(self.think, str):  # "high" / "medium" / "low" levels mean: think
+            return self.think.lower() not in ("false", "none", "")
+        return self.think
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "format": self.format,
+            "options": self.options.as_dict() if self.options else {},
+            "stream": bool(self.stream),
+            "keep_alive": parse_duration(self.keep_alive),
+            "think": self._think(),
+        }
+
+
+class GenerateBody(_Common):
+    prompt: str | None = None
+    suffix: str | None = None
+    system: str | None = None
+    template: str | None = None
+    raw: bool = False
+    images: list[str] | None = None
+    context: list[int] | None = None
+
+    def to_request(self) -> GenerationRequest:
+        return GenerationRequest(
+            kind="generate",
+            prompt=self.prompt or "",
+            suffix=self.suffix,
+            system=self.system,
+            template=self.template,
+            raw=self.raw,
+            images=self.images or None,
+            context=self.context or None,
+            **self._common(),
+        )
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: str
+    content: str | None = ""
+    images: list[str] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    thinking: str | None = None
+    tool_name: str | None = None
+
+    def to_message(self) -> Message:
+        return Message(
+            role=self.role,
+            content=self.content or "",
+            images=self.images or None,
+            tool_calls=self.tool_calls or None,
+            thinking=self.thinking or None,
+            tool_name=self.tool_name,
+        )
+
+
+class ChatBody(_Common):
+    messages: list[ChatMessage] = Field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
+
+    def to_request(self) -> GenerationRequest:
+        return GenerationRequest(
+            kind="chat",
+            messages=[m.to_message() for m in self.messages],
+            tools=self.tools or None,
+            **self._common(),
+        )

@@ -1,0 +1,68 @@
+"""Shared fixtures: clean environment, per-test settings and apps, the fake Ollama, log capture."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support.fake_ollama import FakeOllama
+
+_ENV = ("API_KEY", "MODEL_NAME", "OLLAMA_HOST", "OLLAMA_MODELS")
+LOG_RECORDS: list[str] = []
+
+
+class _Collect(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            LOG_RECORDS.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is not a test failure here
+            LOG_RECORDS.append(str(record.msg))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    handler = _Collect(level=logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log audit runs last, over everything the run logged."""
+    items.sort(key=lambda item: item.name.startswith("test_whole_run_logs"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("OLLAMA_GATEWAY_") or name in _ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(os.path.dirname(__file__))  # no stray .env from the caller's directory
+
+
+@pytest.fixture(scope="session")
+def fake_ollama() -> Iterator[FakeOllama]:
+    server = FakeOllama(delay=0.3)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ollama(fake_ollama: FakeOllama) -> FakeOllama:
+    fake_ollama.requests.clear()
+    return fake_ollama
+
+
+@pytest.fixture
+def make_settings() -> Callable:
+    from ollama_gateway.settings import Settings
+
+    def make(**values):
+        return Settings(_env_file=None, **values)
+
+    return make

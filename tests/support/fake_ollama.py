@@ -1,0 +1,237 @@
+"""A real HTTP server on loopback that plays Ollama, for tests and benchmarks.
+
+It answers as Ollama does (NDJSON streams, single JSON objects, its error bodies) and records
+every request it receives. Behaviour is chosen by the model name a request asks for:
+
+- ``missing``: 404 ``model "missing" not found, try pulling it first``
+- ``busy``: 503 with Ollama's queue-full message
+- ``slow``: waits ``delay`` seconds before answering
+- ``trickle``: streams a token every ``delay`` seconds, for ever (until the client leaves)
+- ``drop``: streams two chunks, then closes the connection mid-stream
+- ``garbage``: answers 200 with a body that is not JSON
+- ``thinker``: replies ``<think>...</think>`` reasoning before the answer (raw, as models write it)
+- anything else: the reply ``Hello, world!`` in four tokens
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+TOKENS = ["Hello", ",", " world", "!"]
+THINKER_TOKENS = ["<think>", "Let me", " think.", "</think>", "\n\n", "Answer", "."]
+BUSY = "server busy, please try again.  maximum pending requests exceeded"
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeOllama:
+    delay: float = 0.5
+    requests: list[Seen] = field(default_factory=list)
+    disconnects: int = 0
+    streams_open: int = 0
+    models: list[str] = field(default_factory=lambda: ["deepseek-r1:1.5b", "llama2:latest"])
+    record: bool = True
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, port: int = 0) -> str:
+        self._loop = asyncio.new_event_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            app = web.Application(client_max_size=64 << 20)
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.SockSite(self._runner, sock)
+            self._loop.run_until_complete(site.start())
+            ready.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._runner.cleanup())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="fake-ollama")
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Ollama did not start")
+        return self.url
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def last(self, path: str) -> Seen:
+        return [r for r in self.requests if r.path == path][-1]
+
+    # -- handlers ----------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        body = orjson.loads(raw) if raw else None
+        if self.record:
+            self.requests.append(Seen(request.method, request.path, dict(request.headers), body))
+        route = (request.method, request.path)
+        if route == ("GET", "/api/version"):
+            return _json({"version": "0.12.0"})
+        if route in (("GET", "/"), ("HEAD", "/")):
+            return web.Response(text="Ollama is running")
+        if route == ("GET", "/api/tags"):
+            return _json({"models": [self._model_entry(m) for m in self.models]})
+        if route == ("GET", "/api/ps"):
+            return _json({"models": [self._model_entry(self.models[0])]})
+        if not isinstance(body, dict):
+            return _json({"error": "missing request body"}, 400)
+        model = body.get("model", "")
+        if model == "missing" or (
+            route[1] in ("/api/show", "/api/delete") and model not in self.models
+        ):
+            return _json({"error": f'model "{model}" not found, try pulling it first'}, 404)
+        if model == "busy":
+            return _json({"error": BUSY}, 503)
+        if model == "garbage":
+            return web.Response(body=b"<html>not json</html>", content_type="text/html")
+        if model == "slow":
+            await asyncio.sleep(self.delay)
+        if route == ("POST", "/api/generate"):
+            return await self._generate(request, body, chat=False)
+        if route == ("POST", "/api/chat"):
+            return await self._generate(request, body, chat=True)
+        if route == ("POST", "/api/show"):
+            return _json(
+                {
+                    "modelfile": "FROM x",
+                    "parameters": "",
+                    "template": "{{ .Prompt }}",
+                    "details": {"family": "qwen2"},
+                    "capabilities": ["completion"],
+                }
+            )
+        if route == ("POST", "/api/embed"):
+            inputs = body.get("input")
+            inputs = [inputs] if isinstance(inputs, str) else inputs
+            return _json(
+                {
+                    "model": model,
+                    "embeddings": [[0.1, 0.2, 0.3] for _ in inputs],
+                    "prompt_eval_count": len(inputs),
+                }
+            )
+        if route == ("POST", "/api/pull"):
+            return await self._pull(request, model)
+        if route == ("DELETE", "/api/delete"):
+            self.models.remove(model)
+            return web.Response()
+        if route == ("POST", "/api/copy"):
+            self.models.append(body["destination"])
+            return web.Response()
+        return _json({"error": "not found"}, 404)
+
+    def _model_entry(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "model": name,
+            "size": 1117322768,
+            "digest": "a" * 64,
+            "modified_at": "2025-01-01T00:00:00Z",
+            "details": {"family": "qwen2"},
+        }
+
+    def _tokens(self, model: str) -> list[str]:
+        return THINKER_TOKENS if model == "thinker" else TOKENS
+
+    def _chunk(self, chat: bool, model: str, text: str, done: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": model, "created_at": "2025-01-01T00:00:00.000000Z"}
+        if chat:
+            out["message"] = {"role": "assistant", "content": text}
+        else:
+            out["response"] = text
+        out["done"] = done
+        if done:
+            out.update(
+                done_reason="stop",
+                total_duration=1000,
+                load_duration=10,
+                prompt_eval_count=3,
+                prompt_eval_duration=100,
+                eval_count=4,
+                eval_duration=800,
+            )
+            if not chat:
+                out["context"] = [1, 2, 3]
+        return out
+
+    async def _generate(self, request: web.Request, body: dict, chat: bool) -> web.StreamResponse:
+        model = body.get("model", "")
+        tokens = self._tokens(model)
+        if body.get("stream") is False:
+            return _json(self._chunk(chat, model, "".join(tokens), True))
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        self.streams_open += 1
+        try:
+            if model == "trickle":
+                while True:
+                    await response.write(orjson.dumps(self._chunk(chat, model, "x", False)) + b"\n")
+                    await asyncio.sleep(self.delay)
+            for i, token in enumerate(tokens):
+                await response.write(orjson.dumps(self._chunk(chat, model, token, False)) + b"\n")
+                if model == "drop" and i == 1:
+                    request.transport.close()
+                    return response
+            await response.write(orjson.dumps(self._chunk(chat, model, "", True)) + b"\n")
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects += 1
+            raise
+        finally:
+            self.streams_open -= 1
+        return response
+
+    async def _pull(self, request: web.Request, model: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        events = [
+            {"status": "pulling manifest"},
+            {"status": "pulling abc", "digest": "sha256:abc", "total": 10, "completed": 10},
+            {"status": "verifying sha256 digest"},
+            {"status": "writing manifest"},
+            {"status": "success"},
+        ]
+        for event in events:
+            await response.write(orjson.dumps(event) + b"\n")
+        if model not in self.models:
+            self.models.append(model)
+        await response.write_eof()
+        return response
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+if __name__ == "__main__":  # python -m tests.support.fake_ollama PORT
+    import sys
+    import time
+
+    server = FakeOllama(record=False)
+    print(server.start(int(sys.argv[1]) if len(sys.argv) > 1 else 0), flush=True)
+    while True:
+        time.sleep(3600)
