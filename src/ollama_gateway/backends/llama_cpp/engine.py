@@ -301,7 +301,11 @@ class Engine:
         if self.model.is_eog(token):
             self._finish(seq, "stop")
             return
+        if seq.options.num_predict is not None and seq.n_generated >= seq.options.num_predict:
+            self._finish(seq, "length")  # num_predict 0: nothing at all
+            return
         seq.n_generated += 1
+        seq.generated.append(token)
         self.tokens_generated += 1
         text, stopped = seq.stream.push(self.model.piece(token))
         if text:
@@ -325,7 +329,8 @@ class Engine:
         tail = seq.stream.flush()
         if tail:
             seq.send(Chunk(text=tail))
-        seq.send(Chunk(done=True, done_reason=reason, stats=seq.stats()))
+        context = seq.prompt + seq.generated
+        seq.send(Chunk(done=True, done_reason=reason, stats=seq.stats(), context=context))
         seq.finished = True
         self._release(seq, keep_cache=self.cache_prompt)
 

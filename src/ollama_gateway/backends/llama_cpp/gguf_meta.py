@@ -109,6 +109,13 @@ def read_gguf_metadata(path: str | Path, *, max_array: int | None = None) -> dic
     Arrays longer than ``max_array`` are skipped (their value is ``None``). Raises
     :class:`GGUFFormatError` for a file that is not GGUF or whose metadata is cut short.
     """
+    return read_gguf(path, max_array=max_array)[0]
+
+
+def read_gguf(
+    path: str | Path, *, max_array: int | None = None, tensors: bool = False
+) -> tuple[dict[str, MetaValue], int]:
+    """The metadata and, with ``tensors``, the parameter count (elements of every tensor)."""
     with open(path, "rb", buffering=1 << 20) as fp:
         cur = _Cursor(fp)
         try:
@@ -120,7 +127,7 @@ def read_gguf_metadata(path: str | Path, *, max_array: int | None = None) -> dic
         version = cur.unpack("<I")
         if version not in (2, 3):
             raise GGUFFormatError(f"unsupported GGUF version {version}")
-        cur.unpack("<Q")  # tensor count
+        n_tensors = cur.unpack("<Q")
         n_kv = cur.unpack("<Q")
         if n_kv > 1 << 20:
             raise GGUFFormatError(f"implausible metadata count {n_kv}")
@@ -129,7 +136,21 @@ def read_gguf_metadata(path: str | Path, *, max_array: int | None = None) -> dic
             key = cur.string()
             vtype = cur.unpack("<I")
             meta[key] = _read_value(cur, vtype, max_array)
-        return meta
+        n_params = 0
+        if tensors:
+            if n_tensors > 1 << 24:
+                raise GGUFFormatError(f"implausible tensor count {n_tensors}")
+            for _ in range(n_tensors):
+                cur.string()
+                n_dims = cur.unpack("<I")
+                if n_dims > 8:
+                    raise GGUFFormatError(f"implausible tensor rank {n_dims}")
+                count = 1
+                for _ in range(n_dims):
+                    count *= cur.unpack("<Q")
+                cur.read(12)  # type (u32) and offset (u64)
+                n_params += count
+        return meta, n_params
 
 
 def plain_metadata(meta: dict[str, MetaValue]) -> dict[str, Any]:

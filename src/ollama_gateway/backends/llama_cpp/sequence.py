@@ -23,6 +23,7 @@ class Sequence:
         "cancel_step",
         "cancelled",
         "finished",
+        "generated",
         "kv_tokens",
         "limit",
         "loop",
@@ -61,6 +62,7 @@ class Sequence:
         self.n_cached = 0  # prompt tokens reused from the slot's cache
         self.n_prompt_done = 0
         self.n_generated = 0
+        self.generated: list[int] = []
         self.pending: int | None = None  # sampled, to be decoded in the next step
         self.batch_index = -1
         self.cancelled = False
