@@ -35,9 +35,11 @@ _line_level = [logging.DEBUG]
 
 def _on_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
     try:
-        piece = text.decode("utf-8", errors="replace") if text else ""
         if level != 5:
-            _line_level[0] = _LEVELS.get(level, logging.DEBUG)
+            _line_level[0] = _LEVELS.get(level, logging.DEBUG) if level != 1 else 0
+        if _line_level[0] == 0:  # ggml's own debug output: too chatty to forward
+            return
+        piece = text.decode("utf-8", errors="replace") if text else ""
         _line.append(piece)
         if not piece.endswith("\n"):
             return

@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
@@ -46,6 +46,10 @@ class EngineConfig:
     n_threads: int | None = None
     n_batch: int = 512
     cache_prompt: bool = True
+    # llama.cpp's CPU flash attention sums in a different order for a batch than for a single
+    # row, so a sequence's output would depend on what else runs with it; without it, each
+    # sequence gets the very tokens it would get alone. -1 auto, 0 off, 1 on.
+    flash_attn: int = 0
 
 
 class EngineError(GatewayError):
@@ -75,6 +79,7 @@ class Engine:
         params.n_threads = threads
         params.n_threads_batch = threads
         params.kv_unified = True
+        params.flash_attn_type = config.flash_attn
         params.no_perf = True
         take_errors()
         ctx = lc.llama_init_from_model(model.handle, params)
@@ -93,6 +98,8 @@ class Engine:
         self._closed = False
         self.steps = 0  # decode steps done (tests and metrics)
         self.tokens_generated = 0
+        # Called on the decode thread right after a sequence left its slot (tests, metrics).
+        self.on_release: Callable[[Sequence], None] | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"llama-decode:{model.path.name}", daemon=True
         )
@@ -167,8 +174,8 @@ class Engine:
         for seq in [*self._active, *self._waiting]:
             seq.finished = True
             seq.send(ServiceUnavailable("the model was unloaded"))
-            if seq.sampler:
-                lc.llama_sampler_free(seq.sampler)
+            if seq.sampler is not None:
+                seq.sampler.free()
                 seq.sampler = None
         self._active.clear()
         self._waiting.clear()
@@ -229,11 +236,8 @@ class Engine:
             seq.kv_tokens = seq.prompt[:reuse]
             seq.n_prompt_done = seq.n_cached = reuse
             self._slot_cache[slot] = []
-            if seq.options.penalizes:
-                last_n = seq.options.repeat_last_n
-                history = seq.prompt if last_n < 0 else seq.prompt[-last_n:]
-                for token in history:
-                    lc.llama_sampler_accept(seq.sampler, token)
+            last_n = seq.options.repeat_last_n
+            seq.sampler.accept_history(seq.prompt if last_n < 0 else seq.prompt[-last_n:])
             seq.t_admit = time.perf_counter_ns()
             self._active.append(seq)
 
@@ -292,7 +296,7 @@ class Engine:
                 seq.n_prompt_done += count
         for seq in list(self._active):
             if seq.batch_index >= 0 and not seq.cancelled:
-                token = lc.llama_sampler_sample(seq.sampler, self._ctx, seq.batch_index)
+                token = lc.llama_sampler_sample(seq.sampler.chain, self._ctx, seq.batch_index)
                 self._on_token(seq, token)
 
     def _on_token(self, seq: Sequence, token: int) -> None:
@@ -330,17 +334,18 @@ class Engine:
         if tail:
             seq.send(Chunk(text=tail))
         context = seq.prompt + seq.generated
-        seq.send(Chunk(done=True, done_reason=reason, stats=seq.stats(), context=context))
+        final = Chunk(done=True, done_reason=reason, stats=seq.stats(), context=context)
         seq.finished = True
-        self._release(seq, keep_cache=self.cache_prompt)
+        self._release(seq, keep_cache=self.cache_prompt)  # free before the consumer hears
+        seq.send(final)
 
     def _release(self, seq: Sequence, *, keep_cache: bool) -> None:
         lc = lib()
         with self._cond:
             if seq in self._active:
                 self._active.remove(seq)
-            if seq.sampler:
-                lc.llama_sampler_free(seq.sampler)
+            if seq.sampler is not None:
+                seq.sampler.free()
                 seq.sampler = None
             if keep_cache:
                 self._slot_cache[seq.slot] = seq.kv_tokens
@@ -349,12 +354,14 @@ class Engine:
                 self._slot_cache[seq.slot] = []
             self._free_slots.append(seq.slot)
             seq.release_step = self.steps
+        if self.on_release is not None:
+            self.on_release(seq)
 
     def _fail_all(self, error: GatewayError) -> None:
         for seq in list(self._active):
             seq.finished = True
-            seq.send(error)
             self._release(seq, keep_cache=False)
+            seq.send(error)
 
 
 def _put(batch, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:

@@ -45,8 +45,31 @@ class SamplerError(ValueError):
     """The options could not be turned into a sampler (for example a bad grammar)."""
 
 
-def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int) -> Any:
-    """A new sampler chain for ``options``; the caller frees it with ``llama_sampler_free``.
+@dataclass(slots=True)
+class Sampler:
+    """A sampler chain and, inside it, the penalties sampler (to feed the prompt history to).
+
+    Only ``chain`` is freed (``llama_sampler_free``); it owns ``penalties``. The prompt must
+    never be accepted into the whole chain: a grammar sampler would reject it (and abort).
+    """
+
+    chain: Any
+    penalties: Any = None
+
+    def accept_history(self, tokens: list[int]) -> None:
+        if self.penalties is not None:
+            accept = lib().llama_sampler_accept
+            for token in tokens:
+                accept(self.penalties, token)
+
+    def free(self) -> None:
+        if self.chain is not None:
+            lib().llama_sampler_free(self.chain)
+            self.chain = self.penalties = None
+
+
+def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int) -> Sampler:
+    """A new sampler for ``options``; the caller calls :meth:`Sampler.free`.
 
     The order is llama.cpp's own (common/sampling): grammar, penalties, top-k, typical, top-p,
     min-p, temperature, then the seeded distribution (or greedy at temperature 0).
@@ -68,20 +91,21 @@ def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int
             lc.llama_sampler_free(chain)
             raise SamplerError("the output format could not be compiled into a grammar")
         lc.llama_sampler_chain_add(chain, grammar)
+    sampler = Sampler(chain)
     if options.penalizes:
         last_n = n_ctx if options.repeat_last_n < 0 else options.repeat_last_n
-        add(
-            lc.llama_sampler_init_penalties(
-                n_vocab,
-                last_n,
-                options.repeat_penalty,
-                options.frequency_penalty,
-                options.presence_penalty,
-            )
+        penalties = lc.llama_sampler_init_penalties(
+            n_vocab,
+            last_n,
+            options.repeat_penalty,
+            options.frequency_penalty,
+            options.presence_penalty,
         )
+        add(penalties)
+        sampler.penalties = penalties
     if options.temperature <= 0:
         add(lc.llama_sampler_init_greedy())
-        return chain
+        return sampler
     if options.top_k > 0:
         add(lc.llama_sampler_init_top_k(options.top_k))
     if 0 < options.typical_p < 1:
@@ -93,4 +117,4 @@ def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int
     add(lc.llama_sampler_init_temp(options.temperature))
     seed = RANDOM_SEED if options.seed is None or options.seed < 0 else options.seed & 0xFFFFFFFF
     add(lc.llama_sampler_init_dist(seed))
-    return chain
+    return sampler
