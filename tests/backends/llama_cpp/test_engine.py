@@ -150,7 +150,7 @@ async def test_cancel_frees_the_slot_within_one_step_and_the_next_request_starts
     await asyncio.sleep(0.05)
     assert not waiting.done()  # the only slot is taken
     await long_run.aclose()  # the client went away
-    text, _, last = await asyncio.wait_for(waiting, 10)
+    _, _, last = await asyncio.wait_for(waiting, 10)
     cancel_step, release_step, kv_left = released[0]
     assert release_step - cancel_step <= 1
     assert kv_left == 0  # its KV cells were freed
@@ -175,7 +175,7 @@ async def test_cancelling_the_consumer_task_frees_the_slot(tiny_model, make_engi
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    text, _, _ = await asyncio.wait_for(run(engine, tiny_model, "hi", **greedy(num_predict=3)), 10)
+    await asyncio.wait_for(run(engine, tiny_model, "hi", **greedy(num_predict=3)), 10)
     assert released[0][1] - released[0][0] <= 1
     assert engine.free_slots == 1
 
@@ -194,7 +194,7 @@ async def test_generation_stops_when_the_context_is_full(tiny_model, make_engine
     engine = make_engine(tiny_model, n_ctx=32)
     _, _, last = await run(engine, tiny_model, "hello world", **greedy(num_predict=1000))
     assert last.done_reason == "length"
-    assert last.stats.prompt_eval_count + last.stats.eval_count <= 33
+    assert last.stats.prompt_eval_count + last.stats.eval_count == 32
 
 
 async def test_prompt_cache_reuses_a_shared_prefix_without_changing_output(tiny_model, make_engine):
@@ -202,7 +202,7 @@ async def test_prompt_cache_reuses_a_shared_prefix_without_changing_output(tiny_
     cached = []
     engine.on_release = lambda seq: cached.append(seq.n_cached)
     prompt = "hello world the cat and the dog"
-    first, _, _ = await run(engine, tiny_model, prompt, **greedy())
+    await run(engine, tiny_model, prompt, **greedy())
     second, _, _ = await run(engine, tiny_model, prompt + " and", **greedy())
     fresh, _, _ = await run(make_engine(tiny_model), tiny_model, prompt + " and", **greedy())
     assert cached[0] == 0

@@ -323,11 +323,11 @@ class Engine:
 
     @staticmethod
     def _at_limit(seq: Sequence) -> bool:
-        """num_predict reached, or no KV cell left to decode the token just sampled."""
+        """num_predict reached, or prompt + output fill the sequence's context."""
         predict = seq.options.num_predict
         if predict is not None and seq.n_generated >= predict:
             return True
-        return len(seq.kv_tokens) >= seq.limit
+        return len(seq.kv_tokens) + 1 >= seq.limit  # + the token just sampled
 
     def _finish(self, seq: Sequence, reason: str) -> None:
         tail = seq.stream.flush()
