@@ -323,3 +323,26 @@ def test_default_shared_dir_is_found():
     from ollama_gateway.testing.gguf_models import default_shared_models_dir
 
     assert Path(default_shared_models_dir(), "ggml-vocab-qwen2.gguf").is_file()
+
+
+async def test_deepseek_chat_on_a_qwen2_model(backend, qwen_path):
+    chat = GenerationRequest(
+        model=str(qwen_path),
+        kind="chat",
+        messages=[Message("system", "Be terse."), Message("user", "Hi")],
+        options=greedy(4),
+    )
+    chunks = await collect(backend.chat(chat))
+    assert chunks[-1].stats.eval_count <= 4
+    generate = GenerationRequest(
+        model=str(qwen_path), prompt="Hi", system="Be terse.", options=greedy(4)
+    )
+    last = (await collect(backend.generate(generate)))[-1]
+    loaded = backend.manager.models[str(qwen_path)]
+    expected = loaded.model.tokenize(
+        "<｜begin▁of▁sentence｜>Be terse.<｜User｜>Hi<｜Assistant｜><think>\n",  # noqa: RUF001
+        add_special=False,
+    )
+    assert last.context[: len(expected)] == expected  # one BOS; special tokens as tokens
+    assert last.context.count(loaded.model.bos) == 1
+    assert chunks[-1].stats.prompt_eval_count == len(expected)
