@@ -68,9 +68,8 @@ def test_our_metadata_reader_agrees_with_the_gguf_package(tmp_path):
     theirs = {k: f.contents() for k, f in reader.fields.items() if not k.startswith("GGUF.")}
     assert ours.keys() == theirs.keys()
     for key, value in theirs.items():
-        if isinstance(value, float):
-            assert ours[key] == pytest.approx(value)
-        elif isinstance(value, list) and value and isinstance(value[0], float):
+        floats = isinstance(value, list) and value and isinstance(value[0], float)
+        if isinstance(value, float) or floats:
             assert ours[key] == pytest.approx(value)
         else:
             assert ours[key] == value, key
