@@ -149,12 +149,12 @@ async def test_least_recently_used_model_is_unloaded_first(backend, tmp_path, ti
 
 async def test_a_busy_model_is_never_unloaded_a_new_one_waits(tmp_path, make_settings, tiny_path):
     settings = make_settings(
-        models_dir=tmp_path / "s", num_ctx=2048, num_threads=2, max_loaded_models=1
+        models_dir=tmp_path / "s", num_ctx=4096, num_threads=2, max_loaded_models=1
     )
     backend = EmbeddedBackend(settings)
     other = write_tiny_llama(tmp_path / "b.gguf", seed=2)
     try:
-        busy = backend.generate(request(tiny_path, options={"num_predict": 5000}))
+        busy = backend.generate(request(tiny_path, options=greedy(5000)))
         await busy.__anext__()
         waiting = asyncio.create_task(collect(backend.generate(request(other))))
         await asyncio.sleep(0.3)

@@ -143,7 +143,9 @@ async def test_cancel_frees_the_slot_within_one_step_and_the_next_request_starts
         released_event.set()
 
     engine.on_release = on_release
-    long_run = engine.generate(tiny_model.tokenize("hello"), SamplingOptions(num_predict=2000))
+    long_run = engine.generate(
+        tiny_model.tokenize("hello"), SamplingOptions(temperature=0, num_predict=2000)
+    )
     await long_run.__anext__()
     await long_run.__anext__()
     waiting = asyncio.create_task(run(engine, tiny_model, "world", **greedy(num_predict=8)))
@@ -166,7 +168,7 @@ async def test_cancelling_the_consumer_task_frees_the_slot(tiny_model, make_engi
 
     async def consume():
         async for _ in engine.generate(
-            tiny_model.tokenize("hi"), SamplingOptions(num_predict=2000)
+            tiny_model.tokenize("hi"), SamplingOptions(temperature=0, num_predict=2000)
         ):
             started.set()
 
@@ -214,7 +216,9 @@ async def test_close_fails_requests_still_running(tiny_model, make_engine):
     from ollama_gateway.errors import ServiceUnavailable
 
     engine = make_engine(tiny_model, n_parallel=1, n_ctx=2048)
-    gen = engine.generate(tiny_model.tokenize("hi"), SamplingOptions(num_predict=2000))
+    gen = engine.generate(
+        tiny_model.tokenize("hi"), SamplingOptions(temperature=0, num_predict=2000)
+    )
     await gen.__anext__()
     await asyncio.to_thread(engine.close)
     with pytest.raises(ServiceUnavailable):
