@@ -253,6 +253,17 @@ class Engine:
         return best, min(best_len, len(prompt) - 1)
 
     def _step(self) -> None:
+        budget = self.capacity
+        while not self._try_step(budget):
+            # No room in the KV cache for this batch (llama_decode returned 1, nothing was
+            # changed): retry with smaller prompt chunks, as llama-server does.
+            if budget <= 1:
+                self._fail_all(EngineError("generation failed: the KV cache is full"))
+                return
+            budget //= 2
+
+    def _try_step(self, budget: int) -> bool:
+        """One decode step with at most ``budget`` tokens; False when the KV cache had no room."""
         lc = lib()
         batch = self._batch
         n = 0
@@ -265,10 +276,10 @@ class Engine:
                 fed.append((seq, 1))
                 n += 1
         for seq in self._active:
-            if n >= self.capacity:
+            if n >= budget:
                 break
             if seq.pending is None and seq.prompt_left > 0:
-                take = min(self.capacity - n, seq.prompt_left)
+                take = min(budget - n, seq.prompt_left)
                 start = seq.n_prompt_done
                 for k in range(start, start + take):
                     last = k == len(seq.prompt) - 1
@@ -278,15 +289,18 @@ class Engine:
                     n += 1
                 fed.append((seq, take))
         if n == 0:
-            return
+            return True
         batch.n_tokens = n
         rc = lc.llama_decode(self._ctx, batch)
+        if rc == 1 and n > 1:
+            take_errors()
+            return False
         self.steps += 1
         if rc != 0:
             errors = take_errors()
             detail = "; ".join(errors) or f"llama_decode returned {rc}"
             self._fail_all(EngineError(f"generation failed: {detail}"))
-            return
+            return True
         for seq, count in fed:
             if seq.pending is not None:
                 seq.kv_tokens.append(seq.pending)
@@ -298,6 +312,7 @@ class Engine:
             if seq.batch_index >= 0 and not seq.cancelled:
                 token = lc.llama_sampler_sample(seq.sampler.chain, self._ctx, seq.batch_index)
                 self._on_token(seq, token)
+        return True
 
     def _on_token(self, seq: Sequence, token: int) -> None:
         if not seq.t_first:
