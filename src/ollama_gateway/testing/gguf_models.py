@@ -410,9 +410,9 @@ def write_qwen2(
 
 def quantize_gguf(source: str | Path, destination: str | Path, ftype: str = "Q4_K_M") -> Path:
     """Re-quantize a GGUF model with llama.cpp (``llama_model_quantize``), e.g. to Q4_K_M."""
-    import llama_cpp
+    from ollama_gateway.backends.llama_cpp._lib import lib
 
-    lc = llama_cpp.llama_cpp
+    lc = lib()  # llama.cpp's log goes to Python logging
     ftypes = {
         "Q4_K_M": lc.LLAMA_FTYPE_MOSTLY_Q4_K_M,
         "Q4_0": lc.LLAMA_FTYPE_MOSTLY_Q4_0,

@@ -224,3 +224,15 @@ async def test_close_fails_requests_still_running(tiny_model, make_engine):
     with pytest.raises(ServiceUnavailable):
         while True:
             await gen.__anext__()
+
+
+async def test_a_bad_grammar_fails_that_request_only(tiny_model, make_engine):
+    from ollama_gateway.errors import BadRequest
+
+    engine = make_engine(tiny_model, n_parallel=1)
+    with pytest.raises(BadRequest) as err:
+        await run(engine, tiny_model, "hello", **greedy(grammar="root ::= ((("))
+    assert "grammar" in err.value.message
+    _, _, last = await run(engine, tiny_model, "hello", **greedy(num_predict=4))
+    assert last.stats.eval_count == 4
+    assert engine.free_slots == 1

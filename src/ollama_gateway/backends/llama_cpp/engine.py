@@ -218,32 +218,46 @@ class Engine:
             self._release(seq, keep_cache=False)
 
     def _admit(self) -> None:
-        lc = lib()
         while self._waiting and self._free_slots:
             seq = self._waiting.popleft()
             try:
-                seq.sampler = build_sampler(
-                    seq.options, self.model.vocab, self.model.n_vocab, seq.limit
-                )
-            except SamplerError as exc:
+                self._admit_one(seq)
+            except Exception as exc:  # this request fails; the others go on
+                if isinstance(exc, SamplerError):
+                    error: GatewayError = BadRequest(str(exc))
+                else:
+                    log.exception("could not start a sequence")
+                    error = EngineError(f"generation failed: {exc}")
+                if seq.sampler is not None:
+                    seq.sampler.free()
+                    seq.sampler = None
+                if seq.slot >= 0 and seq.slot not in self._free_slots:
+                    self._free_slots.append(seq.slot)
                 seq.finished = True
-                seq.send(BadRequest(str(exc)))
-                continue
-            slot, reuse = self._pick_slot(seq.prompt)
-            self._free_slots.remove(slot)
-            seq.slot = slot
-            lc.llama_memory_seq_rm(self._mem, slot, reuse, -1)
-            seq.kv_tokens = seq.prompt[:reuse]
-            seq.n_prompt_done = seq.n_cached = reuse
-            self._slot_cache[slot] = []
-            last_n = seq.options.repeat_last_n
-            seq.sampler.accept_history(seq.prompt if last_n < 0 else seq.prompt[-last_n:])
-            seq.t_admit = time.perf_counter_ns()
-            self._active.append(seq)
+                seq.send(error)
+
+    def _admit_one(self, seq: Sequence) -> None:
+        lc = lib()
+        seq.sampler = build_sampler(seq.options, self.model.vocab, self.model.n_vocab, seq.limit)
+        slot, reuse = self._pick_slot(seq.prompt)
+        self._free_slots.remove(slot)
+        seq.slot = slot
+        lc.llama_memory_seq_rm(self._mem, slot, reuse, -1)
+        seq.kv_tokens = seq.prompt[:reuse]
+        seq.n_prompt_done = seq.n_cached = reuse
+        self._slot_cache[slot] = []
+        last_n = seq.options.repeat_last_n
+        seq.sampler.accept_history(seq.prompt if last_n < 0 else seq.prompt[-last_n:])
+        seq.t_admit = time.perf_counter_ns()
+        self._active.append(seq)
 
     def _pick_slot(self, prompt: list[int]) -> tuple[int, int]:
-        """The free slot whose cache shares the longest prefix with ``prompt``, and that length."""
-        best, best_len = self._free_slots[0], 0
+        """The free slot whose cache shares the longest prefix with ``prompt``, and that length.
+
+        Without a shared prefix: an empty slot, else the one freed longest ago.
+        """
+        empty = [slot for slot in self._free_slots if not self._slot_cache[slot]]
+        best, best_len = (empty or self._free_slots)[0], 0
         if self.cache_prompt:
             for slot in self._free_slots:
                 n = _common_prefix(self._slot_cache[slot], prompt)
