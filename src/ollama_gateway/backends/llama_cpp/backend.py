@@ -207,8 +207,11 @@ class EmbeddedBackend:
             yield event
 
     async def delete(self, model: str) -> None:
-        resolved = await self._resolve(model)
-        await self.manager.unload(resolved.name)
+        try:
+            name = (await self._resolve(model)).name
+        except ModelLoadError:  # a corrupt manifest: delete it all the same
+            name = model
+        await self.manager.unload(name)
         await asyncio.to_thread(self.store.delete, model)
 
     async def copy(self, source: str, destination: str) -> None:
