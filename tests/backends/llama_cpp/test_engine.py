@@ -118,8 +118,9 @@ async def test_concurrent_requests_get_what_they_get_alone(tiny_model, tiny_q8_m
 async def test_sequences_really_share_decode_steps(tiny_model, make_engine):
     engine = make_engine(tiny_model, n_parallel=4)
     await asyncio.gather(*(run(engine, tiny_model, p, **greedy()) for p in PROMPTS[:4]))
-    # One at a time would take 4 x 32 steps; batched, all four advance together.
-    assert engine.steps <= 40
+    # One at a time would take 4 x 32 = 128 steps; batched, they advance together (about 33
+    # steps; a request that arrives a step or two late still shares the rest).
+    assert engine.steps <= 64
     assert engine.tokens_generated == 4 * 32
 
 
