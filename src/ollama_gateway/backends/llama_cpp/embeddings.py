@@ -34,6 +34,9 @@ class Embedder:
         params.n_threads_batch = threads
         params.embeddings = True
         params.pooling_type = lc.LLAMA_POOLING_TYPE_MEAN
+        # The whole input is one micro-batch (pooling needs it); flash attention keeps the
+        # attention scores of a long input from taking n_ctx^2 memory per head.
+        params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_AUTO
         params.no_perf = True
         take_errors()
         ctx = lc.llama_init_from_model(model.handle, params)
