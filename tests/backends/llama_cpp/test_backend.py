@@ -346,3 +346,25 @@ async def test_deepseek_chat_on_a_qwen2_model(backend, qwen_path):
     assert last.context[: len(expected)] == expected  # one BOS; special tokens as tokens
     assert last.context.count(loaded.model.bos) == 1
     assert chunks[-1].stats.prompt_eval_count == len(expected)
+
+
+async def test_reasoning_opened_by_the_template_is_part_of_the_output(
+    backend, qwen_path, make_settings
+):
+    def chat(**extra):
+        return GenerationRequest(
+            model=str(qwen_path),
+            kind="chat",
+            messages=[Message("user", "Hi")],
+            options=greedy(6),
+            **extra,
+        )
+
+    raw = "".join(c.text for c in await collect(backend.chat(chat())))
+    assert raw.startswith("<think>\n")  # as if the model had written it, as Ollama shows it
+    off = "".join(c.text for c in await collect(backend.chat(chat(think=False))))
+    assert not off.startswith("<think>")  # the template closed the block: no reasoning
+    split = await GenerationService(backend, make_settings()).complete(chat(think=True))
+    assert "</think>" not in raw  # this random model does not close it: all is reasoning
+    assert split.thinking == raw.removeprefix("<think>")
+    assert split.text == ""

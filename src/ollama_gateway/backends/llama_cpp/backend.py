@@ -41,6 +41,8 @@ from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
+THINK_OPEN = "<think>"
+
 
 class EmbeddedBackend:
     """:class:`~ollama_gateway.backends.base.Backend` on llama.cpp, in-process."""
@@ -107,11 +109,13 @@ class EmbeddedBackend:
                     ),
                 )
                 return
-            tokens = await asyncio.to_thread(self._tokens, loaded, request)
+            tokens, opened = await asyncio.to_thread(self._tokens, loaded, request)
             engine = loaded.engine
             limit = options.num_ctx
             async for chunk in engine.generate(tokens, options.sampling, n_ctx=limit):
                 chunk.model = name
+                if opened:  # the output starts inside a reasoning block the template opened
+                    chunk.text, opened = opened + chunk.text, ""
                 if chunk.done:
                     stats = chunk.stats or Stats()
                     stats.total_duration = time.perf_counter_ns() - start
@@ -129,8 +133,13 @@ class EmbeddedBackend:
         except RuntimeError:  # the event loop is shutting down: close() frees everything
             log.debug("release of %s skipped: no running loop", loaded.name)
 
-    def _tokens(self, loaded: LoadedModel, request: GenerationRequest) -> list[int]:
-        """Blocking: render the prompt and tokenize it."""
+    def _tokens(self, loaded: LoadedModel, request: GenerationRequest) -> tuple[list[int], str]:
+        """Blocking: render the prompt and tokenize it.
+
+        Also returns the reasoning opener (``<think>`` and what follows it) when the template
+        ended the prompt inside one (DeepSeek-R1's does): the output is then prefixed with it,
+        so it reads as the model's own ``<think>...</think>`` as Ollama returns it.
+        """
         model = loaded.model
         info = ModelPromptInfo(
             name=loaded.name,
@@ -147,7 +156,7 @@ class EmbeddedBackend:
             tokens = list(request.context) + tokens
         if not tokens:
             raise BadRequest("the prompt is empty after applying the template")
-        return tokens
+        return tokens, open_reasoning(text) if not request.raw else ""
 
     # -- embeddings ----------------------------------------------------------------------
     async def embed(self, request: EmbedRequest) -> EmbedResult:
@@ -232,6 +241,14 @@ class EmbeddedBackend:
         if failure:
             return False, f'model "{resolved.name}" failed to load: {failure}'
         return True, f'model "{resolved.name}" is available; it loads on first use'
+
+
+def open_reasoning(prompt: str) -> str:
+    """``<think>`` plus the whitespace after it when ``prompt`` ends inside a think block."""
+    _, tag, tail = prompt.rpartition(THINK_OPEN)
+    if tag and not tail.strip():
+        return tag + tail
+    return ""
 
 
 def _shorten(vector: list[float], dimensions: int) -> list[float]:
