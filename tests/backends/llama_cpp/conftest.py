@@ -58,7 +58,7 @@ def make_engine() -> Iterator:
     engines = []
 
     def make(model, **config):
-        config.setdefault("n_threads", 2)
+        config.setdefault("n_threads", 1)
         config.setdefault("n_ctx", 512)
         engine = Engine(model, EngineConfig(**config))
         engines.append(engine)

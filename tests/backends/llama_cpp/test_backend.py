@@ -24,7 +24,7 @@ async def backend(tmp_path, make_settings, tiny_path):
         models_dir=tmp_path / "store",
         num_ctx=512,
         parallel=2,
-        num_threads=2,
+        num_threads=1,
         model=str(tiny_path),
         max_loaded_models=2,
     )
@@ -149,7 +149,7 @@ async def test_least_recently_used_model_is_unloaded_first(backend, tmp_path, ti
 
 async def test_a_busy_model_is_never_unloaded_a_new_one_waits(tmp_path, make_settings, tiny_path):
     settings = make_settings(
-        models_dir=tmp_path / "s", num_ctx=4096, num_threads=2, max_loaded_models=1
+        models_dir=tmp_path / "s", num_ctx=4096, num_threads=1, max_loaded_models=1
     )
     backend = EmbeddedBackend(settings)
     other = write_tiny_llama(tmp_path / "b.gguf", seed=2)

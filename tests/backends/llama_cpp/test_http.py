@@ -23,7 +23,7 @@ def server(make_settings, tiny_path, tmp_path):
         api_keys=KEY,
         num_ctx=2048,
         parallel=2,
-        num_threads=2,
+        num_threads=1,
         pull_on_start=False,
     )
     app = create_app(settings)
