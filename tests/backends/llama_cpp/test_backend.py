@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,42 @@ async def test_reasoning_opened_by_the_template_is_part_of_the_output(
     assert "</think>" not in raw  # this random model does not close it: all is reasoning
     assert split.thinking == raw.removeprefix("<think>")
     assert split.text == ""
+
+
+async def test_a_load_whose_request_went_away_is_kept_then_expires(
+    tmp_path, make_settings, tiny_path
+):
+    backend = EmbeddedBackend(
+        make_settings(models_dir=tmp_path / "s", num_threads=1, keep_alive="0.3s")
+    )
+    real_load = backend.manager._load
+    loading, go_on = threading.Event(), threading.Event()
+
+    def held_load(resolved):  # the real load, held until the request is gone
+        loading.set()
+        go_on.wait(10)
+        return real_load(resolved)
+
+    backend.manager._load = held_load
+    try:
+        task = asyncio.create_task(collect(backend.generate(request(tiny_path))))
+        assert await asyncio.to_thread(loading.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        go_on.set()
+        for _ in range(100):
+            if backend.manager.models:
+                break
+            await asyncio.sleep(0.02)
+        [loaded] = backend.manager.models.values()  # the load finished and was registered
+        assert loaded.active == 0
+        for _ in range(100):
+            if not backend.manager.models:
+                break
+            await asyncio.sleep(0.02)
+        await backend.manager.drain()
+        assert backend.manager.models == {}
+        assert loaded.model._closed  # freed: nothing leaked
+    finally:
+        await backend.close()

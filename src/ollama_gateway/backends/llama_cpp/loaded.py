@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from ollama_gateway.backends.llama_cpp.embeddings import Embedder
 from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
@@ -76,45 +77,62 @@ class ModelManager:
         """The loaded model (loading it if needed) with one more active request.
 
         Returns the model and the nanoseconds spent loading it for this request (0 if it was
-        already loaded).
+        already loaded). A load runs to its end even if the request that started it goes away
+        (the model then stays for the default keep_alive), so no memory is ever orphaned.
         """
         name = resolved.name
-        async with self._cond:
-            loaded = self.models.get(name)
-            if loaded is not None:
-                self._touch(loaded)
-                return loaded, 0
-            pending = self._loading.get(name)
-            if pending is None:
-                await self._make_room()
-                pending = asyncio.get_running_loop().create_future()
-                self._loading[name] = pending
-                owner = True
-            else:
-                owner = False
-        if not owner:
+        while True:
+            async with self._cond:
+                loaded = self.models.get(name)
+                if loaded is not None:
+                    self._touch(loaded)
+                    return loaded, 0
+                pending = self._loading.get(name)
+                started = pending is None
+                if started:
+                    await self._make_room()
+                    loaded = self.models.get(name)  # loaded by another request meanwhile?
+                    if loaded is not None:
+                        self._touch(loaded)
+                        return loaded, 0
+                    pending = self._loading.get(name)
+                    started = pending is None
+                    if started:
+                        pending = asyncio.get_running_loop().create_future()
+                        self._loading[name] = pending
+                        self._spawn(self._load_task(resolved, pending))
             loaded = await asyncio.shield(pending)
             async with self._cond:
-                self._touch(loaded)
-            return loaded, 0
+                if self.models.get(name) is loaded:
+                    self._touch(loaded)
+                    return loaded, loaded.load_duration if started else 0
+            # evicted between its load and this request's turn: start again
+
+    async def _load_task(self, resolved: ResolvedModel, pending: asyncio.Future) -> None:
+        name = resolved.name
         try:
             loaded = await asyncio.to_thread(self._load, resolved)
         except BaseException as exc:
             async with self._cond:
                 self._loading.pop(name, None)
-                if not pending.done():
-                    pending.set_exception(exc)
-                    pending.exception()  # retrieved: waiters get it, nobody else must
+                pending.set_exception(exc)
+                pending.exception()  # retrieved: the requests waiting get it
                 self._cond.notify_all()
-            raise
+            return
         async with self._cond:
             self._loading.pop(name, None)
             self.models[name] = loaded
             self.failures.pop(name, None)
-            self._touch(loaded)
+            self._set_expiry(loaded, self.default_keep_alive)  # until a request touches it
+            if self.default_keep_alive == 0:  # unless its request is gone: then unload
+                asyncio.get_running_loop().call_soon(self._expire, loaded)
             pending.set_result(loaded)
             self._cond.notify_all()
-        return loaded, loaded.load_duration
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._unloads.add(task)
+        task.add_done_callback(self._unloads.discard)
 
     def release(self, loaded: LoadedModel, keep_alive: float | None) -> None:
         """One request on ``loaded`` ended; apply ``keep_alive`` (seconds) when it was the last."""
@@ -204,9 +222,7 @@ class ModelManager:
         if loaded.timer is not None:
             loaded.timer.cancel()
             loaded.timer = None
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(loaded.close))
-        self._unloads.add(task)
-        task.add_done_callback(self._unloads.discard)
+        self._spawn(asyncio.to_thread(loaded.close))
         self._notify()
 
     def _notify(self) -> None:
@@ -214,9 +230,7 @@ class ModelManager:
             async with self._cond:
                 self._cond.notify_all()
 
-        task = asyncio.get_running_loop().create_task(notify())
-        self._unloads.add(task)
-        task.add_done_callback(self._unloads.discard)
+        self._spawn(notify())
 
     async def unload(self, name: str) -> bool:
         """Unload ``name`` now if it is loaded; True if it was."""
@@ -233,6 +247,8 @@ class ModelManager:
             await asyncio.gather(*list(self._unloads), return_exceptions=True)
 
     async def close(self) -> None:
-        for loaded in list(self.models.values()):
-            self.unload_now(loaded)
-        await self.drain()
+        """Unload everything, including models whose load is still running."""
+        while self.models or self._unloads:
+            for loaded in list(self.models.values()):
+                self.unload_now(loaded)
+            await self.drain()
