@@ -45,6 +45,10 @@ def _on_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
             return
         message = "".join(_line).rstrip()
         _line.clear()
+        if "n_ctx_seq" in message and "> n_ctx_train" in message:
+            # The unified KV cache holds num_ctx x parallel cells, so llama.cpp sees a larger
+            # context than the model's; the engine limits each sequence to num_ctx itself.
+            _line_level[0] = logging.DEBUG
         if _line_level[0] >= logging.ERROR:
             _errors.append(message)
         if message:
