@@ -7,6 +7,7 @@ import time
 import gguf
 import pytest
 
+from ollama_gateway.backends.llama_cpp._lib import lib
 from ollama_gateway.backends.llama_cpp.gguf_meta import (
     GGUFFormatError,
     plain_metadata,
@@ -91,7 +92,7 @@ def test_metadata_reader_refuses_other_files(tmp_path):
 def test_qwen2_tiny_tokenizes_exactly_like_the_reference_vocabulary(tmp_path):
     path = write_qwen2(tmp_path / "q.gguf", qtype="Q8_0")
     model = Model.load(path)
-    lc = __import__("llama_cpp").llama_cpp
+    lc = lib()
     params = lc.llama_model_default_params()
     params.vocab_only = True
     ref_path = default_shared_models_dir() / "ggml-vocab-qwen2.gguf"
