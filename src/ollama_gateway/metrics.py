@@ -15,6 +15,8 @@ The instrumentation API (every method is cheap, thread-safe, and never raises on
                                                         it answers (``queue_full``, ``rate_limit``)
 ``model_loaded(model, seconds, size_bytes=0)``          the embedded engine, after a load
 ``model_unloaded(model)``                               the embedded engine, after an unload
+``observe_load(model, seconds)``                        the service, when a generation's stats say
+                                                        it loaded the model (embedded engine)
 ``set_slots({model: (running, queued)})``               a scrape-time source (below): the whole
                                                         scheduler state at once
 ``set_loaded(models)``                                  ``GET /metrics``, from ``backend.running()``
@@ -275,8 +277,13 @@ class Metrics:
             self.queued.labels(label).inc(queued)
 
     # -- loaded models -------------------------------------------------------------------------
-    def model_loaded(self, model: str, seconds: float, size_bytes: int = 0) -> None:
+    def observe_load(self, model: str, seconds: float) -> None:
+        """A model load took ``seconds`` (the load-duration histogram only)."""
         self.load_duration.labels(self.model_label(model)).observe(max(0.0, seconds))
+
+    def model_loaded(self, model: str, seconds: float, size_bytes: int = 0) -> None:
+        """A load finished: its duration, and ``model`` joins the loaded set."""
+        self.observe_load(model, seconds)
         with self._loaded_lock:
             self._loaded[model] = (float(size_bytes), None)
             self._publish_loaded()

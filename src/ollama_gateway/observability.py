@@ -233,6 +233,10 @@ class GenerationObserver:
             seconds = 0.0
         if self.metrics is not None:
             self.metrics.observe_tokens(self.model, prompt, generated, seconds)
+            if stats and stats.load_duration > 0 and not self.upstream:
+                # the embedded engine reports a load only to the request that caused it (Ollama
+                # reports a few milliseconds on every request: not a load)
+                self.metrics.observe_load(self.model, stats.load_duration / 1e9)
         state = _state.get()
         if state is not None:
             state["model"] = self.model

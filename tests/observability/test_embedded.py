@@ -1,0 +1,92 @@
+"""Probes and metrics with the real embedded engine (llama.cpp) on a tiny generated model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ollama_gateway.app import create_app
+from ollama_gateway.testing.gguf_models import write_tiny_llama
+from tests.observability.scrape import label_values, scrape, value
+from tests.support.live import serve
+
+OPTIONS = {"temperature": 0, "num_predict": 6}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_llama(tmp_path_factory.mktemp("obs-models") / "tiny.gguf", n_ctx=1024)
+
+
+@pytest.fixture
+def embedded(make_settings, tiny, tmp_path) -> Iterator[tuple[str, object]]:
+    settings = make_settings(
+        backend="embedded",
+        model=str(tiny),
+        models_dir=tmp_path / "store",
+        num_ctx=512,
+        parallel=1,
+        num_threads=1,
+        pull_on_start=False,
+    )
+    app = create_app(settings)
+    with serve(app) as url:
+        yield url, app
+
+
+def test_engine_generations_move_the_metrics(embedded, tiny):
+    url, app = embedded
+    assert httpx.get(url + "/ready").json() == {"status": "ready", "backend": "embedded"}
+    before = scrape(url)
+    assert value(before, "ollama_gateway_loaded_models") == 0
+    replies = [
+        httpx.post(url + "/api/generate", json={"prompt": "hi", "options": OPTIONS}, timeout=60)
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in replies] == [200, 200]
+    bodies = [r.json() for r in replies]
+    samples = scrape(url)
+    model = str(tiny)
+    assert value(samples, "ollama_gateway_generated_tokens_total", model=model) == sum(
+        b["eval_count"] for b in bodies
+    )
+    assert value(samples, "ollama_gateway_prompt_tokens_total", model=model) == sum(
+        b["prompt_eval_count"] for b in bodies
+    )
+    assert value(samples, "ollama_gateway_time_to_first_token_seconds_count", model=model) == 2
+    speeds = sum(b["eval_count"] / (b["eval_duration"] / 1e9) for b in bodies)
+    got = value(samples, "ollama_gateway_generation_tokens_per_second_sum", model=model)
+    assert got == pytest.approx(speeds)
+    # the first request loaded the model; the second found it loaded
+    assert value(samples, "ollama_gateway_model_load_duration_seconds_count", model=model) == 1
+    load = value(samples, "ollama_gateway_model_load_duration_seconds_sum", model=model)
+    assert load == pytest.approx(bodies[0]["load_duration"] / 1e9)
+    # the loaded-model gauges match what the backend lists for /api/ps
+    import asyncio
+
+    running = asyncio.run(app.state.backend.running())
+    assert value(samples, "ollama_gateway_loaded_models") == len(running) == 1
+    assert label_values(samples, "ollama_gateway_loaded_model_size_bytes", "model") == {
+        running[0].name
+    }
+    size = value(samples, "ollama_gateway_loaded_model_size_bytes", model=running[0].name)
+    assert size == running[0].size > 0
+    assert label_values(samples, "ollama_gateway_upstream_errors_total", "kind") == set()
+
+
+def test_a_default_model_that_cannot_load_is_not_ready(make_settings, tmp_path):
+    settings = make_settings(
+        backend="embedded",
+        model="no-such-model:1b",
+        models_dir=tmp_path / "store",
+        pull_on_start=False,
+    )
+    with serve(create_app(settings)) as url:
+        r = httpx.get(url + "/ready")
+        assert r.status_code == 503
+        assert r.json()["status"] == "loading"
+        assert "no-such-model" in r.json()["reason"]
+        assert httpx.get(url + "/health").status_code == 200
