@@ -19,6 +19,7 @@ from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
+from ollama_gateway.core.ratelimit import RateLimiter
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.middleware import GatewayMiddleware
@@ -111,7 +112,12 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(ollama.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.
-    app.add_middleware(GatewayMiddleware, keyring=keyring, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        GatewayMiddleware,
+        keyring=keyring,
+        max_body_bytes=settings.max_body_bytes,
+        limiter=RateLimiter.from_settings(settings, keyed=keyring.enabled),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -14,6 +14,7 @@ import uuid
 
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
 from ollama_gateway.auth import KeyRing, presented_key
+from ollama_gateway.core.ratelimit import RateLimiter, current_usage
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
 
 log = logging.getLogger("ollama_gateway.access")
@@ -47,11 +48,19 @@ def _is_preflight(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 class GatewayMiddleware:
-    def __init__(self, app, keyring: KeyRing, max_body_bytes: int, public_paths=()) -> None:
+    def __init__(
+        self,
+        app,
+        keyring: KeyRing,
+        max_body_bytes: int,
+        public_paths=(),
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.app = app
         self.keyring = keyring
         self.max_body = max_body_bytes
         self.public = PUBLIC | {("GET", p) for p in public_paths}
+        self.limiter = limiter if limiter is not None and limiter.enabled else None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -68,15 +77,16 @@ class GatewayMiddleware:
         state["request_id"] = request_id
         state["started"] = started
         status = 500
-        id_header = (b"x-request-id", request_id.encode())
+        extra_headers = [(b"x-request-id", request_id.encode())]
         response_started = False
+        admission = None
 
         async def send_wrapper(message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                message["headers"] = [*message.get("headers", ()), *extra_headers]
             await send(message)
 
         try:
@@ -91,6 +101,12 @@ class GatewayMiddleware:
                     await send_error(send_wrapper, path, 401, AUTH_MESSAGE)
                     return
             state["api_key"] = key
+            if self.limiter is not None and (scope["method"], path) not in self.public:
+                client = scope.get("client")
+                admission = self.limiter.admit(key, client[0] if client else None)
+                if admission is not None:
+                    extra_headers.extend(admission.headers)
+                    current_usage.set(admission.usage)
             receive = self._limit_body(scope, headers, receive)
             await self.app(scope, receive, send_wrapper)
         except GatewayError as exc:
@@ -105,6 +121,8 @@ class GatewayMiddleware:
                 raise
             await send_error(send_wrapper, path, 500, f"internal error (request {request_id})")
         finally:
+            if admission is not None:
+                self.limiter.charge(admission)
             log.info(
                 "%s %s %s %d %.1fms key=%s",
                 request_id,

@@ -1,7 +1,14 @@
-"""Serving logic shared by every API family: defaults, limits, reasoning split, aggregation.
+"""Serving logic shared by every API family: defaults, limits, admission, reasoning split.
 
 Routers turn a wire request into a :class:`GenerationRequest`, call :meth:`stream` or
 :meth:`complete`, and render the chunks in their own format.
+
+Every generation holds one of its model's slots in the :class:`Scheduler` from before the backend
+is called until the stream ends, fails or is closed (client disconnect), and must finish within
+``request_timeout`` seconds of getting its slot (checked as each chunk arrives; a backend that
+stops producing chunks altogether is bounded by its own timeouts). The generated token count of
+the final chunk is added to the request's :class:`~ollama_gateway.core.ratelimit.Usage`, when the
+middleware set one, for per-key token limits.
 """
 
 from __future__ import annotations
@@ -11,16 +18,25 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from ollama_gateway.backends.base import Backend
+from ollama_gateway.core.ratelimit import current_usage
+from ollama_gateway.core.scheduler import Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
 from ollama_gateway.core.types import Chunk, GenerationRequest, Stats
-from ollama_gateway.errors import BadRequest
+from ollama_gateway.errors import BadRequest, UpstreamTimeout
 from ollama_gateway.settings import Settings
+
+_monotonic = time.monotonic
 
 
 class GenerationService:
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(
+        self, backend: Backend, settings: Settings, scheduler: Scheduler | None = None
+    ) -> None:
         self.backend = backend
         self.settings = settings
+        self.scheduler = scheduler or Scheduler(
+            settings.parallel, settings.max_queue, settings.queue_timeout
+        )
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
@@ -36,37 +52,57 @@ class GenerationService:
         return request
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        """The chunks of one generation; the last has ``done=True``."""
+        """The chunks of one generation; the last has ``done=True``.
+
+        Waits for a slot of the model first (ServerBusy when the queue is full or the wait is
+        too long); the slot is released when this generator finishes or is closed.
+        """
         self.prepare(request)
-        source = (
-            self.backend.generate(request)
-            if request.kind == "generate"
-            else self.backend.chat(request)
-        )
-        split = request.think is not None and not self.backend.splits_thinking
-        splitter = ThinkSplitter() if split else None
-        async with aclosing(source):
-            async for chunk in source:
-                if splitter is not None:
-                    thinking, text = splitter.feed(chunk.text)
+        model = request.model
+        scheduler = self.scheduler
+        await scheduler.acquire(model)
+        try:
+            timeout = self.settings.request_timeout
+            deadline = _monotonic() + timeout
+            source = (
+                self.backend.generate(request)
+                if request.kind == "generate"
+                else self.backend.chat(request)
+            )
+            split = request.think is not None and not self.backend.splits_thinking
+            splitter = ThinkSplitter() if split else None
+            async with aclosing(source):
+                async for chunk in source:
+                    if _monotonic() > deadline:
+                        raise UpstreamTimeout(
+                            f"the generation took longer than {timeout:g} seconds"
+                        )
+                    if splitter is not None:
+                        thinking, text = splitter.feed(chunk.text)
+                        if chunk.done:
+                            more_thinking, more_text = splitter.flush()
+                            thinking += more_thinking
+                            text += more_text
+                        chunk.thinking = chunk.thinking + thinking if request.think else ""
+                        chunk.text = text
+                        if (
+                            not chunk.done
+                            and not chunk.text
+                            and not chunk.thinking
+                            and not chunk.tool_calls
+                        ):
+                            continue
+                    elif request.think is False:
+                        chunk.thinking = ""
                     if chunk.done:
-                        more_thinking, more_text = splitter.flush()
-                        thinking += more_thinking
-                        text += more_text
-                    chunk.thinking = chunk.thinking + thinking if request.think else ""
-                    chunk.text = text
-                    if (
-                        not chunk.done
-                        and not chunk.text
-                        and not chunk.thinking
-                        and not chunk.tool_calls
-                    ):
-                        continue
-                elif request.think is False:
-                    chunk.thinking = ""
-                yield chunk
-                if chunk.done:
-                    return
+                        usage = current_usage.get()
+                        if usage is not None and chunk.stats is not None:
+                            usage.tokens += chunk.stats.eval_count
+                        yield chunk
+                        return
+                    yield chunk
+        finally:
+            scheduler.release(model)
 
     async def complete(self, request: GenerationRequest) -> Chunk:
         """A whole generation as one chunk (text and thinking joined, stats of the last)."""
