@@ -79,7 +79,6 @@ class GatewayMiddleware:
         status = 500
         extra_headers = [(b"x-request-id", request_id.encode())]
         response_started = False
-        admission = None
 
         async def send_wrapper(message) -> None:
             nonlocal status, response_started
@@ -121,8 +120,6 @@ class GatewayMiddleware:
                 raise
             await send_error(send_wrapper, path, 500, f"internal error (request {request_id})")
         finally:
-            if admission is not None:
-                self.limiter.charge(admission)
             log.info(
                 "%s %s %s %d %.1fms key=%s",
                 request_id,

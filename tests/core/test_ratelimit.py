@@ -53,8 +53,7 @@ def test_a_key_over_its_token_budget_is_refused_until_it_refills():
     limiter = RateLimiter(rpm=None, tpm=120, keyed=True, clock=clock)  # 2 tokens per second
     key = _key()
     admitted = limiter.admit(key, None)
-    admitted.usage.tokens = 150  # a long generation: 30 tokens into debt
-    limiter.charge(admitted)
+    admitted.usage.add(150)  # a long generation: 30 tokens into debt
     with pytest.raises(KeyRateLimited) as info:
         limiter.admit(key, None)
     assert info.value.retry_after == pytest.approx(15.5)  # 31 tokens at 2 per second

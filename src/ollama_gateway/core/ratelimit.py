@@ -16,8 +16,8 @@ Replies carry ``X-RateLimit-Limit`` (rpm), ``X-RateLimit-Remaining`` (requests l
 ``X-RateLimit-Reset`` (seconds until the bucket is full again), plus ``-Tokens`` variants of the
 three when a token limit applies. State is per process (per uvicorn worker).
 
-The service reports usage through :data:`current_usage`, a context variable the middleware sets
-for each request, so that the serving code needs no knowledge of who is asking.
+The service reports generated tokens through :data:`current_usage`, a context variable the
+middleware sets for each request, so that the serving code needs no knowledge of who is asking.
 """
 
 from __future__ import annotations
@@ -26,23 +26,13 @@ import math
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ollama_gateway.auth import ApiKey
 from ollama_gateway.errors import RateLimited
 from ollama_gateway.settings import Settings
 
 Headers = list[tuple[bytes, bytes]]
-
-
-@dataclass(slots=True)
-class Usage:
-    """What one request consumed; the service adds generated tokens as they are reported."""
-
-    tokens: int = 0
-
-
-current_usage: ContextVar[Usage | None] = ContextVar("ollama_gateway_usage", default=None)
 
 
 @dataclass(slots=True)
@@ -75,12 +65,32 @@ class Client:
 
 
 @dataclass(slots=True)
+class Usage:
+    """What one request consumed. The service calls :meth:`add` with the generated tokens as soon
+    as the final chunk reports them (before the client sees the end of the reply), so that the
+    client's next request already meets the reduced budget."""
+
+    tokens: int = 0
+    bucket: Bucket | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def add(self, tokens: int) -> None:
+        self.tokens += tokens
+        bucket = self.bucket
+        if bucket is not None and tokens:
+            bucket.refill(self.clock())
+            bucket.level -= tokens
+
+
+current_usage: ContextVar[Usage | None] = ContextVar("ollama_gateway_usage", default=None)
+
+
+@dataclass(slots=True)
 class Admission:
     """An admitted request: the headers to add to its reply and its usage record."""
 
-    client: Client
     headers: Headers
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage
 
 
 class KeyRateLimited(RateLimited):
@@ -158,14 +168,7 @@ class RateLimiter:
             )
         if requests is not None:
             requests.level -= 1.0
-        return Admission(client, _headers(client))
-
-    def charge(self, admission: Admission) -> None:
-        """Take the request's generated tokens out of its token bucket."""
-        tokens = admission.client.tokens
-        if tokens is not None and admission.usage.tokens:
-            tokens.refill(self.clock())
-            tokens.level -= admission.usage.tokens
+        return Admission(_headers(client), Usage(0, tokens, self.clock))
 
     def _sweep(self, now: float) -> None:
         """Forget clients whose buckets are full again (they would be recreated identical)."""

@@ -97,7 +97,7 @@ class GenerationService:
                     if chunk.done:
                         usage = current_usage.get()
                         if usage is not None and chunk.stats is not None:
-                            usage.tokens += chunk.stats.eval_count
+                            usage.add(chunk.stats.eval_count)
                         yield chunk
                         return
                     yield chunk
