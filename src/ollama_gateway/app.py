@@ -22,6 +22,7 @@ from ollama_gateway.backends.factory import build_backend
 from ollama_gateway.core.ratelimit import RateLimiter
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
+from ollama_gateway.fastpath import FastPath, fastapi_options
 from ollama_gateway.middleware import GatewayMiddleware
 from ollama_gateway.settings import Settings, is_loopback
 
@@ -102,6 +103,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        **fastapi_options(),
     )
     app.state.settings = settings
     app.state.keyring = keyring
@@ -112,6 +114,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(ollama.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.
+    app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
     app.add_middleware(
         GatewayMiddleware,
         keyring=keyring,
