@@ -1,10 +1,11 @@
 """A fast Ollama stand-in for benchmarks: canned replies from a bare asyncio protocol.
 
-``python bench/standin.py PORT [TOKENS]`` serves ``/api/generate`` and ``/api/chat`` as Ollama
-would for an instant model: ``stream: false`` gets one JSON object, otherwise ``TOKENS`` NDJSON
-chunks (chunked transfer encoding) and a final ``done`` chunk, all at once. ``GET /api/version``
-and ``GET /`` answer too. It does as little as possible per request so that it is not what a
-benchmark measures: no framework, no per-request allocation beyond reading the body.
+``python bench/standin.py PORT [TOKENS [DELAY]]`` serves ``/api/generate`` and ``/api/chat``
+as Ollama would for an instant model: ``stream: false`` gets one JSON object, otherwise
+``TOKENS`` NDJSON chunks (chunked transfer encoding) and a final ``done`` chunk, all at once (or
+after ``DELAY`` seconds, to play a model that takes its time). ``GET /api/version`` and ``GET /``
+answer too. It does as little as possible per request so that it is not what a benchmark
+measures: no framework, no per-request allocation beyond reading the body.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def build_replies(model: str, tokens: int) -> dict[tuple[bytes, bool], bytes]:
 
 class StandIn(asyncio.Protocol):
     replies: dict[tuple[bytes, bool], bytes] = {}
+    delay: float = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -105,7 +107,16 @@ class StandIn(asyncio.Protocol):
                 return
             body = buffer[end + 4 : end + 4 + length]
             self.buffer = buffer[end + 4 + length :]
-            self.transport.write(self.answer(head, body))  # type: ignore[attr-defined]
+            reply = self.answer(head, body)
+            if self.delay:
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.delay, self._write_open, reply)
+            else:
+                self.transport.write(reply)  # type: ignore[attr-defined]
+
+    def _write_open(self, reply: bytes) -> None:
+        if not self.transport.is_closing():  # type: ignore[attr-defined]
+            self.transport.write(reply)  # type: ignore[attr-defined]
 
     def answer(self, head: bytes, body: bytes) -> bytes:
         method, path = head.split(b" ", 2)[:2]
@@ -121,8 +132,9 @@ class StandIn(asyncio.Protocol):
         return reply or _reply(b"404 Not Found", b'{"error":"not found"}')
 
 
-async def serve(port: int, tokens: int) -> None:
+async def serve(port: int, tokens: int, delay: float = 0.0) -> None:
     StandIn.replies = build_replies("deepseek-r1:1.5b", tokens)
+    StandIn.delay = delay
     loop = asyncio.get_running_loop()
     server = await loop.create_server(StandIn, "127.0.0.1", port, backlog=4096)
     print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
@@ -134,5 +146,6 @@ if __name__ == "__main__":
         serve(
             int(sys.argv[1]) if len(sys.argv) > 1 else 0,
             int(sys.argv[2]) if len(sys.argv) > 2 else 32,
+            float(sys.argv[3]) if len(sys.argv) > 3 else 0.0,
         )
     )
