@@ -1,6 +1,6 @@
 """What the gateway adds in front of Ollama: the same load, straight to a stand-in and through us.
 
-    python bench/gateway.py [--duration 5] [--workers 1] [--tokens 32]
+    python bench/gateway.py [--duration 5] [--workers 1] [--tokens 32] [--src DIR]
 
 Starts ``bench/standin.py`` (an instant Ollama: canned replies from a bare asyncio protocol) and
 ``ollama-gateway serve`` in front of it, as separate processes on loopback ports, then measures
@@ -16,8 +16,11 @@ The load generator is ``wrk`` (C, epoll; ``apt-get install wrk``) with a Lua scr
 bodies, one thread; time to first chunk comes from a small asyncio client (the same one for both
 targets). The gateway runs with an API key (so the key check is measured), ``parallel`` and
 ``max_queue`` large enough that the scheduler never queues, and its access log on unless
-``--log-level warning`` is given. With ``--workers N > 1`` the gateway is started by uvicorn's
-multi-process runner (each worker builds the app from the same environment).
+``--log-level warning`` is given; ``--workers N`` is passed to ``serve``. ``--src`` runs the
+gateway from another source tree (e.g. an older commit, ``git archive``d) to compare versions.
+
+Beside throughput and latency it reports the gateway's CPU time per request (user + system, all
+its processes): on a machine shared with other work that figure is steadier than requests/s.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def start_gateway(upstream: int, args: argparse.Namespace) -> tuple[subprocess.P
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "bench")]),
+        "PYTHONPATH": str(Path(args.src).resolve()),
         "API_KEY": KEY,
         "OLLAMA_GATEWAY_BACKEND": "ollama",
         "OLLAMA_GATEWAY_OLLAMA_URL": f"http://127.0.0.1:{upstream}",
@@ -84,16 +87,25 @@ def start_gateway(upstream: int, args: argparse.Namespace) -> tuple[subprocess.P
         "OLLAMA_GATEWAY_LOG_LEVEL": args.log_level,
         "OLLAMA_GATEWAY_PORT": str(port),
     }
+    command = [sys.executable, "-m", "ollama_gateway", "serve"]
     if args.workers > 1:
-        command = [sys.executable, "-m", "uvicorn", "--factory", "gateway_app:app"]
-        command += ["--port", str(port), "--workers", str(args.workers), "--no-access-log"]
-        command += ["--log-level", "warning"]
-    else:
-        command = [sys.executable, "-m", "ollama_gateway", "serve"]
+        command += ["--workers", str(args.workers)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     time.sleep(0.5 * args.workers)  # every worker listening
     return proc, port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (the workers)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(cpu_seconds(int(child)) for child in children)
 
 
 def lua(body: str, headers: dict[str, str]) -> str:
@@ -206,7 +218,11 @@ def run(args: argparse.Namespace) -> None:
                 results = []
                 for target_port, path, body, headers in (direct, through):
                     url = f"http://127.0.0.1:{target_port}{path}"
-                    results.append(wrk(url, lua(body, headers), clients, args.duration))
+                    before = cpu_seconds(gateway.pid)
+                    result = wrk(url, lua(body, headers), clients, args.duration)
+                    used = cpu_seconds(gateway.pid) - before
+                    result["cpu_us"] = used / (result["rps"] * args.duration) * 1e6
+                    results.append(result)
                 rows.append((name, clients, *results))
         stream_rows = []
         for clients in (1, 16):
@@ -241,6 +257,7 @@ def report(args, rows, stream_rows, firsts) -> None:
     )
     head = f"{'':<14}{'clients':>7} | {'direct req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | "
     head += f"{'gateway req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} {'+p50 ms':>7}"
+    head += f" | {'gw CPU/req':>10}"
     print(head)
     print("-" * len(head))
     for name, clients, direct, through in rows:
@@ -248,7 +265,7 @@ def report(args, rows, stream_rows, firsts) -> None:
             f"{name:<14}{clients:>7} | {direct['rps']:>12.0f} {direct['p50']:>7.3f} "
             f"{direct['p99']:>7.3f} | {through['rps']:>13.0f} {through['p50']:>7.3f} "
             f"{through['p99']:>7.3f} | {through['rps'] / direct['rps']:>5.2f} "
-            f"{through['p50'] - direct['p50']:>7.3f}"
+            f"{through['p50'] - direct['p50']:>7.3f} | {through['cpu_us']:>8.0f}us"
         )
         for label, result in (("direct", direct), ("gateway", through)):
             if result["bad"] or result["errors"]:
@@ -271,6 +288,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     parser.add_argument("--tokens", type=int, default=32, help="chunks per streamed reply")
     parser.add_argument("--log-level", default="info", choices=["info", "warning"])
+    parser.add_argument("--src", default=str(ROOT / "src"), help="the gateway's source tree")
     run(parser.parse_args())
 
 
