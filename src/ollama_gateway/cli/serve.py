@@ -11,6 +11,7 @@ the per-key limits apply per worker (N times them in total).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -33,6 +34,22 @@ def load_settings(flags: dict[str, Any]):
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise click.UsageError(f"invalid setting {where}: {first.get('msg')}") from None
+
+
+async def _prepare(settings):
+    """Pick the backend once (``auto`` probes Ollama) and make sure the embedded one has its
+    default model, so that problems are one clear line before the server starts."""
+    from ollama_gateway.backends.factory import choose_backend
+    from ollama_gateway.models.bootstrap import ModelUnavailable, ensure_default_model
+
+    backend = await choose_backend(settings)
+    settings = settings.model_copy(update={"backend": backend})
+    if backend == "embedded":
+        try:
+            await ensure_default_model(settings)
+        except ModelUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+    return settings
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -78,8 +95,8 @@ def serve(workers: int, **flags: Any) -> None:
     try:
         import uvicorn
 
-        from ollama_gateway.app import InsecureConfiguration, create_app
-        from ollama_gateway.auth import KeyFileError
+        from ollama_gateway.app import InsecureConfiguration, check_startup, create_app
+        from ollama_gateway.auth import KeyFileError, KeyRing
         from ollama_gateway.logs import configure_logging
     except ImportError as exc:
         raise click.ClickException(
@@ -88,12 +105,13 @@ def serve(workers: int, **flags: Any) -> None:
     settings = load_settings(flags)
     configure_logging(settings)
     try:
-        app = create_app(settings)
+        check_startup(settings, KeyRing.from_settings(settings))
     except (InsecureConfiguration, KeyFileError) as exc:
         raise click.UsageError(str(exc)) from None
+    settings = asyncio.run(_prepare(settings))
     if workers > 1 and settings.backend != "ollama":
         raise click.UsageError(
-            "--workers > 1 needs --backend ollama: each worker would load its own copy of an "
+            "--workers > 1 needs the Ollama backend: each worker would load its own copy of an "
             "embedded model"
         )
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal it caught:
@@ -112,4 +130,4 @@ def serve(workers: int, **flags: Any) -> None:
         os.environ[_WORKER_SETTINGS] = _settings_for_workers(settings)
         uvicorn.run("ollama_gateway.cli.serve:worker_app", factory=True, workers=workers, **common)
     else:
-        uvicorn.run(app, **common)
+        uvicorn.run(create_app(settings), **common)
