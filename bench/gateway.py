@@ -64,11 +64,17 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     raise SystemExit(f"nothing answers on port {port}")
 
 
-def start_standin(tokens: int) -> tuple[subprocess.Popen, int]:
+def start_standin(tokens: int, kind: str = "raw") -> tuple[subprocess.Popen, int]:
     port = free_port()
+    if kind == "raw":
+        command = [sys.executable, str(ROOT / "bench" / "standin.py"), str(port), str(tokens)]
+    else:  # the tests' fake Ollama: an aiohttp server (4 chunks per stream)
+        command = [sys.executable, "-m", "tests.support.fake_ollama", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "standin.py"), str(port), str(tokens)],
+        command,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # wrk hangs up mid-stream when its time is up
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     wait_port(port, proc)
     return proc, port
@@ -192,7 +198,9 @@ async def first_chunks(port: int, path: str, body: bytes, headers: str, duration
 def run(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
-    standin, upstream = start_standin(args.tokens)
+    standin, upstream = start_standin(args.tokens, args.standin)
+    if args.standin != "raw":
+        args.tokens = 4
     gateway, port = start_gateway(upstream, args)
     key = {"Content-Type": "application/json", "X-API-KEY": KEY}
     plain = {"Content-Type": "application/json"}
@@ -252,7 +260,7 @@ def report(args, rows, stream_rows, firsts) -> None:
     print("$ " + shlex.join([sys.executable, *sys.argv]))
     print(
         f"wrk -t1 -d{args.duration}s; gateway: {args.workers} worker(s), log level "
-        f"{args.log_level}; stand-in: bench/standin.py, {args.tokens} chunks per stream; "
+        f"{args.log_level}; stand-in: {args.standin}, {args.tokens} chunks per stream; "
         f"{os.cpu_count()} CPUs"
     )
     head = f"{'':<14}{'clients':>7} | {'direct req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | "
@@ -289,6 +297,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32, help="chunks per streamed reply")
     parser.add_argument("--log-level", default="info", choices=["info", "warning"])
     parser.add_argument("--src", default=str(ROOT / "src"), help="the gateway's source tree")
+    parser.add_argument(
+        "--standin",
+        default="raw",
+        choices=["raw", "aiohttp"],
+        help="raw: bench/standin.py (fastest); aiohttp: the tests' fake Ollama",
+    )
     run(parser.parse_args())
 
 
