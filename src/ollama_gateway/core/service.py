@@ -58,7 +58,7 @@ class GenerationService:
         too long); the slot is released when this generator finishes or is closed.
         """
         self.prepare(request)
-        model = request.model
+        model = slot_key(request.model)
         scheduler = self.scheduler
         await scheduler.acquire(model)
         try:
@@ -127,6 +127,15 @@ class GenerationService:
             context=last.context,
             model=last.model or request.model,
         )
+
+
+def slot_key(model: str) -> str:
+    """The name slots are counted under: ``llama2`` and ``llama2:latest`` are one model.
+
+    >>> slot_key("llama2"), slot_key("llama2:latest"), slot_key("host:5000/ns/m")
+    ('llama2:latest', 'llama2:latest', 'host:5000/ns/m:latest')
+    """
+    return model if ":" in model.rpartition("/")[2] else model + ":latest"
 
 
 def now_ns() -> int:
