@@ -283,9 +283,11 @@ def report(args, rows, stream_rows, firsts) -> None:
     print(f"{'streaming /api/chat':<22}{'direct':>12}{'gateway':>12}{'ratio':>8}")
     (direct_first, direct_rate), (first, rate) = firsts
     print(f"{'first chunk, 1 client':<22}{direct_first:>10.3f}ms{first:>10.3f}ms")
-    print(f"{'chunks/s, 1 stream':<22}{direct_rate:>12.0f}{rate:>12.0f}{rate / direct_rate:>8.2f}")
+    print(
+        f"{'chunks/s in 1 stream':<22}{direct_rate:>12.0f}{rate:>12.0f}{rate / direct_rate:>8.2f}"
+    )
     for clients, direct, through in stream_rows:
-        label = f"chunks/s, {clients} clients"
+        label = f"chunks/s, {clients} client{'s' if clients > 1 else ''}"
         d, t = direct["rps"] * per, through["rps"] * per
         print(f"{label:<22}{d:>12.0f}{t:>12.0f}{t / d:>8.2f}")
 
