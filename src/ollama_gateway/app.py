@@ -19,7 +19,7 @@ from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
-from ollama_gateway.core.ratelimit import RateLimiter
+from ollama_gateway.core.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.fastpath import FastPath, fastapi_options
@@ -128,7 +128,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             allow_credentials=False,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS", "HEAD"],
             allow_headers=["Authorization", "X-API-KEY", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
     if keyring.enabled is False:
         log.warning(

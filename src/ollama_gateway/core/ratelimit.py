@@ -34,6 +34,13 @@ from ollama_gateway.settings import Settings
 
 Headers = list[tuple[bytes, bytes]]
 
+# The reply headers, as CORS must expose them to browsers.
+RATE_LIMIT_HEADERS = [
+    f"X-RateLimit-{what}{suffix}"
+    for suffix in ("", "-Tokens")
+    for what in ("Limit", "Remaining", "Reset")
+]
+
 
 @dataclass(slots=True)
 class Bucket:
