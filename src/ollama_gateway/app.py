@@ -117,9 +117,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
     app.add_middleware(
         GatewayMiddleware,
+        limiter=RateLimiter.from_settings(settings, keyed=keyring.enabled),
         keyring=keyring,
         max_body_bytes=settings.max_body_bytes,
-        limiter=RateLimiter.from_settings(settings, keyed=keyring.enabled),
     )
     if settings.cors_origins:
         app.add_middleware(

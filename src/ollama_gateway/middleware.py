@@ -77,7 +77,7 @@ class GatewayMiddleware:
         state["request_id"] = request_id
         state["started"] = started
         status = 500
-        extra_headers = [(b"x-request-id", request_id.encode())]
+        id_header = (b"x-request-id", request_id.encode())
         response_started = False
 
         async def send_wrapper(message) -> None:
@@ -85,7 +85,7 @@ class GatewayMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *extra_headers]
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
@@ -102,10 +102,10 @@ class GatewayMiddleware:
             state["api_key"] = key
             if self.limiter is not None and (scope["method"], path) not in self.public:
                 client = scope.get("client")
-                admission = self.limiter.admit(key, client[0] if client else None)
+                admission = self.limiter.admit(key, client[0] if client else None)  # may 429
                 if admission is not None:
-                    extra_headers.extend(admission.headers)
                     current_usage.set(admission.usage)
+                    send_wrapper = _adding_headers(send_wrapper, admission.headers)
             receive = self._limit_body(scope, headers, receive)
             await self.app(scope, receive, send_wrapper)
         except GatewayError as exc:
@@ -153,3 +153,14 @@ class GatewayMiddleware:
             return message
 
         return limited
+
+
+def _adding_headers(send, headers: list[tuple[bytes, bytes]]):
+    """``send`` that adds ``headers`` to the response start (the rate-limit headers)."""
+
+    async def sender(message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *headers]
+        await send(message)
+
+    return sender
