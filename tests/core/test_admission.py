@@ -138,3 +138,30 @@ async def test_a_client_that_hangs_up_frees_its_slot_for_the_next(make_settings,
             reply = await asyncio.wait_for(nxt, 10)
     assert reply.status_code == 200 and reply.json()["generated_text"] == "Hello, world!"
     assert _scheduler(app).running() == 0
+
+
+async def test_a_waiting_client_that_hangs_up_leaves_the_queue(make_settings, upstream):
+    app = _app(make_settings, upstream, parallel=1, max_queue=1)
+    with serve(app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+            running = asyncio.create_task(
+                client.post("/api/generate", json={"model": "hold", "prompt": "running"})
+            )
+            await until(lambda: upstream.held == 1, "the first request to reach Ollama")
+            _, writer = await open_request(
+                url, "/api/generate", {"model": "hold", "prompt": "leaver", "stream": False}
+            )
+            await until(lambda: _scheduler(app).waiting == 1, "the second request to queue")
+            await hang_up(writer)
+            await until(lambda: _scheduler(app).waiting == 0, "the queue to empty")
+            # its place is free: the queue (max 1) takes a new request instead of refusing it
+            nxt = asyncio.create_task(
+                client.post("/api/generate", json={"model": "hold", "prompt": "next"})
+            )
+            await until(lambda: _scheduler(app).waiting == 1, "the next request to queue")
+            upstream.release_held()
+            await until(lambda: len(upstream.requests) == 2, "the next request to reach Ollama")
+            upstream.release_held()
+            replies = await asyncio.wait_for(asyncio.gather(running, nxt), 10)
+    assert [r.status_code for r in replies] == [200, 200]
+    assert [r.body["prompt"] for r in upstream.requests] == ["running", "next"]
