@@ -167,3 +167,16 @@ def test_http_without_keys_limits_each_address(make_settings, ollama):
         assert client.post("/api/generate", json={"prompt": "x"}).status_code == 200
         refused = client.post("/api/generate", json={"prompt": "x"})
     assert refused.status_code == 429 and refused.headers["retry-after"] in ("59", "60")
+
+
+def test_http_429_in_the_openai_shape(make_settings, ollama):
+    settings = make_settings(backend="ollama", ollama_url=ollama.url, rate_limit_rpm=1)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    with serve(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as client:
+        client.post("/v1/chat/completions", json=body)
+        refused = client.post("/v1/chat/completions", json=body)
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
+    assert error["message"].startswith("rate limit exceeded: 1 request per minute")
+    assert refused.headers["retry-after"] in ("59", "60")

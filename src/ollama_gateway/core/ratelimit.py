@@ -164,9 +164,9 @@ class RateLimiter:
         wait = 0.0
         what = ""
         if requests is not None and requests.refill(now) < 1.0:
-            wait, what = requests.wait_for(1.0), f"{rpm} requests"
+            wait, what = requests.wait_for(1.0), f"{rpm} request{'s' if rpm != 1 else ''}"
         if tokens is not None and tokens.refill(now) < 1.0 and tokens.wait_for(1.0) > wait:
-            wait, what = tokens.wait_for(1.0), f"{tpm} generated tokens"
+            wait, what = tokens.wait_for(1.0), f"{tpm} generated token{'s' if tpm != 1 else ''}"
         if what:
             raise KeyRateLimited(
                 f"rate limit exceeded: {what} per minute; retry in {math.ceil(wait)} s",
