@@ -2,6 +2,7 @@
 
 - ``forever``: a chunk every 10 ms, never done (only the service's deadline ends it)
 - ``toolong``: raises ContextTooLong before any output, as the embedded engine does
+- ``steady``: three chunks 20 ms apart, then done
 - anything else: ``Hello`` then a done chunk with eval_count 1
 """
 
@@ -23,6 +24,8 @@ class ScriptedBackend:
 
     def __init__(self) -> None:
         self.closed = 0  # generations closed before they were done
+        self.active = 0  # generations running now
+        self.peak = 0  # the most that ever ran at once
 
     async def start(self) -> None:
         pass
@@ -39,7 +42,13 @@ class ScriptedBackend:
     async def _run(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         if request.model == "toolong":
             raise ContextTooLong(TOO_LONG)
+        self.active += 1
+        self.peak = max(self.peak, self.active)
         try:
+            if request.model == "steady":
+                for _ in range(3):
+                    yield Chunk(text="s", model=request.model)
+                    await asyncio.sleep(0.02)
             if request.model == "forever":
                 while True:
                     yield Chunk(text="x", model=request.model)
@@ -49,6 +58,8 @@ class ScriptedBackend:
         except GeneratorExit:
             self.closed += 1
             raise
+        finally:
+            self.active -= 1
 
     async def embed(self, request: Any) -> Any:
         raise NotImplementedError

@@ -29,3 +29,17 @@ async def test_a_model_and_its_latest_tag_share_slots(make_settings):
     ).text == "Hello"  # the backend sees the name as given
     await second.aclose()
     assert service.scheduler.running() == 0
+
+
+async def test_at_most_parallel_generations_reach_the_backend(make_settings):
+    backend = ScriptedBackend()
+    service = GenerationService(backend, make_settings(parallel=2, max_queue=100))
+
+    async def one() -> str:
+        chunk = await service.complete(GenerationRequest(model="steady"))
+        return chunk.text
+
+    texts = await asyncio.wait_for(asyncio.gather(*(one() for _ in range(10))), 20)
+    assert texts == ["sssHello"] * 10
+    assert backend.peak == 2
+    assert service.scheduler.running() == 0
