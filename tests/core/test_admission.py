@@ -165,3 +165,22 @@ async def test_a_waiting_client_that_hangs_up_leaves_the_queue(make_settings, up
             replies = await asyncio.wait_for(asyncio.gather(running, nxt), 10)
     assert [r.status_code for r in replies] == [200, 200]
     assert [r.body["prompt"] for r in upstream.requests] == ["running", "next"]
+
+
+async def test_a_waiting_streaming_client_that_hangs_up_leaves_the_queue(make_settings, upstream):
+    app = _app(make_settings, upstream, parallel=1, max_queue=1)
+    with serve(app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+            running = asyncio.create_task(
+                client.post("/api/generate", json={"model": "hold", "prompt": "running"})
+            )
+            await until(lambda: upstream.held == 1, "the first request to reach Ollama")
+            _, writer = await open_request(
+                url, "/api/generate", {"model": "hold", "prompt": "leaver", "stream": True}
+            )
+            await until(lambda: _scheduler(app).waiting == 1, "the second request to queue")
+            await hang_up(writer)
+            await until(lambda: _scheduler(app).waiting == 0, "the queue to empty", timeout=3)
+            upstream.release_held()
+            assert (await asyncio.wait_for(running, 10)).status_code == 200
+    assert [r.body["prompt"] for r in upstream.requests] == ["running"]
