@@ -20,9 +20,11 @@ from ollama_gateway.api.health import Readiness
 from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
+from ollama_gateway.core.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
-from ollama_gateway.metrics import Metrics
+from ollama_gateway.fastpath import FastPath, fastapi_options
+from ollama_gateway.metrics import Metrics, scheduler_slots
 from ollama_gateway.middleware import GatewayMiddleware
 from ollama_gateway.observability import ObservabilityMiddleware
 from ollama_gateway.settings import Settings, is_loopback
@@ -93,7 +95,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             chosen.bind_metrics(metrics)
         await chosen.start()
         app.state.backend = chosen
-        app.state.service = GenerationService(chosen, settings, metrics=metrics)
+        service = app.state.service = GenerationService(chosen, settings, metrics=metrics)
+        metrics.on_scrape(lambda m: m.set_slots(scheduler_slots(service.scheduler)))
         try:
             yield
         finally:
@@ -107,6 +110,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        **fastapi_options(),
     )
     app.state.settings = settings
     app.state.keyring = keyring
@@ -119,8 +123,10 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(ollama.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.
+    app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
     app.add_middleware(
         GatewayMiddleware,
+        limiter=RateLimiter.from_settings(settings, keyed=keyring.enabled),
         keyring=keyring,
         max_body_bytes=settings.max_body_bytes,
         public_paths=("/metrics",) if settings.metrics_public else (),
@@ -132,7 +138,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             allow_credentials=False,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS", "HEAD"],
             allow_headers=["Authorization", "X-API-KEY", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
     # Outermost of all: metrics and the access log see every request, preflights included.
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)

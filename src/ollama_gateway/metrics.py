@@ -63,7 +63,7 @@ UNMATCHED = "unmatched"
 MAX_LABEL_LENGTH = 120
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UPSTREAM_ERROR_KINDS = frozenset(
-    {"unavailable", "timeout", "bad_response", "busy", "error", OVERFLOW}
+    {"unavailable", "timeout", "bad_response", "busy", "rate_limited", "error", OVERFLOW}
 )
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -324,3 +324,13 @@ class Metrics:
             except Exception:
                 log.exception("a metrics source failed; its values are left as they were")
         return generate_latest(self.registry)
+
+
+def scheduler_slots(scheduler: Any) -> dict[str, tuple[int, int]]:
+    """``{model: (running, queued)}`` of a :class:`~ollama_gateway.core.scheduler.Scheduler`.
+
+    Read at scrape time (``metrics.on_scrape``), so the request path pays nothing for these
+    gauges; the scheduler keeps an entry only for models with requests running or waiting.
+    """
+    names = list(getattr(scheduler, "_models", ()))
+    return {name: (scheduler.running(name), scheduler.queued(name)) for name in names}

@@ -25,6 +25,7 @@ from starlette.routing import Match
 from ollama_gateway.core.types import Chunk, GenerationRequest
 from ollama_gateway.errors import (
     GatewayError,
+    RateLimited,
     ServiceUnavailable,
     UpstreamBadResponse,
     UpstreamTimeout,
@@ -131,6 +132,8 @@ class ObservabilityMiddleware:
             route = route_of(scope, self._leaves)
             metrics.in_flight.dec()
             metrics.request(route, scope["method"], status, elapsed)
+            if status == 429 and "upstream_error" not in state:
+                metrics.rejected("rate_limit")  # the rate limiter is the gateway's only own 429
             if access_log.isEnabledFor(logging.INFO):
                 _log_access(scope, state, route, status, elapsed)
 
@@ -246,10 +249,18 @@ class GenerationObserver:
             log_output(self.request.request_id, "".join(self._output))
 
     def failed(self, exc: BaseException) -> None:
-        if self.metrics is not None and self.upstream:
-            kind = upstream_kind(exc)
-            if kind is not None:
-                self.metrics.upstream_error(kind)
+        if not self.upstream:
+            return
+        kind = upstream_kind(exc)
+        if kind is None and isinstance(exc, RateLimited):
+            kind = "rate_limited"  # Ollama's own 429
+        if kind is None:
+            return
+        if self.metrics is not None:
+            self.metrics.upstream_error(kind)
+        state = _state.get()
+        if state is not None:
+            state["upstream_error"] = kind
 
 
 class _Watched:
