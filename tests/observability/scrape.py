@@ -10,11 +10,12 @@ from prometheus_client.parser import text_string_to_metric_families
 Samples = dict[tuple[str, frozenset], float]
 
 
-def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
+def scrape(url: str, headers: dict[str, str] | None = None, settle: bool = True) -> Samples:
     """The samples once every earlier request has been counted (only the scrape is in flight).
 
     A client can read a whole response a moment before the server has finished its bookkeeping
-    for it, so a scrape that still sees another request in flight is repeated (for up to 5 s).
+    for it, so a scrape that still sees another request in flight is repeated (for up to 5 s);
+    ``settle=False`` takes the first answer (requests are meant to be in flight).
     """
     deadline = time.monotonic() + 5
     while True:
@@ -22,7 +23,7 @@ def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
         samples = parse(r.text)
-        if value(samples, "ollama_gateway_requests_in_flight") <= 1:
+        if not settle or value(samples, "ollama_gateway_requests_in_flight") <= 1:
             return samples
         if time.monotonic() > deadline:
             return samples
