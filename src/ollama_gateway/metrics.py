@@ -40,12 +40,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
+from prometheus_client.utils import floatToGoString
 
 from ollama_gateway import __version__
 
@@ -114,6 +117,59 @@ def _timestamp(rfc3339: str) -> float | None:
         return None
 
 
+class HttpStats:
+    """Request count, duration and in-flight gauge: plain numbers, rendered at scrape time.
+
+    Every request updates these, so they skip prometheus-client's per-value locks: the
+    middleware updates them from the event loop only (not thread-safe by design).
+    """
+
+    def __init__(self, buckets: tuple[float, ...] = REQUEST_BUCKETS) -> None:
+        self.bounds = tuple(float(b) for b in buckets)
+        self.in_flight = 0
+        self.counts: dict[tuple[str, str, int], int] = {}
+        self.durations: dict[tuple[str, str], list[float]] = {}  # per bucket, then the sum
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        if method not in METHODS:
+            method = OVERFLOW
+        key = (route, method, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        durations = self.durations.get((route, method))
+        if durations is None:
+            durations = self.durations[(route, method)] = [0] * (len(self.bounds) + 2)
+        durations[bisect_left(self.bounds, seconds)] += 1  # the last slot before the sum: +Inf
+        durations[-1] += seconds
+
+    def collect(self) -> Iterator[Any]:
+        requests = CounterMetricFamily(
+            PREFIX + "requests",
+            "HTTP requests answered, by route template, method and status.",
+            labels=["route", "method", "status"],
+        )
+        for (route, method, status), count in list(self.counts.items()):
+            requests.add_metric([route, method, str(status)], count)
+        yield requests
+        duration = HistogramMetricFamily(
+            PREFIX + "request_duration_seconds",
+            "Time from a request arriving to its response ending (streams included).",
+            labels=["route", "method"],
+        )
+        for (route, method), values in list(self.durations.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip((*self.bounds, float("inf")), values[:-1], strict=True):
+                cumulative += count
+                buckets.append((floatToGoString(bound), cumulative))
+            duration.add_metric([route, method], buckets, sum_value=values[-1])
+        yield duration
+        yield GaugeMetricFamily(
+            PREFIX + "requests_in_flight", "Requests being answered now.", value=self.in_flight
+        )
+
+    def describe(self) -> list[Any]:
+        return []  # names are checked at registration through collect()
+
+
 class Metrics:
     """Every instrument of one app, registered in its own :class:`CollectorRegistry`."""
 
@@ -121,7 +177,6 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.model_label = LabelCap(max_models)
         self.reason_label = LabelCap(max_reasons)
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._model_children: dict[str, tuple[Any, Any, Any, Any]] = {}
         r = self.registry
 
@@ -129,22 +184,8 @@ class Metrics:
             PREFIX + "build_info", "Always 1; the version as a label.", ["version"], registry=r
         )
         info.labels(__version__).set(1)
-        self.requests = Counter(
-            PREFIX + "requests",
-            "HTTP requests answered, by route template, method and status.",
-            ["route", "method", "status"],
-            registry=r,
-        )
-        self.request_duration = Histogram(
-            PREFIX + "request_duration_seconds",
-            "Time from a request arriving to its response ending (streams included).",
-            ["route", "method"],
-            buckets=REQUEST_BUCKETS,
-            registry=r,
-        )
-        self.in_flight = Gauge(
-            PREFIX + "requests_in_flight", "Requests being answered now.", registry=r
-        )
+        self.http = HttpStats()
+        r.register(self.http)
         self.time_to_first_token = Histogram(
             PREFIX + "time_to_first_token_seconds",
             "Time from a request arriving to the first generated token reaching the gateway.",
@@ -212,18 +253,7 @@ class Metrics:
     # -- the HTTP layer ------------------------------------------------------------------------
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request (``route`` is the route template or ``unmatched``)."""
-        if method not in METHODS:
-            method = OVERFLOW
-        key = (route, method, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(route, method, str(status)),
-                self.request_duration.labels(route, method),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.http.observe(route, method, status, seconds)
 
     # -- generations ---------------------------------------------------------------------------
     def _per_model(self, model: str) -> tuple[Any, Any, Any, Any]:

@@ -116,7 +116,8 @@ class ObservabilityMiddleware:
             await send(message)
 
         metrics = self.metrics
-        metrics.in_flight.inc()
+        http = metrics.http
+        http.in_flight += 1
         try:
             await self.app(scope, receive, send_status)
         except asyncio.CancelledError:
@@ -130,8 +131,8 @@ class ObservabilityMiddleware:
                 router = getattr(scope.get("app"), "router", None)
                 self._leaves = leaf_routes(getattr(router, "routes", ()))
             route = route_of(scope, self._leaves)
-            metrics.in_flight.dec()
-            metrics.request(route, scope["method"], status, elapsed)
+            http.in_flight -= 1
+            http.observe(route, scope["method"], status, elapsed)
             if status == 429 and "upstream_error" not in state:
                 metrics.rejected("rate_limit")  # the rate limiter is the gateway's only own 429
             if access_log.isEnabledFor(logging.INFO):

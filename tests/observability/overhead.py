@@ -22,7 +22,7 @@ from contextlib import AsyncExitStack
 
 from ollama_gateway.app import create_app
 from ollama_gateway.core.types import Chunk, Stats
-from ollama_gateway.logs import make_formatter
+from ollama_gateway.logs import configure_logging, make_formatter
 from ollama_gateway.observability import ObservabilityMiddleware
 from ollama_gateway.settings import Settings
 
@@ -104,11 +104,11 @@ def build(middleware: bool):
 
 
 async def main(n: int, rounds: int = 15) -> None:
-    logging.getLogger("ollama_gateway.app").setLevel(logging.ERROR)
-    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115
+    configure_logging(Settings(_env_file=None))  # as `serve` does, then into /dev/null
     root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    handler = root.handlers[0]
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
+    logging.getLogger("ollama_gateway.app").setLevel(logging.ERROR)
     access = logging.getLogger("ollama_gateway.access")
     configs = [
         ("everything on, text access log", build(True), "text", True),

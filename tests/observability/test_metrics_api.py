@@ -137,7 +137,30 @@ def test_request_children_do_not_grow_with_odd_methods():
         value(s, "ollama_gateway_requests_total", route="unmatched", method="other", status="405")
         == 100
     )
-    assert len(m._request_children) == 1
+    assert len(m.http.counts) == len(m.http.durations) == 1
+
+
+def test_request_histogram_buckets_are_cumulative_with_le_semantics():
+    m = Metrics()
+    for seconds in (0.005, 0.0051, 0.3, 1000.0):
+        m.request("/x", "GET", 200, seconds)
+    s = samples(m)
+
+    def bucket(le):
+        return value(
+            s, "ollama_gateway_request_duration_seconds_bucket", route="/x", method="GET", le=le
+        )
+
+    assert bucket("0.005") == 1  # a value equal to a bound is inside it
+    assert bucket("0.01") == 2
+    assert bucket("0.25") == 2
+    assert bucket("0.5") == 3
+    assert bucket("300.0") == 3
+    assert bucket("+Inf") == 4
+    assert value(s, "ollama_gateway_request_duration_seconds_count", route="/x", method="GET") == 4
+    total = value(s, "ollama_gateway_request_duration_seconds_sum", route="/x", method="GET")
+    assert total == pytest.approx(1000.3101)
+    assert value(s, "ollama_gateway_requests_total", route="/x", method="GET", status="200") == 4
 
 
 def test_scrape_sources_publish_state_when_rendered():
