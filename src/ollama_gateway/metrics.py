@@ -3,7 +3,8 @@
 ``create_app`` builds one :class:`Metrics` per app (each with its own ``CollectorRegistry``, so
 tests can build many apps) and keeps it on ``app.state.metrics``; ``GET /metrics`` renders it.
 
-The instrumentation API (every method is cheap, thread-safe, and never raises on odd input):
+The instrumentation API (every method is cheap and never raises on odd input; all are
+thread-safe except ``request``, which the middleware calls from the event loop):
 
 ======================================================  =========================================
 ``request(route, method, status, seconds)``             the observability middleware, per request
