@@ -11,9 +11,12 @@ thread-safe except ``request``, which the middleware calls from the event loop):
 ``first_token(model, seconds)``                         the generation service: time to first token
 ``observe_tokens(model, prompt, generated, seconds)``   the service, once per finished generation;
                                                         ``seconds`` is the decode time (speed)
-``queue_depth(model, n)`` / ``running(model, n)``       the scheduler: requests waiting / generating
-``rejected(reason)``                                    the scheduler / rate limiter, per 429 or 503
-                                                        it answers (``queue_full``, ``rate_limit``)
+``queue_depth(model, n)`` / ``running(model, n)``       one model's waiting / generating requests
+                                                        (the scheduler's are read at scrape time)
+``rejected(reason)``                                    per request the gateway refuses: the service
+                                                        (``queue_full``, ``queue_timeout``), the
+                                                        middleware (``rate_limit``: a 429 that is
+                                                        not Ollama's own)
 ``model_loaded(model, seconds, size_bytes=0)``          the embedded engine, after a load
 ``model_unloaded(model)``                               the embedded engine, after an unload
 ``observe_load(model, seconds)``                        the service, when a generation's stats say
