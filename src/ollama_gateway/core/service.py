@@ -51,10 +51,7 @@ class GenerationService:
             if request.kind == "generate"
             else self.backend.chat(request)
         )
-        if request.think is None:
-            split = split_reasoning
-        else:
-            split = not self.backend.splits_thinking
+        split = split_reasoning if request.think is None else not self.backend.splits_thinking
         keep = request.think is not False
         splitter: ThinkSplitter | None = None
         first = True
