@@ -49,7 +49,7 @@ def _run(pieces: list[str], started_inside: bool) -> tuple[str, str]:
 def _splits(text: str, cuts: int):
     for points in itertools.combinations(range(1, len(text)), cuts):
         bounds = (0, *points, len(text))
-        yield [text[a:b] for a, b in zip(bounds, bounds[1:])]
+        yield [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 @pytest.mark.parametrize(("output", "inside", "want_thinking", "want_content"), CASES)
