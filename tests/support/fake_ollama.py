@@ -157,6 +157,10 @@ class FakeOllama:
             self.models.remove(model)
             return web.Response()
         if route == ("POST", "/api/copy"):
+            if body.get("source") not in self.models:
+                return _json(
+                    {"error": f'model "{body.get("source")}" not found, try pulling it first'}, 404
+                )
             self.models.append(body["destination"])
             return web.Response()
         return _json({"error": "not found"}, 404)
