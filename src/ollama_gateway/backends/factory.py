@@ -39,14 +39,17 @@ def _embedded(settings: Settings) -> Backend:
     return EmbeddedBackend(settings)
 
 
-async def build_backend(settings: Settings) -> Backend:
-    if settings.backend == "ollama":
-        return OllamaBackend(settings)
-    if settings.backend == "embedded":
-        return _embedded(settings)
+async def choose_backend(settings: Settings) -> str:
+    """``ollama`` or ``embedded``: ``auto`` is Ollama when one answers, embedded otherwise."""
+    if settings.backend != "auto":
+        return settings.backend
     found, why = await ollama_answers(settings.ollama_url)
-    if found:
-        log.info("backend: ollama (%s)", why)
+    chosen = "ollama" if found else "embedded"
+    log.info("backend: %s (%s)", chosen, why)
+    return chosen
+
+
+async def build_backend(settings: Settings) -> Backend:
+    if await choose_backend(settings) == "ollama":
         return OllamaBackend(settings)
-    log.info("backend: embedded (%s)", why)
     return _embedded(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 from typing import Any
@@ -25,6 +26,22 @@ def load_settings(flags: dict[str, Any]):
         raise click.UsageError(f"invalid setting {where}: {first.get('msg')}") from None
 
 
+async def _prepare(settings):
+    """Pick the backend once (``auto`` probes Ollama) and make sure the embedded one has its
+    default model, so that problems are one clear line before the server starts."""
+    from ollama_gateway.backends.factory import choose_backend
+    from ollama_gateway.models.bootstrap import ModelUnavailable, ensure_default_model
+
+    backend = await choose_backend(settings)
+    settings = settings.model_copy(update={"backend": backend})
+    if backend == "embedded":
+        try:
+            await ensure_default_model(settings)
+        except ModelUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+    return settings
+
+
 def _exit_cleanly(signum: int, frame: object) -> None:
     sys.exit(0)
 
@@ -36,8 +53,8 @@ def serve(**flags: Any) -> None:
     try:
         import uvicorn
 
-        from ollama_gateway.app import InsecureConfiguration, create_app
-        from ollama_gateway.auth import KeyFileError
+        from ollama_gateway.app import InsecureConfiguration, check_startup, create_app
+        from ollama_gateway.auth import KeyFileError, KeyRing
         from ollama_gateway.logs import configure_logging
     except ImportError as exc:
         raise click.ClickException(
@@ -46,9 +63,10 @@ def serve(**flags: Any) -> None:
     settings = load_settings(flags)
     configure_logging(settings)
     try:
-        app = create_app(settings)
+        check_startup(settings, KeyRing.from_settings(settings))
     except (InsecureConfiguration, KeyFileError) as exc:
         raise click.UsageError(str(exc)) from None
+    app = create_app(asyncio.run(_prepare(settings)))
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal it caught:
     # these handlers make that final step a clean exit 0.
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,207 @@
+"""Executes templates parsed by :mod:`._gotmpl_parse` with Go's ``text/template`` semantics.
+
+Go semantics kept: truthiness (empty and zero values are false), ``and`` / ``or`` evaluate lazily
+and return an operand, ``eq`` takes several operands, ``len`` of a string counts bytes, map keys
+print and range in sorted order, variables are scoped to their block, ``$`` is the root data.
+Values and functions live in :mod:`._gotmpl_values` and :mod:`._gotmpl_funcs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ollama_gateway.models._gotmpl_funcs import FUNCS
+from ollama_gateway.models._gotmpl_parse import (
+    Action,
+    Branch,
+    Break,
+    Chain,
+    Continue,
+    Dot,
+    Field,
+    Identifier,
+    Literal,
+    Pipe,
+    TemplateError,
+    Text,
+    Variable,
+)
+from ollama_gateway.models._gotmpl_values import (
+    GoJSON,
+    GoStruct,
+    go_print,
+    truth,
+    wrap_json,
+)
+
+__all__ = ["Executor", "GoJSON", "GoStruct"]
+
+MAX_OUTPUT = 16 * 1024 * 1024  # characters; a template that writes more is refused
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+class Executor:
+    """Runs a parsed template against ``data`` (the root, ``$``)."""
+
+    def __init__(self, data: Any) -> None:
+        self.root = data
+        self.vars: list[tuple[str, Any]] = [("$", data)]
+        self.out: list[str] = []
+        self.size = 0
+
+    def run(self, nodes: list[Any]) -> str:
+        try:
+            self.walk(nodes, self.root)
+        except (_Break, _Continue):
+            raise TemplateError("break or continue outside range") from None
+        return "".join(self.out)
+
+    def write(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            raise TemplateError("the template output is too large")
+        self.out.append(text)
+
+    def walk(self, nodes: list[Any], dot: Any) -> None:
+        for node in nodes:
+            if isinstance(node, Text):
+                self.write(node.text)
+            elif isinstance(node, Action):
+                value = self.eval_pipe(node.pipe, dot)
+                if not node.pipe.decl:
+                    self.write(go_print(value))
+            elif isinstance(node, Branch):
+                mark = len(self.vars)
+                try:
+                    if node.kind == "range":
+                        self.run_range(node, dot)
+                    else:
+                        value = self.eval_pipe(node.pipe, dot)
+                        if truth(value):
+                            self.walk(node.body, value if node.kind == "with" else dot)
+                        else:
+                            self.walk(node.else_body, dot)
+                finally:
+                    del self.vars[mark:]
+            elif isinstance(node, Break):
+                raise _Break
+            elif isinstance(node, Continue):
+                raise _Continue
+
+    def run_range(self, node: Branch, dot: Any) -> None:
+        pipe = node.pipe
+        value = self.eval_pipe(Pipe(pipe.cmds), dot)
+        if isinstance(value, GoJSON) and isinstance(value.value, dict | list):
+            items = value.items()
+        elif value is None:
+            items: list[tuple[Any, Any]] = []
+        elif isinstance(value, dict):
+            items = [(k, wrap_json(value[k])) for k in sorted(value)]
+        elif isinstance(value, list | tuple):
+            items = [(i, wrap_json(v)) for i, v in enumerate(value)]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            items = [(i, i) for i in range(value)]
+        else:
+            raise TemplateError(f"range can't iterate over {go_print(value)}")
+        if not items:
+            self.walk(node.else_body, dot)
+            return
+        mark = len(self.vars)
+        for key, elem in items:
+            if len(pipe.decl) == 1:
+                self.vars.append((pipe.decl[0], elem))
+            elif len(pipe.decl) == 2:
+                self.vars.append((pipe.decl[0], key))
+                self.vars.append((pipe.decl[1], elem))
+            try:
+                self.walk(node.body, elem)
+            except _Continue:
+                pass
+            except _Break:
+                break
+            finally:
+                del self.vars[mark:]
+
+    def lookup(self, name: str) -> Any:
+        for var, value in reversed(self.vars):
+            if var == name:
+                return value
+        raise TemplateError(f"undefined variable: {name}")
+
+    def eval_pipe(self, pipe: Pipe, dot: Any) -> Any:
+        value: Any = None
+        for i, cmd in enumerate(pipe.cmds):
+            value = self.eval_command(cmd.args, dot, value, has_final=i > 0)
+        if pipe.decl:
+            if pipe.is_assign:
+                for n in range(len(self.vars) - 1, -1, -1):
+                    if self.vars[n][0] == pipe.decl[0]:
+                        self.vars[n] = (pipe.decl[0], value)
+                        break
+                else:
+                    raise TemplateError(f"undefined variable: {pipe.decl[0]}")
+            else:
+                self.vars.append((pipe.decl[0], value))
+        return value
+
+    def eval_command(self, args: list[Any], dot: Any, final: Any, has_final: bool) -> Any:
+        first = args[0]
+        if isinstance(first, Identifier):
+            return self.call(first.name, args[1:], dot, final, has_final)
+        if len(args) > 1 or has_final:
+            raise TemplateError("can't give argument to non-function")
+        return self.eval_arg(first, dot)
+
+    def call(self, name: str, args: list[Any], dot: Any, final: Any, has_final: bool) -> Any:
+        if name in ("and", "or"):
+            if not args and not has_final:
+                raise TemplateError(f"{name}: missing arguments")
+            value: Any = None
+            for arg in args:
+                value = self.eval_arg(arg, dot)
+                if truth(value) != (name == "and"):
+                    return value
+            return final if has_final else value
+        values = [self.eval_arg(a, dot) for a in args]
+        if has_final:
+            values.append(final)
+        try:
+            return FUNCS[name](*values)
+        except TypeError:
+            raise TemplateError(f"wrong number of arguments for {name}: {len(values)}") from None
+
+    def eval_arg(self, node: Any, dot: Any) -> Any:
+        if isinstance(node, Literal):
+            return node.value
+        if isinstance(node, Dot):
+            return dot
+        if isinstance(node, Field):
+            return self.fields(dot, node.ident)
+        if isinstance(node, Variable):
+            return self.fields(self.lookup(node.name), node.ident)
+        if isinstance(node, Pipe):
+            return self.eval_pipe(node, dot)
+        if isinstance(node, Chain):
+            return self.fields(self.eval_pipe(node.node, dot), node.ident)
+        if isinstance(node, Identifier):
+            return self.call(node.name, [], dot, None, False)
+        raise TemplateError(f"can't evaluate {type(node).__name__}")
+
+    def fields(self, value: Any, ident: list[str]) -> Any:
+        for name in ident:
+            if value is None:
+                return None
+            if isinstance(value, GoJSON | GoStruct):
+                value = value.field(name)
+            elif isinstance(value, dict):
+                value = value.get(name)
+            else:
+                raise TemplateError(f"can't evaluate field {name} in type {type(value).__name__}")
+        return value

@@ -1,0 +1,71 @@
+"""Make sure the default model is there before the embedded engine starts serving.
+
+``serve`` calls :func:`ensure_default_model` once, before the server starts: a model already in
+the store (or a ``.gguf`` path) is used as it is; a missing one is pulled when
+``pull_on_start`` is on; offline, it fails with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from ollama_gateway.errors import GatewayError, ModelNotFound
+from ollama_gateway.models.refs import is_gguf_path
+from ollama_gateway.models.store import ModelStore
+from ollama_gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailable(RuntimeError):
+    """The default model is neither present nor obtainable; the message says what to do."""
+
+
+def _ways_out(ref: str) -> str:
+    return (
+        f"Serve a local file with --model /path/to/model.gguf, or pull it when online with "
+        f"`ollama-gateway pull --direct {ref}`."
+    )
+
+
+def _present(ref: str, store: ModelStore) -> bool:
+    if is_gguf_path(ref):
+        if not Path(ref).expanduser().is_file():
+            raise ModelUnavailable(f"model file {ref} does not exist")
+        return True
+    try:
+        store.resolve(ref)
+        return True
+    except ModelNotFound:
+        return False
+
+
+async def ensure_default_model(settings: Settings, store: ModelStore | None = None) -> None:
+    ref = settings.model
+    store = store or ModelStore(settings.resolved_models_dir)
+    if await asyncio.to_thread(_present, ref, store):
+        return
+    where = settings.resolved_models_dir
+    if not settings.pull_on_start:
+        raise ModelUnavailable(f'model "{ref}" is not in {where}. {_ways_out(ref)}')
+    from ollama_gateway.models.pull import pull_model
+
+    log.info('model "%s" is not in %s: pulling it from %s', ref, where, settings.registry_url)
+    last_log = 0.0
+    try:
+        async for event in pull_model(ref, store, settings.registry_url):
+            now = time.monotonic()
+            total, done = event.get("total"), event.get("completed", 0)
+            if total and now - last_log > 5:
+                log.info("pull %s: %s %.0f%%", ref, event["status"], 100 * done / total)
+                last_log = now
+            elif not total:
+                log.info("pull %s: %s", ref, event["status"])
+    except GatewayError as exc:
+        raise ModelUnavailable(
+            f'cannot pull the default model "{ref}" from {settings.registry_url}: '
+            f"{exc.message}. {_ways_out(ref)}"
+        ) from None
