@@ -8,6 +8,7 @@ Thin routers: the wire models (:mod:`ollama_gateway.schemas.openai`) build the n
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -69,16 +70,28 @@ async def completions(request: Request, service: ServiceDep) -> Response:
     return _sse(stream.events(first, rest, req.request_id))
 
 
-def _created(model: ModelInfo) -> int:
-    try:
-        return int(datetime.fromisoformat(model.modified_at.replace("Z", "+00:00")).timestamp())
-    except ValueError:
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def created_of(modified_at: str) -> int:
+    """Unix seconds of an RFC 3339 time (any fraction digits, as Go writes them); 0 if unknown.
+
+    >>> created_of("2025-01-01T10:00:00.123456789-08:00"), created_of("2025-01-01T00:00:00Z")
+    (1735754400, 1735689600)
+    >>> created_of("")
+    0
+    """
+    found = _RFC3339.match(modified_at)
+    if found is None:
         return 0
+    zone = found.group(2) or "Z"
+    stamp = found.group(1) + ("+00:00" if zone == "Z" else zone)
+    return int(datetime.fromisoformat(stamp).timestamp())
 
 
 def _model_json(model: ModelInfo) -> dict[str, Any]:
     owner = model.name.split("/")[0] if "/" in model.name else "library"
-    return {"id": model.name, "object": "model", "created": _created(model), "owned_by": owner}
+    return {"id": model.name, "object": "model", "created": created_of(model.modified_at), "owned_by": owner}
 
 
 def _same_model(asked: str, name: str) -> bool:
