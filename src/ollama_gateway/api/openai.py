@@ -91,7 +91,12 @@ def created_of(modified_at: str) -> int:
 
 def _model_json(model: ModelInfo) -> dict[str, Any]:
     owner = model.name.split("/")[0] if "/" in model.name else "library"
-    return {"id": model.name, "object": "model", "created": created_of(model.modified_at), "owned_by": owner}
+    return {
+        "id": model.name,
+        "object": "model",
+        "created": created_of(model.modified_at),
+        "owned_by": owner,
+    }
 
 
 def _same_model(asked: str, name: str) -> bool:
