@@ -319,3 +319,15 @@ def test_reasoning_opened_by_the_chat_template(scripted):
     lines = ndjson(r)
     assert "".join(line["message"].get("thinking", "") for line in lines) == "Hmm, two."
     assert "".join(line["message"]["content"] for line in lines) == "Two."
+
+
+def test_tags_left_by_an_upstream_that_ignores_think_are_split(scripted):
+    """An Ollama older than ``think`` returns the raw tags: the gateway still splits them."""
+    backend = ScriptedBackend(replies=[list(RAW), list(RAW)], splits_thinking=True)
+    with scripted(backend) as url:
+        on = httpx.post(url + "/api/generate", json={"prompt": "x", "think": True, "stream": False})
+        off = httpx.post(
+            url + "/api/generate", json={"prompt": "x", "think": False, "stream": False}
+        )
+    assert (on.json()["thinking"], on.json()["response"]) == ("Let me think.\n", "Answer.")
+    assert "thinking" not in off.json() and off.json()["response"] == "Answer."

@@ -43,7 +43,9 @@ class GenerationService:
         Reasoning goes to ``Chunk.thinking`` when ``request.think`` is true, is dropped when it
         is false, and is left in the text when it is ``None``, unless ``split_reasoning`` asks
         for it to be split out anyway (the OpenAI API returns it as ``reasoning_content``
-        without being asked). Backends that split reasoning themselves are trusted to.
+        without being asked). Reasoning a backend already split out (``Chunk.thinking``) is
+        kept; tags left in the text are split here too, so an upstream Ollama too old to know
+        ``think`` still gives the right answer.
         """
         self.prepare(request)
         source = (
@@ -51,7 +53,7 @@ class GenerationService:
             if request.kind == "generate"
             else self.backend.chat(request)
         )
-        split = split_reasoning if request.think is None else not self.backend.splits_thinking
+        split = split_reasoning or request.think is not None
         keep = request.think is not False
         splitter: ThinkSplitter | None = None
         first = True
