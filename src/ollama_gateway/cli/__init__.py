@@ -14,6 +14,9 @@ def main() -> None:
 
 
 # Command families register here, one line each.
+from ollama_gateway.cli.run_cmd import healthcheck, run  # noqa: E402
 from ollama_gateway.cli.serve import serve  # noqa: E402
 
 main.add_command(serve)
+main.add_command(run)
+main.add_command(healthcheck)
