@@ -86,4 +86,4 @@ def test_content_without_reasoning_streams_without_delay():
 
 def test_doctests():
     result = doctest.testmod(thinking)
-    assert result.attempted >= 3 and result.failed == 0
+    assert result.attempted >= 5 and result.failed == 0

@@ -45,6 +45,18 @@ def partial_suffix(text: str, tag: str) -> int:
     return 0
 
 
+def prompt_opens_thinking(prompt: str) -> bool:
+    """Whether a rendered prompt leaves the model inside its reasoning (for backends to set
+    ``Chunk.starts_in_thinking`` on their first chunk).
+
+    >>> prompt_opens_thinking("User: 1+1?\\nAssistant: <think>\\n")
+    True
+    >>> prompt_opens_thinking("<think>\\n\\n</think>\\n\\n"), prompt_opens_thinking("Hi")
+    (False, False)
+    """
+    return prompt.rstrip().endswith(OPEN_TAG)
+
+
 class ThinkSplitter:
     """Feed text pieces; get back ``(thinking, content)`` pieces.
 
