@@ -291,13 +291,13 @@ def test_gateway_splits_reasoning_for_backends_that_do_not(scripted, path):
         content = "".join(
             text(line, "response" if key == "response" else "content") for line in lines
         )
-        assert (thinking, content) == ("Let me think.\n", "Answer.")
+        assert (thinking, content) == ("Let me think.", "Answer.")
         assert all(not (text(line, "thinking") and line["done"]) for line in lines)
         whole = httpx.post(url + path, json={**body, "think": True, "stream": False}).json()
         if key == "response":
-            assert (whole["thinking"], whole["response"]) == ("Let me think.\n", "Answer.")
+            assert (whole["thinking"], whole["response"]) == ("Let me think.", "Answer.")
         else:
-            assert whole["message"]["thinking"] == "Let me think.\n"
+            assert whole["message"]["thinking"] == "Let me think."
             assert whole["message"]["content"] == "Answer."
         dropped = httpx.post(url + path, json={**body, "think": False, "stream": False}).json()
         assert "thinking" not in (dropped if key == "response" else dropped["message"])
@@ -329,5 +329,5 @@ def test_tags_left_by_an_upstream_that_ignores_think_are_split(scripted):
         off = httpx.post(
             url + "/api/generate", json={"prompt": "x", "think": False, "stream": False}
         )
-    assert (on.json()["thinking"], on.json()["response"]) == ("Let me think.\n", "Answer.")
+    assert (on.json()["thinking"], on.json()["response"]) == ("Let me think.", "Answer.")
     assert "thinking" not in off.json() and off.json()["response"] == "Answer."

@@ -12,9 +12,9 @@ from ollama_gateway.core.thinking import ThinkSplitter
 
 # (output as the model writes it, started_inside, expected thinking, expected content)
 CASES = [
-    ("<think>\nLet me think.\n</think>\n\nAnswer.", False, "Let me think.\n", "Answer."),
+    ("<think>\nLet me think.\n</think>\n\nAnswer.", False, "Let me think.", "Answer."),
     ("<think>Hm</think>Yes", False, "Hm", "Yes"),
-    ("  \n<think> a < b </think> c", False, "a < b ", "c"),
+    ("  \n<think> a < b </think> c", False, "a < b", "c"),
     ("<think>\n\n</think>\n\nHello", False, "", "Hello"),  # thinking switched off
     ("<think>never closed", False, "never closed", ""),  # cut by num_predict
     ("<think>x</thinkk>y</think>z", False, "x</thinkk>y", "z"),
@@ -27,11 +27,14 @@ CASES = [
     ("", False, "", ""),
     ("   ", False, "", "   "),
     # the chat template opened the tag: the output starts inside the reasoning
-    ("Reasoning here.\n</think>\n\nAnswer.", True, "Reasoning here.\n", "Answer."),
+    ("Reasoning here.\n</think>\n\nAnswer.", True, "Reasoning here.", "Answer."),
     ("\nR</think>A", True, "R", "A"),
     ("</think>A", True, "", "A"),
     ("only reasoning", True, "only reasoning", ""),
     ("R <</think>A", True, "R <", "A"),
+    ("<think>one\n\ntwo \n</think>x", False, "one\n\ntwo", "x"),  # inner whitespace kept
+    ("<think>cut off \n", False, "cut off \n", ""),  # never closed: all of it
+    ("<think>\n\n\n", False, "", ""),
 ]
 
 
@@ -69,8 +72,8 @@ def test_text_that_cannot_be_a_tag_is_released_at_once():
     assert splitter.feed("<think>") == ("", "")
     assert splitter.in_thinking
     assert splitter.feed("Step one") == ("Step one", "")
-    assert splitter.feed(" and <") == (" and ", "")  # "<" may begin "</think>"
-    assert splitter.feed("b") == ("<b", "")
+    assert splitter.feed(" and <") == (" and", "")  # " <" may be the end: "</think>"
+    assert splitter.feed("b") == (" <b", "")
     assert splitter.feed("</think>") == ("", "")
     assert not splitter.in_thinking
     assert splitter.feed("\n\nDone") == ("", "Done")

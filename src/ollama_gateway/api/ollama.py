@@ -138,7 +138,7 @@ async def generate(request: Request, service: ServiceDep) -> Response:
         out["elapsed_time"] = time.perf_counter() - _started(request)
         return JSONResponse(out)
     model = req.model or service.settings.model
-    first, rest = await start_stream(service.stream(req))
+    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     model = first.model or model
     lines = stream_lines(first, rest, _Lines(model, chat=False), _error_line, req.request_id)
     return ndjson_response(lines)
@@ -155,7 +155,7 @@ async def chat(request: Request, service: ServiceDep) -> Response:
         chunk = await until_disconnect(request, service.complete(req))
         return JSONResponse(chat_json(chunk, req.model))
     model = req.model or service.settings.model
-    first, rest = await start_stream(service.stream(req))
+    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     model = first.model or model
     lines = stream_lines(first, rest, _Lines(model, chat=True), _error_line, req.request_id)
     return ndjson_response(lines)

@@ -100,7 +100,7 @@ async def pull(request: Request, backend: BackendDep) -> Response:
     events = backend.pull(body.model_name(), insecure=body.insecure)
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
-    first, rest = await start_stream(events)
+    first, rest = await until_disconnect(request, start_stream(events))
     lines = stream_lines(first, rest, _line, _error_line, _request_id(request))
     return ndjson_response(lines)
 

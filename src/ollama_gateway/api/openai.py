@@ -50,7 +50,9 @@ async def chat_completions(request: Request, service: ServiceDep) -> Response:
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req, split_reasoning=True))
         return JSONResponse(chat_completion(chunk, model))
-    first, rest = await start_stream(service.stream(req, split_reasoning=True))
+    first, rest = await until_disconnect(
+        request, start_stream(service.stream(req, split_reasoning=True))
+    )
     stream = ChatStream(first.model or model, body.include_usage)
     return _sse(stream.events(first, rest, req.request_id))
 
@@ -65,7 +67,7 @@ async def completions(request: Request, service: ServiceDep) -> Response:
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req))
         return JSONResponse(text_completion(chunk, model, echo))
-    first, rest = await start_stream(service.stream(req))
+    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     stream = CompletionStream(first.model or model, body.include_usage, echo)
     return _sse(stream.events(first, rest, req.request_id))
 

@@ -14,9 +14,26 @@ def main() -> None:
 
 
 # Command families register here, one line each.
+from ollama_gateway.cli import chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
 from ollama_gateway.cli.run_cmd import healthcheck, run  # noqa: E402
-from ollama_gateway.cli.serve import serve  # noqa: E402
+
+try:
+    from ollama_gateway.cli.serve import serve
+except ImportError as exc:  # the base install (no server extras) keeps its client commands
+    from ollama_gateway.cli._remote import unavailable
+
+    serve = unavailable("serve", exc)
 
 main.add_command(serve)
 main.add_command(run)
 main.add_command(healthcheck)
+main.add_command(client_cmds.generate)
+main.add_command(chat_cmd.chat)
+main.add_command(pull_cmd.pull)
+main.add_command(client_cmds.list_models)
+main.add_command(client_cmds.list_models, name="ls")
+main.add_command(client_cmds.ps)
+main.add_command(client_cmds.show)
+main.add_command(client_cmds.rm)
+main.add_command(client_cmds.cp)
+main.add_command(keys_cmd.keys)

@@ -11,9 +11,11 @@ themselves; the model's output then begins inside the reasoning with no opening 
 backend says so on its first chunk (``Chunk.starts_in_thinking``) and the splitter starts with
 ``started_inside=True``.
 
-Whitespace is handled as Ollama does: whitespace right after ``<think>`` and right after
-``</think>`` is dropped, so ``<think>\\nWhy?\\n</think>\\n\\nBecause.`` gives the reasoning
-``Why?\\n`` and the answer ``Because.``.
+Whitespace is handled as Ollama's parser does: whitespace around the reasoning (after
+``<think>``, before and after ``</think>``) is dropped, so
+``<think>\\nWhy?\\n</think>\\n\\nBecause.`` gives the reasoning ``Why?`` and the answer
+``Because.``. Whitespace inside the reasoning is held back only until more text shows it is not
+the end.
 """
 
 from __future__ import annotations
@@ -116,16 +118,14 @@ class ThinkSplitter:
             elif state == _THINKING:
                 at = pending.find(CLOSE_TAG)
                 if at >= 0:
-                    thinking += pending[:at]
+                    thinking += pending[:at].rstrip()
                     pending = pending[at + len(CLOSE_TAG) :]
                     self._state = _AFTER
                     continue
-                keep = partial_suffix(pending, CLOSE_TAG)
-                if keep:
-                    thinking += pending[:-keep]
-                    self._pending = pending[-keep:]
-                else:
-                    thinking += pending
+                # hold back what may still be the closing tag, and the whitespace before it
+                released = pending[: len(pending) - partial_suffix(pending, CLOSE_TAG)].rstrip()
+                thinking += released
+                self._pending = pending[len(released) :]
                 break
             elif state == _AFTER:
                 pending = pending.lstrip()

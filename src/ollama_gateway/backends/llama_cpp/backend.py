@@ -1,0 +1,259 @@
+"""The embedded backend: Ollama's API served by llama.cpp in this process.
+
+Model references are store names (``deepseek-r1:1.5b``, resolved through the Ollama-layout
+:class:`~ollama_gateway.models.store.ModelStore`) or paths to ``.gguf`` files. Each loaded model
+has one :class:`~ollama_gateway.backends.llama_cpp.engine.Engine` batching up to
+``settings.parallel`` requests; :class:`~ollama_gateway.backends.llama_cpp.loaded.ModelManager`
+applies ``keep_alive`` and ``max_loaded_models``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ollama_gateway.backends.llama_cpp import show as show_info
+from ollama_gateway.backends.llama_cpp.engine import EngineConfig
+from ollama_gateway.backends.llama_cpp.loaded import LoadedModel, ModelManager
+from ollama_gateway.backends.llama_cpp.options import engine_options
+from ollama_gateway.backends.llama_cpp.prompt import ModelPromptInfo, build_prompt
+from ollama_gateway.core.types import (
+    Chunk,
+    EmbedRequest,
+    EmbedResult,
+    GenerationRequest,
+    ModelInfo,
+    RunningModel,
+    Stats,
+)
+from ollama_gateway.errors import (
+    BadRequest,
+    GatewayError,
+    ModelLoadError,
+    ModelNotFound,
+    Unsupported,
+)
+from ollama_gateway.models.store import ModelStore, ResolvedModel
+from ollama_gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+THINK_OPEN = "<think>"
+
+
+class EmbeddedBackend:
+    """:class:`~ollama_gateway.backends.base.Backend` on llama.cpp, in-process."""
+
+    name = "embedded"
+    splits_thinking = False
+
+    def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or ModelStore(settings.resolved_models_dir)
+        self.manager = ModelManager(
+            self._engine_config,
+            max_loaded=settings.max_loaded_models,
+            default_keep_alive=settings.keep_alive_seconds,
+            wait_timeout=settings.queue_timeout,
+        )
+
+    def _engine_config(self, _resolved: ResolvedModel) -> EngineConfig:
+        s = self.settings
+        return EngineConfig(
+            n_ctx=s.num_ctx, n_parallel=s.parallel, n_threads=s.num_threads, n_batch=s.num_batch
+        )
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.manager.close()
+
+    # -- generation ----------------------------------------------------------------------
+    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        return self._generation(request)
+
+    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        return self._generation(request)
+
+    async def _resolve(self, ref: str) -> ResolvedModel:
+        if not ref:
+            ref = self.settings.model
+        return await asyncio.to_thread(self.store.resolve, ref)
+
+    async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        start = time.perf_counter_ns()
+        resolved = await self._resolve(request.model)
+        name = request.model or resolved.name
+        options = engine_options(
+            request.options,
+            model_params=resolved.params,
+            max_predict=self.settings.max_predict,
+            format=request.format,
+        )
+        loaded, load_ns = await self.manager.acquire(resolved)
+        keep_alive = request.keep_alive
+        try:
+            empty = not request.messages if request.kind == "chat" else not request.prompt
+            if empty and not request.context:
+                reason = "unload" if keep_alive == 0 else "load"
+                yield Chunk(
+                    done=True,
+                    done_reason=reason,
+                    model=name,
+                    stats=Stats(
+                        total_duration=time.perf_counter_ns() - start, load_duration=load_ns
+                    ),
+                )
+                return
+            tokens, opened = await asyncio.to_thread(self._tokens, loaded, request)
+            engine = loaded.engine
+            limit = options.num_ctx
+            async for chunk in engine.generate(tokens, options.sampling, n_ctx=limit):
+                chunk.model = name
+                if opened:  # the output starts inside a reasoning block the template opened
+                    chunk.text, opened = opened + chunk.text, ""
+                if chunk.done:
+                    stats = chunk.stats or Stats()
+                    stats.total_duration = time.perf_counter_ns() - start
+                    stats.load_duration = load_ns
+                    chunk.stats = stats
+                    if request.kind != "generate":
+                        chunk.context = None
+                yield chunk
+        finally:
+            self._release(loaded, keep_alive)
+
+    def _release(self, loaded: LoadedModel, keep_alive: float | None) -> None:
+        try:
+            self.manager.release(loaded, keep_alive)
+        except RuntimeError:  # the event loop is shutting down: close() frees everything
+            log.debug("release of %s skipped: no running loop", loaded.name)
+
+    def _tokens(self, loaded: LoadedModel, request: GenerationRequest) -> tuple[list[int], str]:
+        """Blocking: render the prompt and tokenize it.
+
+        Also returns the reasoning opener (``<think>`` and what follows it) when the template
+        ended the prompt inside one (DeepSeek-R1's does): the output is then prefixed with it,
+        so it reads as the model's own ``<think>...</think>`` as Ollama returns it.
+        """
+        model = loaded.model
+        info = ModelPromptInfo(
+            name=loaded.name,
+            go_template=loaded.resolved.template,
+            chat_template=model.chat_template,
+            system=loaded.resolved.system,
+            bos_text=model.token_text(model.bos),
+            eos_text=model.token_text(model.eos),
+        )
+        text = build_prompt(request, info)
+        add_bos = not (info.bos_text and text.startswith(info.bos_text))
+        tokens = model.tokenize(text, add_special=add_bos, parse_special=True)
+        if request.context and request.kind == "generate":
+            tokens = list(request.context) + tokens
+        if not tokens:
+            raise BadRequest("the prompt is empty after applying the template")
+        return tokens, open_reasoning(text) if not request.raw else ""
+
+    # -- embeddings ----------------------------------------------------------------------
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        start = time.perf_counter_ns()
+        resolved = await self._resolve(request.model)
+        loaded, load_ns = await self.manager.acquire(resolved)
+        try:
+            vectors, count = await asyncio.to_thread(self._embed, loaded, request)
+        finally:
+            self._release(loaded, request.keep_alive)
+        return EmbedResult(
+            model=request.model or resolved.name,
+            embeddings=vectors,
+            prompt_eval_count=count,
+            total_duration=time.perf_counter_ns() - start,
+            load_duration=load_ns,
+        )
+
+    def _embed(self, loaded: LoadedModel, request: EmbedRequest) -> tuple[list[list[float]], int]:
+        from ollama_gateway.backends.llama_cpp.embeddings import Embedder
+
+        if loaded.embedder is None:
+            try:
+                loaded.embedder = Embedder(
+                    loaded.model, loaded.config.n_ctx, loaded.config.n_threads
+                )
+            except GatewayError as exc:
+                raise ModelLoadError(f'model "{loaded.name}" cannot embed: {exc.message}') from None
+        vectors: list[list[float]] = []
+        total = 0
+        for text in request.inputs:
+            vector, count = loaded.embedder.embed(text, truncate=request.truncate)
+            if request.dimensions:
+                vector = _shorten(vector, request.dimensions)
+            vectors.append(vector)
+            total += count
+        return vectors, total
+
+    # -- models --------------------------------------------------------------------------
+    async def list_models(self) -> list[ModelInfo]:
+        models = await asyncio.to_thread(self.store.list)
+        return [m.to_model_info() for m in models]
+
+    async def show(self, model: str, verbose: bool = False) -> dict[str, Any]:
+        resolved = await self._resolve(model)
+        return await asyncio.to_thread(show_info.show, resolved, verbose)
+
+    async def running(self) -> list[RunningModel]:
+        return [show_info.running_model(m) for m in self.manager.models.values()]
+
+    async def pull(self, model: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
+        from ollama_gateway.models.pull import pull_model
+
+        async for event in pull_model(
+            model, self.store, self.settings.registry_url, insecure=insecure
+        ):
+            yield event
+
+    async def delete(self, model: str) -> None:
+        try:
+            name = (await self._resolve(model)).name
+        except ModelLoadError:  # a corrupt manifest: delete it all the same
+            name = model
+        await self.manager.unload(name)
+        await asyncio.to_thread(self.store.delete, model)
+
+    async def copy(self, source: str, destination: str) -> None:
+        await asyncio.to_thread(self.store.copy, source, destination)
+
+    async def check_ready(self) -> tuple[bool, str]:
+        name = self.settings.model
+        for loaded in self.manager.models.values():
+            if name in (loaded.name, loaded.resolved.name):
+                return True, f'model "{loaded.name}" is loaded'
+        try:
+            resolved = await self._resolve(name)
+        except ModelNotFound as exc:
+            return False, exc.message
+        except GatewayError as exc:
+            return False, f'model "{name}": {exc.message}'
+        failure = self.manager.failures.get(resolved.name)
+        if failure:
+            return False, f'model "{resolved.name}" failed to load: {failure}'
+        return True, f'model "{resolved.name}" is available; it loads on first use'
+
+
+def open_reasoning(prompt: str) -> str:
+    """``<think>`` plus the whitespace after it when ``prompt`` ends inside a think block."""
+    _, tag, tail = prompt.rpartition(THINK_OPEN)
+    if tag and not tail.strip():
+        return tag + tail
+    return ""
+
+
+def _shorten(vector: list[float], dimensions: int) -> list[float]:
+    if dimensions <= 0:
+        raise Unsupported("dimensions must be a positive number")
+    head = vector[:dimensions]
+    norm = sum(v * v for v in head) ** 0.5 or 1.0
+    return [v / norm for v in head]

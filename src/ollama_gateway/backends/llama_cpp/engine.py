@@ -1,0 +1,409 @@
+"""The embedded engine: one llama.cpp context per model, continuous batching over its slots.
+
+One decode thread owns the context. Each step it builds a single ``llama_batch`` holding the
+next token of every generating sequence followed by chunks of newly admitted prompts (up to
+``n_batch`` tokens), calls ``llama_decode`` once, then samples each sequence that produced logits
+with its own sampler chain. Requests join at the next step when a slot is free; finished and
+cancelled ones leave and give back their slot. The KV cache is unified: every slot may use up to
+``n_ctx`` cells of a ``n_ctx * n_parallel`` cache.
+
+A finished sequence leaves its KV cells in its slot as a prompt cache: the next request admitted
+to that slot reuses the longest common prefix (multi-turn chats re-evaluate only the new turn).
+A cancelled sequence's cells are freed at once.
+
+The consumer side is asyncio: :meth:`Engine.generate` is an async generator of
+:class:`~ollama_gateway.core.types.Chunk`; closing it (client gone) cancels the sequence, which
+leaves within one decode step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
+from ollama_gateway.backends.llama_cpp.model import Model
+from ollama_gateway.backends.llama_cpp.sampling import SamplerError, SamplingOptions, build_sampler
+from ollama_gateway.backends.llama_cpp.sequence import Sequence
+from ollama_gateway.core.types import Chunk
+from ollama_gateway.errors import BadRequest, ContextTooLong, GatewayError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """Context sizing: ``n_ctx`` tokens per sequence, ``n_parallel`` sequences at once."""
+
+    n_ctx: int = 4096
+    n_parallel: int = 4
+    n_threads: int | None = None
+    n_batch: int = 512
+    cache_prompt: bool = True
+    # llama.cpp's CPU flash attention sums in a different order for a batch than for a single
+    # row, so a sequence's output would depend on what else runs with it; without it, each
+    # sequence gets the very tokens it would get alone. -1 auto, 0 off, 1 on.
+    flash_attn: int = 0
+
+
+class EngineError(GatewayError):
+    """llama.cpp failed while decoding."""
+
+
+class Engine:
+    """Continuous batching over one model. Construct and :meth:`close` in worker threads."""
+
+    def __init__(self, model: Model, config: EngineConfig | None = None) -> None:
+        lc = lib()
+        config = config or EngineConfig()
+        self.model = model
+        self.n_parallel = max(1, config.n_parallel)
+        n_ctx = max(16, config.n_ctx)
+        if model.n_ctx_train > 0:
+            n_ctx = min(n_ctx, model.n_ctx_train)
+        self.n_ctx = n_ctx
+        self.cache_prompt = config.cache_prompt
+        self.capacity = max(config.n_batch, self.n_parallel)
+        threads = config.n_threads or os.cpu_count() or 1
+        params = lc.llama_context_default_params()
+        params.n_ctx = n_ctx * self.n_parallel
+        params.n_batch = self.capacity
+        params.n_ubatch = min(self.capacity, 512)
+        params.n_seq_max = self.n_parallel
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.kv_unified = True
+        params.flash_attn_type = config.flash_attn
+        params.no_perf = True
+        take_errors()
+        ctx = lc.llama_init_from_model(model.handle, params)
+        if not ctx:
+            errors = take_errors()
+            raise EngineError("could not create a llama.cpp context: " + ("; ".join(errors) or "?"))
+        self._ctx = ctx
+        self._mem = lc.llama_get_memory(ctx)
+        self._batch = lc.llama_batch_init(self.capacity, 0, 1)
+        self._cond = threading.Condition()
+        self._waiting: collections.deque[Sequence] = collections.deque()
+        self._active: list[Sequence] = []
+        self._free_slots: list[int] = list(range(self.n_parallel))
+        self._slot_cache: list[list[int]] = [[] for _ in range(self.n_parallel)]
+        self._closing = False
+        self._closed = False
+        self.steps = 0  # decode steps done (tests and metrics)
+        self.tokens_generated = 0
+        # Called on the decode thread right after a sequence left its slot (tests, metrics).
+        self.on_release: Callable[[Sequence], None] | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"llama-decode:{model.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    # -- public, any thread --------------------------------------------------------------
+    @property
+    def busy(self) -> int:
+        """Sequences generating or waiting for a slot."""
+        with self._cond:
+            return len(self._active) + len(self._waiting)
+
+    @property
+    def free_slots(self) -> int:
+        with self._cond:
+            return len(self._free_slots)
+
+    def kv_tokens(self, slot: int) -> int:
+        """Cells the KV cache holds for ``slot`` (0 when empty)."""
+        return lib().llama_memory_seq_pos_max(self._mem, slot) + 1
+
+    def check_prompt(self, n_prompt: int, limit: int | None = None) -> int:
+        """The context limit for a prompt of ``n_prompt`` tokens; ContextTooLong if too long."""
+        limit = min(limit or self.n_ctx, self.n_ctx)
+        if n_prompt >= limit:
+            raise ContextTooLong(
+                f"the input is {n_prompt} tokens, too long for the context window of {limit} tokens"
+            )
+        return limit
+
+    async def generate(
+        self,
+        prompt: list[int],
+        options: SamplingOptions | None = None,
+        *,
+        n_ctx: int | None = None,
+    ) -> AsyncIterator[Chunk]:
+        """Generate from ``prompt`` tokens; the last chunk has ``done=True`` and stats."""
+        if not prompt:
+            raise BadRequest("the prompt is empty")
+        limit = self.check_prompt(len(prompt), n_ctx)
+        seq = Sequence(prompt, options or SamplingOptions(), limit, asyncio.get_running_loop())
+        self._submit(seq)
+        try:
+            while True:
+                item = await seq.queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.done:
+                    return
+        finally:
+            if not seq.finished:
+                self.cancel(seq)
+
+    def cancel(self, seq: Sequence) -> None:
+        with self._cond:
+            if not seq.cancelled:
+                seq.cancelled = True
+                seq.cancel_step = self.steps
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Stop the decode thread, fail what is left, free the context (blocking)."""
+        with self._cond:
+            if self._closing:
+                return
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout=60)
+        lc = lib()
+        for seq in [*self._active, *self._waiting]:
+            seq.finished = True
+            seq.send(ServiceUnavailable("the model was unloaded"))
+            if seq.sampler is not None:
+                seq.sampler.free()
+                seq.sampler = None
+        self._active.clear()
+        self._waiting.clear()
+        if not self._thread.is_alive():
+            lc.llama_batch_free(self._batch)
+            lc.llama_free(self._ctx)
+        self._closed = True
+
+    # -- decode thread -------------------------------------------------------------------
+    def _submit(self, seq: Sequence) -> None:
+        with self._cond:
+            if self._closing:
+                raise ServiceUnavailable("the model is being unloaded")
+            self._waiting.append(seq)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                with self._cond:
+                    while not self._closing and not self._active and not self._waiting:
+                        self._cond.wait()
+                    if self._closing:
+                        return
+                    self._reap()
+                    self._admit()
+                    if not self._active:
+                        continue
+                self._step()
+            except Exception as exc:  # never let the decode thread die silently
+                log.exception("decode step failed")
+                self._fail_all(EngineError(f"generation failed: {exc}"))
+
+    def _reap(self) -> None:
+        """Drop cancelled sequences: free their slot and KV cells."""
+        for seq in [s for s in self._waiting if s.cancelled]:
+            self._waiting.remove(seq)
+            seq.release_step = self.steps
+        for seq in [s for s in self._active if s.cancelled]:
+            self._release(seq, keep_cache=False)
+
+    def _admit(self) -> None:
+        while self._waiting and self._free_slots:
+            seq = self._waiting.popleft()
+            try:
+                self._admit_one(seq)
+            except Exception as exc:  # this request fails; the others go on
+                if isinstance(exc, SamplerError):
+                    error: GatewayError = BadRequest(str(exc))
+                else:
+                    log.exception("could not start a sequence")
+                    error = EngineError(f"generation failed: {exc}")
+                if seq.sampler is not None:
+                    seq.sampler.free()
+                    seq.sampler = None
+                if seq.slot >= 0 and seq.slot not in self._free_slots:
+                    self._free_slots.append(seq.slot)
+                seq.finished = True
+                seq.send(error)
+
+    def _admit_one(self, seq: Sequence) -> None:
+        lc = lib()
+        seq.sampler = build_sampler(seq.options, self.model.vocab, self.model.n_vocab, seq.limit)
+        slot, reuse = self._pick_slot(seq.prompt)
+        self._free_slots.remove(slot)
+        seq.slot = slot
+        lc.llama_memory_seq_rm(self._mem, slot, reuse, -1)
+        seq.kv_tokens = seq.prompt[:reuse]
+        seq.n_prompt_done = seq.n_cached = reuse
+        self._slot_cache[slot] = []
+        last_n = seq.options.repeat_last_n
+        seq.sampler.accept_history(seq.prompt if last_n < 0 else seq.prompt[-last_n:])
+        seq.t_admit = time.perf_counter_ns()
+        self._active.append(seq)
+
+    def _pick_slot(self, prompt: list[int]) -> tuple[int, int]:
+        """The free slot whose cache shares the longest prefix with ``prompt``, and that length.
+
+        Without a shared prefix: an empty slot, else the one freed longest ago.
+        """
+        empty = [slot for slot in self._free_slots if not self._slot_cache[slot]]
+        best, best_len = (empty or self._free_slots)[0], 0
+        if self.cache_prompt:
+            for slot in self._free_slots:
+                n = _common_prefix(self._slot_cache[slot], prompt)
+                if n > best_len:
+                    best, best_len = slot, n
+        # At least the last prompt token is evaluated again: its logits start the generation.
+        return best, min(best_len, len(prompt) - 1)
+
+    def _step(self) -> None:
+        budget = self.capacity
+        while not self._try_step(budget):
+            # No room in the KV cache for this batch (llama_decode returned 1, nothing was
+            # changed): retry with smaller prompt chunks, as llama-server does.
+            if budget <= 1:
+                self._fail_all(EngineError("generation failed: the KV cache is full"))
+                return
+            budget //= 2
+
+    def _try_step(self, budget: int) -> bool:
+        """One decode step with at most ``budget`` tokens; False when the KV cache had no room."""
+        lc = lib()
+        batch = self._batch
+        n = 0
+        fed: list[tuple[Sequence, int]] = []  # (sequence, tokens fed this step)
+        for seq in self._active:
+            seq.batch_index = -1
+            if seq.pending is not None:
+                _put(batch, n, seq.pending, len(seq.kv_tokens), seq.slot, True)
+                seq.batch_index = n
+                fed.append((seq, 1))
+                n += 1
+        for seq in self._active:
+            if n >= budget:
+                break
+            if seq.pending is None and seq.prompt_left > 0:
+                take = min(budget - n, seq.prompt_left)
+                start = seq.n_prompt_done
+                for k in range(start, start + take):
+                    last = k == len(seq.prompt) - 1
+                    _put(batch, n, seq.prompt[k], k, seq.slot, last)
+                    if last:
+                        seq.batch_index = n
+                    n += 1
+                fed.append((seq, take))
+        if n == 0:
+            return True
+        batch.n_tokens = n
+        rc = lc.llama_decode(self._ctx, batch)
+        if rc == 1 and n > 1:
+            take_errors()
+            return False
+        self.steps += 1
+        if rc != 0:
+            errors = take_errors()
+            detail = "; ".join(errors) or f"llama_decode returned {rc}"
+            self._fail_all(EngineError(f"generation failed: {detail}"))
+            return True
+        for seq, count in fed:
+            if seq.pending is not None:
+                seq.kv_tokens.append(seq.pending)
+                seq.pending = None
+            else:
+                seq.kv_tokens.extend(seq.prompt[seq.n_prompt_done : seq.n_prompt_done + count])
+                seq.n_prompt_done += count
+        for seq in list(self._active):
+            if seq.batch_index >= 0 and not seq.cancelled:
+                token = lc.llama_sampler_sample(seq.sampler.chain, self._ctx, seq.batch_index)
+                self._on_token(seq, token)
+        return True
+
+    def _on_token(self, seq: Sequence, token: int) -> None:
+        if not seq.t_first:
+            seq.t_first = time.perf_counter_ns()
+        if self.model.is_eog(token):
+            self._finish(seq, "stop")
+            return
+        if seq.options.num_predict is not None and seq.n_generated >= seq.options.num_predict:
+            self._finish(seq, "length")  # num_predict 0: nothing at all
+            return
+        seq.n_generated += 1
+        seq.generated.append(token)
+        self.tokens_generated += 1
+        text, stopped = seq.stream.push(self.model.piece(token))
+        if text:
+            seq.send(Chunk(text=text))
+        if stopped:
+            self._finish(seq, "stop")
+        elif self._at_limit(seq):
+            self._finish(seq, "length")
+        else:
+            seq.pending = token
+
+    @staticmethod
+    def _at_limit(seq: Sequence) -> bool:
+        """num_predict reached, or prompt + output fill the sequence's context."""
+        predict = seq.options.num_predict
+        if predict is not None and seq.n_generated >= predict:
+            return True
+        return len(seq.kv_tokens) + 1 >= seq.limit  # + the token just sampled
+
+    def _finish(self, seq: Sequence, reason: str) -> None:
+        tail = seq.stream.flush()
+        if tail:
+            seq.send(Chunk(text=tail))
+        context = seq.prompt + seq.generated
+        final = Chunk(done=True, done_reason=reason, stats=seq.stats(), context=context)
+        seq.finished = True
+        self._release(seq, keep_cache=self.cache_prompt)  # free before the consumer hears
+        seq.send(final)
+
+    def _release(self, seq: Sequence, *, keep_cache: bool) -> None:
+        lc = lib()
+        with self._cond:
+            if seq in self._active:
+                self._active.remove(seq)
+            if seq.sampler is not None:
+                seq.sampler.free()
+                seq.sampler = None
+            if keep_cache:
+                self._slot_cache[seq.slot] = seq.kv_tokens
+            else:
+                lc.llama_memory_seq_rm(self._mem, seq.slot, -1, -1)
+                self._slot_cache[seq.slot] = []
+            self._free_slots.append(seq.slot)
+            seq.release_step = self.steps
+        if self.on_release is not None:
+            self.on_release(seq)
+
+    def _fail_all(self, error: GatewayError) -> None:
+        for seq in list(self._active):
+            seq.finished = True
+            self._release(seq, keep_cache=False)
+            seq.send(error)
+
+
+def _put(batch, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:
+    batch.token[i] = token
+    batch.pos[i] = pos
+    batch.n_seq_id[i] = 1
+    batch.seq_id[i][0] = seq_id
+    batch.logits[i] = logits
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i

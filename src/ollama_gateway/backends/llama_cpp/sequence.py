@@ -1,0 +1,95 @@
+"""One generation in the engine: its prompt, sampler, text stream, timings and consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
+from ollama_gateway.backends.llama_cpp.text import TextStream
+from ollama_gateway.core.types import Chunk, Stats
+
+
+class Sequence:
+    """State of one request, owned by the decode thread once admitted.
+
+    The consumer side (an asyncio task) only reads ``queue`` and sets ``cancelled``; everything
+    else is touched by the decode thread alone.
+    """
+
+    __slots__ = (
+        "batch_index",
+        "cancel_step",
+        "cancelled",
+        "finished",
+        "generated",
+        "kv_tokens",
+        "limit",
+        "loop",
+        "n_cached",
+        "n_generated",
+        "n_prompt_done",
+        "options",
+        "pending",
+        "prompt",
+        "queue",
+        "release_step",
+        "sampler",
+        "slot",
+        "stream",
+        "t_admit",
+        "t_first",
+        "t_submit",
+    )
+
+    def __init__(
+        self,
+        prompt: list[int],
+        options: SamplingOptions,
+        limit: int,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.prompt = prompt
+        self.options = options
+        self.limit = limit  # most tokens (prompt + generated) this sequence may hold
+        self.loop = loop
+        self.queue: asyncio.Queue[Chunk | BaseException] = asyncio.Queue()
+        self.stream = TextStream(options.stop)
+        self.slot = -1
+        self.sampler: Any = None
+        self.kv_tokens: list[int] = []  # tokens whose KV is in the cache, in order
+        self.n_cached = 0  # prompt tokens reused from the slot's cache
+        self.n_prompt_done = 0
+        self.n_generated = 0
+        self.generated: list[int] = []
+        self.pending: int | None = None  # sampled, to be decoded in the next step
+        self.batch_index = -1
+        self.cancelled = False
+        self.finished = False
+        self.cancel_step = -1
+        self.release_step = -1
+        self.t_submit = time.perf_counter_ns()
+        self.t_admit = 0
+        self.t_first = 0
+
+    # -- delivery (decode thread -> event loop) ------------------------------------------
+    def send(self, item: Chunk | BaseException) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the consumer's loop is closed: nobody is listening
+            self.cancelled = True
+
+    def stats(self) -> Stats:
+        now = time.perf_counter_ns()
+        first = self.t_first or now
+        return Stats(
+            prompt_eval_count=len(self.prompt),  # Ollama counts cached prompt tokens too
+            eval_count=self.n_generated,
+            prompt_eval_duration=max(0, first - self.t_admit) if self.t_admit else 0,
+            eval_duration=max(0, now - first) if self.t_first else 0,
+        )
+
+    @property
+    def prompt_left(self) -> int:
+        return len(self.prompt) - self.n_prompt_done

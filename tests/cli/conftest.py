@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ollama_gateway.cli import main
+from tests.client.gateway import KEY, running_gateway
+from tests.client.standin import Running, StandIn
+
+
+@pytest.fixture
+def gateway(ollama) -> Iterator[str]:
+    """A live gateway in front of the fake Ollama; it accepts ``tests.client.gateway.KEY``."""
+    with running_gateway(ollama.url) as url:
+        yield url
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with Running() as state:
+        yield state
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run ``ollama-gateway ARGS`` in-process; ``url``/``key`` go in through the environment."""
+
+    def run(*args: str, url: str | None = None, key: str | None = KEY, **kwargs: Any) -> Result:
+        env = kwargs.pop("env", {})
+        if url is not None:
+            env["OLLAMA_GATEWAY_URL"] = url
+        if key is not None:
+            env["OLLAMA_GATEWAY_API_KEY"] = key
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False, **kwargs)
+
+    return run

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.client.adapters import APIS
+from tests.client.gateway import running_gateway
+from tests.client.standin import Running, StandIn
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with Running() as state:
+        yield state
+
+
+@pytest.fixture(params=sorted(APIS))
+async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
+    """Build the sync or the async client (the test runs once with each)."""
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", 5.0)
+        api = APIS[request.param](**kwargs)
+        made.append(api)
+        return api
+
+    yield make
+    for api in made:
+        await api.close()
+
+
+@pytest.fixture
+def gateway(ollama) -> Iterator[str]:
+    """A live gateway in front of the fake Ollama; it accepts ``tests.client.gateway.KEY``."""
+    with running_gateway(ollama.url) as url:
+        yield url
