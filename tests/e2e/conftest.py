@@ -1,14 +1,22 @@
 """End-to-end tier: real ``ollama-gateway serve`` processes that the official clients talk to.
 
-Mode (a), always: the gateway in ollama-backend mode in front of the fake Ollama.
+Three modes, each a :class:`Target`:
+
+- ``proxied``: the gateway in ollama-backend mode in front of the fake Ollama;
+- ``embedded``: the gateway with the embedded llama.cpp engine, real inference on a tiny
+  generated model that it pulled on start from a loopback registry;
+- ``upstream``: the gateway in ollama-backend mode in front of a second gateway in embedded mode
+  (which speaks Ollama's API), so the proxy path runs real inference end to end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +26,7 @@ import httpx
 import pytest
 
 from tests.support.fake_ollama import FakeOllama
+from tests.support.registry_server import RegistryServer
 from tests.support.secrets import KEY_A
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -30,18 +39,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def gateway_process(tmp_path: Path, *args: str, key: str = KEY_A) -> Iterator[str]:
-    """``ollama-gateway serve ARGS`` on a free loopback port, keyed; yields its URL.
-
-    Its log goes to a file that is checked, on the way out, for the key.
+def gateway_process(tmp_path: Path, *args: str, key: str | None = KEY_A) -> Iterator[str]:
+    """``ollama-gateway serve ARGS`` on a free loopback port, keyed unless ``key`` is None;
+    yields its URL. Its log goes to a file that is checked, on the way out, for the key.
     """
     port = free_port()
     log_path = tmp_path / f"gateway-{port}.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OLLAMA")},
         "PYTHONPATH": SRC,
-        "OLLAMA_GATEWAY_API_KEYS": key,
     }
+    if key is not None:
+        env["OLLAMA_GATEWAY_API_KEYS"] = key
     command = [sys.executable, "-m", "ollama_gateway", "serve", "--port", str(port), *args]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -69,7 +78,8 @@ def gateway_process(tmp_path: Path, *args: str, key: str = KEY_A) -> Iterator[st
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-    assert key not in log_path.read_text(errors="replace")
+    if key is not None:
+        assert key not in log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +112,78 @@ class Target:
         return f"Target({self.mode})"
 
 
-@pytest.fixture(params=["proxied"])
+class ThreadedRegistry:
+    """The loopback registry test server, run on its own event loop in a thread."""
+
+    def __init__(self) -> None:
+        self.server = RegistryServer()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> RegistryServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory) -> Iterator[RegistryServer]:
+    """A registry holding a tiny generated model as ``tiny:latest`` and ``e2e-pulled:1b``."""
+    from ollama_gateway.testing.gguf_models import write_tiny_llama
+
+    path = write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf", seed=3)
+    data = path.read_bytes()
+    with ThreadedRegistry() as server:
+        server.add_model("library", "tiny", "latest", model=data)
+        server.add_model("library", "e2e-pulled", "1b", model=data)
+        yield server
+
+
+def _embedded_args(tmp: Path, registry: RegistryServer) -> list[str]:
+    return [
+        "--backend",
+        "embedded",
+        "--model",
+        "tiny:latest",
+        "--models-dir",
+        str(tmp / "models"),
+        "--registry-url",
+        registry.url,
+        "--num-ctx",
+        "512",
+        "--parallel",
+        "2",
+    ]
+
+
+@pytest.fixture(scope="session")
+def embedded(registry, tmp_path_factory) -> Iterator[str]:
+    """Mode (b): the embedded engine, keyed, its default model pulled on start."""
+    tmp = tmp_path_factory.mktemp("embedded")
+    with gateway_process(tmp, *_embedded_args(tmp, registry)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def upstream(registry, tmp_path_factory) -> Iterator[str]:
+    """Upstream mode: a keyed ollama-backend gateway in front of a keyless embedded one."""
+    inner = tmp_path_factory.mktemp("inner")
+    outer = tmp_path_factory.mktemp("outer")
+    with (
+        gateway_process(inner, *_embedded_args(inner, registry), key=None) as inner_url,
+        gateway_process(outer, "--backend", "ollama", "--ollama-url", inner_url) as url,
+    ):
+        yield url
+
+
+@pytest.fixture(params=["proxied", "embedded", "upstream"])
 def target(request) -> Target:
+    url = request.getfixturevalue(request.param)
     if request.param == "proxied":
-        url = request.getfixturevalue("proxied")
         return Target(url, "llama2:latest", "proxied", "Hello, world!")
-    raise AssertionError(request.param)
+    return Target(url, "tiny:latest", request.param, None)
