@@ -112,6 +112,18 @@ class Target:
         return f"Target({self.mode})"
 
 
+# A chat template that ends the prompt inside the reasoning unless thinking is off, like
+# DeepSeek-R1-Distill's (whose real template needs the shared tokenizer files).
+THINKING_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|><think>\\n' }}"
+    "{% if not enable_thinking %}{{ '</think>' }}{% endif %}{% endif %}"
+)
+
+
 class ThreadedRegistry:
     """The loopback registry test server, run on its own event loop in a thread."""
 
@@ -133,14 +145,17 @@ class ThreadedRegistry:
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory) -> Iterator[RegistryServer]:
-    """A registry holding a tiny generated model as ``tiny:latest`` and ``e2e-pulled:1b``."""
+    """A registry holding a tiny generated model as ``tiny:latest`` and ``e2e-pulled:1b``, and
+    ``thinky:latest``, whose chat template opens ``<think>`` as DeepSeek-R1's does."""
     from ollama_gateway.testing.gguf_models import write_tiny_llama
 
-    path = write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf", seed=3)
-    data = path.read_bytes()
+    tmp = tmp_path_factory.mktemp("gguf")
+    data = write_tiny_llama(tmp / "tiny.gguf", seed=3).read_bytes()
+    thinky = write_tiny_llama(tmp / "thinky.gguf", seed=3, chat_template=THINKING_TEMPLATE)
     with ThreadedRegistry() as server:
         server.add_model("library", "tiny", "latest", model=data)
         server.add_model("library", "e2e-pulled", "1b", model=data)
+        server.add_model("library", "thinky", "latest", model=thinky.read_bytes())
         yield server
 
 
