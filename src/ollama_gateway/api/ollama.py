@@ -7,6 +7,7 @@ and without ``stream`` the reply is one JSON object carrying ``generated_text``,
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -30,16 +31,16 @@ from ollama_gateway.schemas.ollama import ChatBody, GenerateBody
 router = APIRouter()
 
 
-_second: list[Any] = [-1, ""]  # the last whole second formatted, and its text
+@functools.lru_cache(maxsize=4)
+def _whole_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def rfc3339_now() -> str:
     """The current UTC time as Ollama writes ``created_at`` (microseconds, ``Z``), cheaply."""
     now = time.time()
     whole = int(now)
-    if whole != _second[0]:
-        _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-    return f"{_second[1]}.{int((now - whole) * 1_000_000):06d}Z"
+    return f"{_whole_second(whole)}.{int((now - whole) * 1_000_000):06d}Z"
 
 
 def _final_fields(out: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
