@@ -191,7 +191,9 @@ def upstream(registry, tmp_path_factory) -> Iterator[str]:
     outer = tmp_path_factory.mktemp("outer")
     with (
         gateway_process(inner, *_embedded_args(inner, registry), key=None) as inner_url,
-        gateway_process(outer, "--backend", "ollama", "--ollama-url", inner_url) as url,
+        gateway_process(
+            outer, "--backend", "ollama", "--ollama-url", inner_url, "--model", "tiny:latest"
+        ) as url,
     ):
         yield url
 

@@ -76,3 +76,22 @@ def test_load_and_unload(embedded):
     while MODEL in [m.model for m in client.ps().models]:
         assert time.monotonic() < deadline, "the model stayed loaded after keep_alive=0"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("mode", ["embedded", "upstream"])
+def test_seed_contract_with_real_inference(request, mode):
+    import httpx
+
+    url = request.getfixturevalue(mode)
+    r = httpx.post(
+        url + "/api/generate",
+        json={"prompt": "Once upon a time", "options": {"num_predict": 6}},
+        headers={"X-API-KEY": KEY_A},
+        timeout=60,
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["model"] == MODEL  # the default model
+    assert body["generated_text"] == body["response"] and body["generated_text"]
+    assert 0 < body["elapsed_time"] < 60
+    assert httpx.post(url + "/api/generate", json={"prompt": "x"}, timeout=10).status_code == 401
