@@ -105,7 +105,7 @@ class LabelCap:
             return value
 
 
-def _timestamp(rfc3339: str) -> float | None:
+def rfc3339_seconds(rfc3339: str) -> float | None:
     """Seconds since the epoch for an RFC 3339 time (Ollama's ``expires_at``), or None."""
     if not rfc3339:
         return None
@@ -331,7 +331,7 @@ class Metrics:
         """Replace the loaded-model gauges with ``backend.running()``'s list (``RunningModel``)."""
         with self._loaded_lock:
             self._loaded = {
-                m.name: (float(m.size), _timestamp(m.expires_at)) for m in models if m.name
+                m.name: (float(m.size), rfc3339_seconds(m.expires_at)) for m in models if m.name
             }
             self._publish_loaded()
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from ollama_gateway.app import create_app
+from ollama_gateway.metrics import rfc3339_seconds
 from ollama_gateway.testing.gguf_models import write_tiny_llama
 from tests.observability.scrape import label_values, scrape, value
 from tests.support.live import serve
@@ -22,7 +23,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def embedded(make_settings, tiny, tmp_path) -> Iterator[tuple[str, object]]:
+def embedded(make_settings, tiny, tmp_path) -> Iterator[str]:
     settings = make_settings(
         backend="embedded",
         model=str(tiny),
@@ -32,13 +33,12 @@ def embedded(make_settings, tiny, tmp_path) -> Iterator[tuple[str, object]]:
         num_threads=1,
         pull_on_start=False,
     )
-    app = create_app(settings)
-    with serve(app) as url:
-        yield url, app
+    with serve(create_app(settings)) as url:
+        yield url
 
 
 def test_engine_generations_move_the_metrics(embedded, tiny):
-    url, app = embedded
+    url = embedded
     assert httpx.get(url + "/ready").json() == {"status": "ready", "backend": "embedded"}
     before = scrape(url)
     assert value(before, "ollama_gateway_loaded_models") == 0
@@ -64,16 +64,18 @@ def test_engine_generations_move_the_metrics(embedded, tiny):
     assert value(samples, "ollama_gateway_model_load_duration_seconds_count", model=model) == 1
     load = value(samples, "ollama_gateway_model_load_duration_seconds_sum", model=model)
     assert load == pytest.approx(bodies[0]["load_duration"] / 1e9)
-    # the loaded-model gauges match what the backend lists for /api/ps
-    import asyncio
-
-    running = asyncio.run(app.state.backend.running())
-    assert value(samples, "ollama_gateway_loaded_models") == len(running) == 1
+    # the loaded-model gauges match /api/ps
+    ps = httpx.get(url + "/api/ps").json()["models"]
+    assert value(samples, "ollama_gateway_loaded_models") == len(ps) == 1
     assert label_values(samples, "ollama_gateway_loaded_model_size_bytes", "model") == {
-        running[0].name
+        ps[0]["name"]
     }
-    size = value(samples, "ollama_gateway_loaded_model_size_bytes", model=running[0].name)
-    assert size == running[0].size > 0
+    size = value(samples, "ollama_gateway_loaded_model_size_bytes", model=ps[0]["name"])
+    assert size == ps[0]["size"] > 0
+    expiry = value(
+        samples, "ollama_gateway_loaded_model_expiry_timestamp_seconds", model=ps[0]["name"]
+    )
+    assert expiry == pytest.approx(rfc3339_seconds(ps[0]["expires_at"]), abs=1e-3)
     assert label_values(samples, "ollama_gateway_upstream_errors_total", "kind") == set()
 
 

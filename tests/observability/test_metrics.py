@@ -153,7 +153,7 @@ def test_unreachable_upstream_is_counted(make_settings):
 
 
 def test_loaded_models_gauge_matches_ps(gateway, ollama):
-    ps = httpx.get(ollama.url + "/api/ps").json()["models"]
+    ps = httpx.get(gateway + "/api/ps", headers=AUTH).json()["models"]  # what clients see
     samples = scrape(gateway, AUTH)
     assert value(samples, "ollama_gateway_loaded_models") == len(ps) == 1
     for model in ps:
@@ -198,3 +198,24 @@ def test_no_key_key_id_or_prompt_reaches_the_metrics(gateway):
     text = httpx.get(gateway + "/metrics", headers=AUTH).text
     for secret in (KEY_A, key_id_of(digest_of(KEY_A)), SECRET_PROMPT):
         assert secret not in text
+
+
+def test_openai_routes_are_labelled_by_template(gateway):
+    for model in ("llama2:latest", "deepseek-r1:1.5b"):
+        r = httpx.get(gateway + "/v1/models/" + model, headers=AUTH)
+        assert r.status_code == 200
+    assert httpx.get(gateway + "/v1/models/some-model").status_code == 401  # no key: not routed
+    chat = httpx.post(
+        gateway + "/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+        headers=AUTH,
+    )
+    assert chat.status_code == 200
+    samples = scrape(gateway, AUTH)
+    template = "/v1/models/{model_id:path}"
+    assert _requests(samples, template, 200, "GET") == 2
+    assert _requests(samples, template, 401, "GET") == 1
+    assert _requests(samples, "/v1/chat/completions", 200) == 1
+    assert value(samples, "ollama_gateway_generated_tokens_total", model=MODEL) == GENERATED_TOKENS
+    routes = label_values(samples, "ollama_gateway_requests_total", "route")
+    assert not any("llama2" in route for route in routes)
