@@ -44,17 +44,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
-from prometheus_client.utils import floatToGoString
 
 from ollama_gateway import __version__
+from ollama_gateway.metrics_hot import OVERFLOW, PREFIX, GenerationStats, HttpStats
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +62,12 @@ __all__ = ["CONTENT_TYPE", "UPSTREAM_ERROR_KINDS", "LabelCap", "Metrics"]
 # every scraper reads (prometheus-client's newer default announces 1.0.0 for the same bytes).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-PREFIX = "ollama_gateway_"
-OVERFLOW = "other"
 UNMATCHED = "unmatched"
 MAX_LABEL_LENGTH = 120
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UPSTREAM_ERROR_KINDS = frozenset(
     {"unavailable", "timeout", "bad_response", "busy", "rate_limited", "error", OVERFLOW}
 )
 
-REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-FIRST_TOKEN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
-SPEED_BUCKETS = (1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000)
 LOAD_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 
 
@@ -121,59 +113,6 @@ def rfc3339_seconds(rfc3339: str) -> float | None:
         return None
 
 
-class HttpStats:
-    """Request count, duration and in-flight gauge: plain numbers, rendered at scrape time.
-
-    Every request updates these, so they skip prometheus-client's per-value locks: the
-    middleware updates them from the event loop only (not thread-safe by design).
-    """
-
-    def __init__(self, buckets: tuple[float, ...] = REQUEST_BUCKETS) -> None:
-        self.bounds = tuple(float(b) for b in buckets)
-        self.in_flight = 0
-        self.counts: dict[tuple[str, str, int], int] = {}
-        self.durations: dict[tuple[str, str], list[float]] = {}  # per bucket, then the sum
-
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        if method not in METHODS:
-            method = OVERFLOW
-        key = (route, method, status)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        durations = self.durations.get((route, method))
-        if durations is None:
-            durations = self.durations[(route, method)] = [0] * (len(self.bounds) + 2)
-        durations[bisect_left(self.bounds, seconds)] += 1  # the last slot before the sum: +Inf
-        durations[-1] += seconds
-
-    def collect(self) -> Iterator[Any]:
-        requests = CounterMetricFamily(
-            PREFIX + "requests",
-            "HTTP requests answered, by route template, method and status.",
-            labels=["route", "method", "status"],
-        )
-        for (route, method, status), count in list(self.counts.items()):
-            requests.add_metric([route, method, str(status)], count)
-        yield requests
-        duration = HistogramMetricFamily(
-            PREFIX + "request_duration_seconds",
-            "Time from a request arriving to its response ending (streams included).",
-            labels=["route", "method"],
-        )
-        for (route, method), values in list(self.durations.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip((*self.bounds, float("inf")), values[:-1], strict=True):
-                cumulative += count
-                buckets.append((floatToGoString(bound), cumulative))
-            duration.add_metric([route, method], buckets, sum_value=values[-1])
-        yield duration
-        yield GaugeMetricFamily(
-            PREFIX + "requests_in_flight", "Requests being answered now.", value=self.in_flight
-        )
-
-    def describe(self) -> list[Any]:
-        return []  # names are checked at registration through collect()
-
-
 class Metrics:
     """Every instrument of one app, registered in its own :class:`CollectorRegistry`."""
 
@@ -181,7 +120,6 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.model_label = LabelCap(max_models)
         self.reason_label = LabelCap(max_reasons)
-        self._model_children: dict[str, tuple[Any, Any, Any, Any]] = {}
         r = self.registry
 
         info = Gauge(
@@ -190,26 +128,8 @@ class Metrics:
         info.labels(__version__).set(1)
         self.http = HttpStats()
         r.register(self.http)
-        self.time_to_first_token = Histogram(
-            PREFIX + "time_to_first_token_seconds",
-            "Time from a request arriving to the first generated token reaching the gateway.",
-            ["model"],
-            buckets=FIRST_TOKEN_BUCKETS,
-            registry=r,
-        )
-        self.prompt_tokens = Counter(
-            PREFIX + "prompt_tokens", "Prompt tokens evaluated, by model.", ["model"], registry=r
-        )
-        self.generated_tokens = Counter(
-            PREFIX + "generated_tokens", "Tokens generated, by model.", ["model"], registry=r
-        )
-        self.generation_speed = Histogram(
-            PREFIX + "generation_tokens_per_second",
-            "Decode speed of each finished generation (generated tokens / decode time).",
-            ["model"],
-            buckets=SPEED_BUCKETS,
-            registry=r,
-        )
+        self.generations = GenerationStats(self.model_label, 4 * max_models)
+        r.register(self.generations)
         self.queued = Gauge(
             PREFIX + "queue_depth", "Requests waiting for a generation slot.", ["model"], registry=r
         )
@@ -260,33 +180,12 @@ class Metrics:
         self.http.observe(route, method, status, seconds)
 
     # -- generations ---------------------------------------------------------------------------
-    def _per_model(self, model: str) -> tuple[Any, Any, Any, Any]:
-        """(first token, prompt tokens, generated tokens, speed) children for ``model``."""
-        children = self._model_children.get(model)
-        if children is None:
-            label = self.model_label(model)
-            children = (
-                self.time_to_first_token.labels(label),
-                self.prompt_tokens.labels(label),
-                self.generated_tokens.labels(label),
-                self.generation_speed.labels(label),
-            )
-            if len(self._model_children) < 4 * self.model_label.limit:  # bounded memory
-                self._model_children[model] = children
-        return children
-
     def first_token(self, model: str, seconds: float) -> None:
-        self._per_model(model)[0].observe(max(0.0, seconds))
+        self.generations.first_token(model, seconds)
 
     def observe_tokens(self, model: str, prompt: int, generated: int, seconds: float) -> None:
         """A finished generation: token counts, and speed when ``seconds`` of decoding is known."""
-        _, prompt_tokens, generated_tokens, speed = self._per_model(model)
-        if prompt > 0:
-            prompt_tokens.inc(prompt)
-        if generated > 0:
-            generated_tokens.inc(generated)
-            if seconds > 0:
-                speed.observe(generated / seconds)
+        self.generations.tokens(model, prompt, generated, seconds)
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(kind if kind in UPSTREAM_ERROR_KINDS else OVERFLOW).inc()
