@@ -28,8 +28,19 @@ def llama_server(jobs: int | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-             "-q", "-d", tmp, f"llama-cpp-python=={version}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                "-q",
+                "-d",
+                tmp,
+                f"llama-cpp-python=={version}",
+            ],
             check=True,
         )
         sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
@@ -43,13 +54,31 @@ def llama_server(jobs: int | None = None) -> Path:
         source.rename(src_dir)
     build = root / "build"
     subprocess.run(
-        ["cmake", "-S", str(root / "src"), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-         "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-         "-DLLAMA_BUILD_SERVER=ON", "-DBUILD_SHARED_LIBS=OFF"],
+        [
+            "cmake",
+            "-S",
+            str(root / "src"),
+            "-B",
+            str(build),
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DLLAMA_CURL=OFF",
+            "-DLLAMA_BUILD_TESTS=OFF",
+            "-DLLAMA_BUILD_EXAMPLES=OFF",
+            "-DLLAMA_BUILD_SERVER=ON",
+            "-DBUILD_SHARED_LIBS=OFF",
+        ],
         check=True,
     )
     subprocess.run(
-        ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(jobs or os.cpu_count())],
+        [
+            "cmake",
+            "--build",
+            str(build),
+            "--target",
+            "llama-server",
+            "-j",
+            str(jobs or os.cpu_count()),
+        ],
         check=True,
     )
     return binary

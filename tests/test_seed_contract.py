@@ -135,7 +135,7 @@ def test_requests_do_not_hold_a_thread_each(ollama, make_settings):
     import time
 
     ollama.delay = 0.5
-    settings = make_settings(backend="ollama", ollama_url=ollama.url)
+    settings = make_settings(backend="ollama", ollama_url=ollama.url, parallel=16)
     with serve(create_app(settings)) as url:
         started = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(16) as pool:

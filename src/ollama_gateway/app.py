@@ -19,8 +19,10 @@ from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
+from ollama_gateway.core.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
+from ollama_gateway.fastpath import FastPath, fastapi_options
 from ollama_gateway.middleware import GatewayMiddleware
 from ollama_gateway.settings import Settings, is_loopback
 
@@ -101,6 +103,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        **fastapi_options(),
     )
     app.state.settings = settings
     app.state.keyring = keyring
@@ -111,7 +114,13 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(ollama.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.
-    app.add_middleware(GatewayMiddleware, keyring=keyring, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
+    app.add_middleware(
+        GatewayMiddleware,
+        limiter=RateLimiter.from_settings(settings, keyed=keyring.enabled),
+        keyring=keyring,
+        max_body_bytes=settings.max_body_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -119,7 +128,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             allow_credentials=False,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS", "HEAD"],
             allow_headers=["Authorization", "X-API-KEY", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
     if keyring.enabled is False:
         log.warning(

@@ -14,6 +14,7 @@ import uuid
 
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
 from ollama_gateway.auth import KeyRing, presented_key
+from ollama_gateway.core.ratelimit import RateLimiter, current_usage
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
 
 log = logging.getLogger("ollama_gateway.access")
@@ -47,11 +48,19 @@ def _is_preflight(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 class GatewayMiddleware:
-    def __init__(self, app, keyring: KeyRing, max_body_bytes: int, public_paths=()) -> None:
+    def __init__(
+        self,
+        app,
+        keyring: KeyRing,
+        max_body_bytes: int,
+        public_paths=(),
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.app = app
         self.keyring = keyring
         self.max_body = max_body_bytes
         self.public = PUBLIC | {("GET", p) for p in public_paths}
+        self.limiter = limiter if limiter is not None and limiter.enabled else None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -91,6 +100,12 @@ class GatewayMiddleware:
                     await send_error(send_wrapper, path, 401, AUTH_MESSAGE)
                     return
             state["api_key"] = key
+            if self.limiter is not None and (scope["method"], path) not in self.public:
+                client = scope.get("client")
+                admission = self.limiter.admit(key, client[0] if client else None)  # may 429
+                if admission is not None:
+                    current_usage.set(admission.usage)
+                    send_wrapper = _adding_headers(send_wrapper, admission.headers)
             receive = self._limit_body(scope, headers, receive)
             await self.app(scope, receive, send_wrapper)
         except GatewayError as exc:
@@ -138,3 +153,14 @@ class GatewayMiddleware:
             return message
 
         return limited
+
+
+def _adding_headers(send, headers: list[tuple[bytes, bytes]]):
+    """``send`` that adds ``headers`` to the response start (the rate-limit headers)."""
+
+    async def sender(message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *headers]
+        await send(message)
+
+    return sender

@@ -7,6 +7,8 @@ every request it receives. Behaviour is chosen by the model name a request asks 
 - ``busy``: 503 with Ollama's queue-full message
 - ``slow``: waits ``delay`` seconds before answering
 - ``trickle``: streams a token every ``delay`` seconds, for ever (until the client leaves)
+- ``hold``: streams its first token, then holds the reply until :meth:`FakeOllama.release_held`
+  (streaming or not); ``held`` counts the replies waiting there
 - ``drop``: streams two chunks, then closes the connection mid-stream
 - ``garbage``: answers 200 with a body that is not JSON
 - ``thinker``: replies ``<think>...</think>`` reasoning before the answer (raw, as models write it)
@@ -16,8 +18,10 @@ every request it receives. Behaviour is chosen by the model name a request asks 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +39,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: Any
+    at: float = 0.0  # time.perf_counter() on arrival
 
 
 @dataclass
@@ -45,6 +50,8 @@ class FakeOllama:
     streams_open: int = 0
     models: list[str] = field(default_factory=lambda: ["deepseek-r1:1.5b", "llama2:latest"])
     record: bool = True
+    held: int = 0
+    ended: list[tuple[str, float]] = field(default_factory=list)  # (prompt, perf_counter) per end
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
@@ -58,6 +65,7 @@ class FakeOllama:
 
         def run() -> None:
             asyncio.set_event_loop(self._loop)
+            self._release = asyncio.Event()
             app = web.Application(client_max_size=64 << 20)
             app.router.add_route("*", "/{tail:.*}", self._handle)
             self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -79,6 +87,15 @@ class FakeOllama:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
+    def release_held(self) -> None:
+        """Let every reply held by the ``hold`` model finish (thread-safe)."""
+
+        def release() -> None:
+            self._release.set()
+            self._release = asyncio.Event()
+
+        self._loop.call_soon_threadsafe(release)
+
     def last(self, path: str) -> Seen:
         return [r for r in self.requests if r.path == path][-1]
 
@@ -87,7 +104,9 @@ class FakeOllama:
         raw = await request.read()
         body = orjson.loads(raw) if raw else None
         if self.record:
-            self.requests.append(Seen(request.method, request.path, dict(request.headers), body))
+            self.requests.append(
+                Seen(request.method, request.path, dict(request.headers), body, time.perf_counter())
+            )
         route = (request.method, request.path)
         if route == ("GET", "/api/version"):
             return _json({"version": "0.12.0"})
@@ -182,11 +201,21 @@ class FakeOllama:
         model = body.get("model", "")
         tokens = self._tokens(model)
         if body.get("stream") is False:
+            if model == "hold" and not await self._hold(request):
+                self.disconnects += 1
+                return web.Response()
             return _json(self._chunk(chat, model, "".join(tokens), True))
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         self.streams_open += 1
         try:
+            if model == "hold":
+                await response.write(
+                    orjson.dumps(self._chunk(chat, model, tokens[0], False)) + b"\n"
+                )
+                if not await self._hold(request):
+                    raise ConnectionResetError("the client went away")
+                tokens = tokens[1:]
             if model == "trickle":
                 while True:
                     await response.write(orjson.dumps(self._chunk(chat, model, "x", False)) + b"\n")
@@ -203,7 +232,23 @@ class FakeOllama:
             raise
         finally:
             self.streams_open -= 1
+            self.ended.append((str(body.get("prompt", "")), time.perf_counter()))
         return response
+
+    async def _hold(self, request: web.Request) -> bool:
+        """Wait for :meth:`release_held`; False when the client hung up first."""
+        self.held += 1
+        release = self._release
+        try:
+            while not release.is_set():
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    return False
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(release.wait(), 0.01)
+            return True
+        finally:
+            self.held -= 1
 
     async def _pull(self, request: web.Request, model: str) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})

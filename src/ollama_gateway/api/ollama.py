@@ -109,7 +109,7 @@ async def generate(request: Request, service: ServiceDep) -> Response:
         out["elapsed_time"] = time.perf_counter() - _started(request)
         return JSONResponse(out)
     model = req.model or service.settings.model
-    first, rest = await start_stream(service.stream(req))
+    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     lines = stream_lines(
         first, rest, lambda c: _line(generate_json(c, model)), _error_line, req.request_id
     )
@@ -127,7 +127,7 @@ async def chat(request: Request, service: ServiceDep) -> Response:
         chunk = await until_disconnect(request, service.complete(req))
         return JSONResponse(chat_json(chunk, req.model))
     model = req.model or service.settings.model
-    first, rest = await start_stream(service.stream(req))
+    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     lines = stream_lines(
         first, rest, lambda c: _line(chat_json(c, model)), _error_line, req.request_id
     )

@@ -1,8 +1,18 @@
-"""``ollama-gateway serve``: run the gateway with uvicorn."""
+"""``ollama-gateway serve``: run the gateway with uvicorn.
+
+Shutdown: on SIGTERM or SIGINT uvicorn stops accepting connections at once, lets requests in
+flight (streams included) finish for up to ``shutdown_grace`` seconds, then cancels what is left
+(clients of a cancelled stream see it end), closes the backend and the process exits 0.
+
+``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for the Ollama backend
+only: each worker has its own scheduler and rate-limit buckets, so ``parallel``, ``max_queue`` and
+the per-key limits apply per worker (N times them in total).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from typing import Any
@@ -46,9 +56,41 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     sys.exit(0)
 
 
+# How the supervisor hands the validated settings to its workers (spawned processes).
+_WORKER_SETTINGS = "OLLAMA_GATEWAY__WORKER_SETTINGS"
+
+
+def _settings_for_workers(settings) -> str:
+    import orjson
+
+    data = settings.model_dump(mode="json")
+    data["api_keys"] = [key.get_secret_value() for key in settings.api_keys]
+    return orjson.dumps(data).decode()
+
+
+def worker_app():
+    """The app of one worker process (``--workers`` > 1): the supervisor's settings, rebuilt."""
+    import orjson
+
+    from ollama_gateway.app import create_app
+    from ollama_gateway.logs import configure_logging
+    from ollama_gateway.settings import Settings
+
+    settings = Settings(_env_file=None, **orjson.loads(os.environ[_WORKER_SETTINGS]))
+    configure_logging(settings)
+    return create_app(settings)
+
+
 @click.command()
 @settings_options()
-def serve(**flags: Any) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the port (Ollama backend only; limits apply per worker).",
+)
+def serve(workers: int, **flags: Any) -> None:
     """Run the gateway (flags override OLLAMA_GATEWAY_* environment variables and .env)."""
     try:
         import uvicorn
@@ -66,17 +108,26 @@ def serve(**flags: Any) -> None:
         check_startup(settings, KeyRing.from_settings(settings))
     except (InsecureConfiguration, KeyFileError) as exc:
         raise click.UsageError(str(exc)) from None
-    app = create_app(asyncio.run(_prepare(settings)))
+    settings = asyncio.run(_prepare(settings))
+    if workers > 1 and settings.backend != "ollama":
+        raise click.UsageError(
+            "--workers > 1 needs the Ollama backend: each worker would load its own copy of an "
+            "embedded model"
+        )
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal it caught:
     # these handlers make that final step a clean exit 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=settings.shutdown_grace,
-        server_header=False,
-    )
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace,
+        "server_header": False,
+    }
+    if workers > 1:
+        os.environ[_WORKER_SETTINGS] = _settings_for_workers(settings)
+        uvicorn.run("ollama_gateway.cli.serve:worker_app", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)

@@ -2,25 +2,91 @@
 
 Routers turn a wire request into a :class:`GenerationRequest`, call :meth:`stream` or
 :meth:`complete`, and render the chunks in their own format.
+
+Admission (:func:`admitted`, around :meth:`GenerationService.stream`): every generation holds
+one of its model's slots in the :class:`Scheduler` from before the backend is called until the
+stream ends, fails or is closed (client disconnect), and must finish within ``request_timeout``
+seconds of getting its slot (checked as each chunk arrives; a backend that stops producing chunks
+altogether is bounded by its own timeouts). The final chunk's generated token count goes to the
+request's :class:`~ollama_gateway.core.ratelimit.Usage`, when the middleware set one.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
+from typing import Any
 
 from ollama_gateway.backends.base import Backend
+from ollama_gateway.core.ratelimit import current_usage
+from ollama_gateway.core.scheduler import Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
 from ollama_gateway.core.types import Chunk, GenerationRequest, Stats
-from ollama_gateway.errors import BadRequest
+from ollama_gateway.errors import BadRequest, UpstreamTimeout
 from ollama_gateway.settings import Settings
+
+_monotonic = time.monotonic
+
+
+def slot_key(model: str) -> str:
+    """The name slots are counted under: ``llama2`` and ``llama2:latest`` are one model.
+
+    >>> slot_key("llama2"), slot_key("llama2:latest"), slot_key("host:5000/ns/m")
+    ('llama2:latest', 'llama2:latest', 'host:5000/ns/m:latest')
+    """
+    return model if ":" in model.rpartition("/")[2] else model + ":latest"
+
+
+def admitted(
+    stream: Callable[..., AsyncIterator[Chunk]],
+) -> Callable[..., AsyncIterator[Chunk]]:
+    """Wrap ``GenerationService.stream``: a slot of the model, a deadline, token usage.
+
+    The slot is awaited before the backend is called (ServerBusy when the queue is full or the
+    wait too long) and released when the stream finishes or is closed.
+    """
+
+    @functools.wraps(stream)
+    async def admitted_stream(
+        self: GenerationService, request: GenerationRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[Chunk]:
+        self.prepare(request)
+        model = slot_key(request.model)
+        scheduler = self.scheduler
+        await scheduler.acquire(model)
+        try:
+            timeout = self.settings.request_timeout
+            deadline = _monotonic() + timeout
+            async with aclosing(stream(self, request, *args, **kwargs)) as chunks:
+                async for chunk in chunks:
+                    if _monotonic() > deadline:
+                        raise UpstreamTimeout(
+                            f"the generation took longer than {timeout:g} seconds"
+                        )
+                    if chunk.done:
+                        usage = current_usage.get()
+                        if usage is not None and chunk.stats is not None:
+                            usage.add(chunk.stats.eval_count)
+                        yield chunk
+                        return
+                    yield chunk
+        finally:
+            scheduler.release(model)
+
+    return admitted_stream
 
 
 class GenerationService:
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(
+        self, backend: Backend, settings: Settings, scheduler: Scheduler | None = None
+    ) -> None:
         self.backend = backend
         self.settings = settings
+        self.scheduler = scheduler or Scheduler(
+            settings.parallel, settings.max_queue, settings.queue_timeout
+        )
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
@@ -35,6 +101,7 @@ class GenerationService:
                 request.options["num_predict"] = limit
         return request
 
+    @admitted
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         """The chunks of one generation; the last has ``done=True``."""
         self.prepare(request)
