@@ -13,10 +13,11 @@ import logging
 import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ollama_gateway.urls import parse_host
 
 log = logging.getLogger(__name__)
 
@@ -32,50 +33,10 @@ def _env(*names: str) -> AliasChoices:
 def parse_ollama_host(value: str | None, default_port: int = 11434) -> str:
     """Turn an ``OLLAMA_HOST``-style value into a base URL, as Ollama's clients do.
 
-    >>> parse_ollama_host(None)
-    'http://127.0.0.1:11434'
-    >>> parse_ollama_host('example.com')
-    'http://example.com:11434'
-    >>> parse_ollama_host('example.com:56789')
-    'http://example.com:56789'
-    >>> parse_ollama_host(':56789')
-    'http://127.0.0.1:56789'
-    >>> parse_ollama_host('http://example.com')
-    'http://example.com:80'
-    >>> parse_ollama_host('https://example.com')
-    'https://example.com:443'
-    >>> parse_ollama_host('https://example.com:56789/path/')
-    'https://example.com:56789/path'
-    >>> parse_ollama_host('[::1]:8080')
-    'http://[::1]:8080'
-    >>> parse_ollama_host('::1')
-    'http://[::1]:11434'
+    >>> parse_ollama_host('example.com'), parse_ollama_host(None)
+    ('http://example.com:11434', 'http://127.0.0.1:11434')
     """
-    host = (value or "").strip()
-    if not host:
-        return DEFAULT_OLLAMA_URL
-    scheme, _, rest = host.partition("://")
-    if not rest:
-        scheme, rest = "http", host
-    scheme = scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError(f"unsupported scheme {scheme!r} in Ollama URL {host!r}")
-    port = {"http": 80, "https": 443}[scheme] if "://" in host else default_port
-    try:  # a bare IPv6 address, without brackets
-        ipaddress.IPv6Address(rest)
-        rest = f"[{rest}]"
-    except ValueError:
-        pass
-    split = urlsplit(f"{scheme}://{rest}")
-    hostname = split.hostname or "127.0.0.1"
-    if ":" in hostname:
-        hostname = f"[{hostname}]"
-    try:
-        port = split.port or port
-    except ValueError as exc:
-        raise ValueError(f"invalid port in Ollama URL {host!r}") from exc
-    path = split.path.rstrip("/")
-    return f"{scheme}://{hostname}:{port}{path}"
+    return parse_host(value, default_port, "Ollama")
 
 
 def parse_duration(value: str | float | int | None) -> float | None:

@@ -8,13 +8,13 @@ import gguf
 import pytest
 
 from ollama_gateway.backends.llama_cpp._lib import lib
-from ollama_gateway.backends.llama_cpp.gguf_meta import (
+from ollama_gateway.backends.llama_cpp.model import Model
+from ollama_gateway.models.gguf_meta import (
     GGUFFormatError,
     plain_metadata,
     read_gguf,
     read_gguf_metadata,
 )
-from ollama_gateway.backends.llama_cpp.model import Model
 from ollama_gateway.testing.gguf_models import (
     DEEPSEEK_BOS,
     DEEPSEEK_EOS,

@@ -8,7 +8,6 @@ happen here, once.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import platform
@@ -26,6 +25,7 @@ from ollama_gateway.client._errors import (
     ResponseError,
     error_message,
 )
+from ollama_gateway.urls import parse_host
 
 T = TypeVar("T")
 
@@ -65,29 +65,7 @@ def parse_url(value: str | None, default_port: int = DEFAULT_PORT) -> str:
     ...
     ValueError: unsupported scheme 'ftp' in gateway URL 'ftp://x'
     """
-    text = (value or "").strip()
-    if not text:
-        return DEFAULT_URL
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "http", text
-    scheme = scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError(f"unsupported scheme {scheme!r} in gateway URL {text!r}")
-    port = (80 if scheme == "http" else 443) if sep else default_port
-    with contextlib.suppress(ValueError):  # a bare IPv6 address, without brackets
-        rest = f"[{ipaddress.IPv6Address(rest)}]"
-    if rest.startswith(":"):
-        rest = f"127.0.0.1{rest}"
-    try:
-        parsed = httpx.URL(f"{scheme}://{rest}")
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"invalid gateway URL {text!r}: {exc}") from None
-    host = parsed.host or "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    path = parsed.path.rstrip("/")
-    return f"{scheme}://{host}:{parsed.port or port}{path}"
+    return parse_host(value, default_port, "gateway")
 
 
 @dataclass(frozen=True)

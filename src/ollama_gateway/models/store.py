@@ -29,7 +29,7 @@ from typing import Any
 
 from ollama_gateway.core.types import ModelInfo
 from ollama_gateway.errors import BadRequest, ModelLoadError, ModelNotFound
-from ollama_gateway.models import _gguf_meta
+from ollama_gateway.models import gguf_meta
 from ollama_gateway.models.manifest import (
     CONFIG_MEDIA_TYPE,
     MEDIA_ADAPTER,
@@ -254,8 +254,8 @@ class ModelStore:
             raise ModelNotFound(ref, f'model file "{ref}" is not a file')
         config: dict[str, Any] = {"model_format": "gguf"}
         try:
-            config.update(_gguf_meta.describe(path))
-        except (_gguf_meta.GGUFError, OSError) as exc:
+            config.update(gguf_meta.describe(path))
+        except (gguf_meta.GGUFFormatError, OSError) as exc:
             log.warning("could not read GGUF metadata of %s: %s", path, exc)
         return ResolvedModel(
             name=ref,
@@ -388,8 +388,8 @@ class ModelStore:
         if not source.is_file():
             raise ModelNotFound(str(path), f'model file "{path}" not found')
         try:
-            described = _gguf_meta.describe(source)
-        except _gguf_meta.GGUFError as exc:
+            described = gguf_meta.describe(source)
+        except gguf_meta.GGUFFormatError as exc:
             raise BadRequest(f"{path} is not a GGUF model: {exc}") from None
         layers = [self.import_blob_file(source, MEDIA_MODEL)]
         if template is not None:

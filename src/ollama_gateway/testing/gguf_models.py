@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ollama_gateway.backends.llama_cpp.gguf_meta import read_gguf_metadata
+from ollama_gateway.models.gguf_meta import read_gguf_metadata
 
 # GGUF token types (llama.cpp's llama_token_type).
 TOKEN_NORMAL, TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_USER_DEFINED, TOKEN_BYTE = 1, 2, 3, 4, 6

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
-from ollama_gateway.backends.llama_cpp.gguf_meta import GGUFFormatError, read_gguf_metadata
+from ollama_gateway.models.gguf_meta import GGUFFormatError, read_gguf_metadata
 
 _load_lock = threading.Lock()  # llama.cpp's log is global: one load at a time keeps errors apart
 

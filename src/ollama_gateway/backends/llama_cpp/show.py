@@ -6,9 +6,14 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from ollama_gateway.backends.llama_cpp.gguf_meta import ARRAY, GGUFFormatError, read_gguf
 from ollama_gateway.core.types import RunningModel
 from ollama_gateway.errors import ModelLoadError
+from ollama_gateway.models.gguf_meta import (
+    ARRAY,
+    GGUFFormatError,
+    human_parameter_count,
+    read_gguf,
+)
 from ollama_gateway.models.store import ResolvedModel
 
 # Ollama shows "forever" (keep_alive < 0) as an expiry far in the future.
@@ -73,8 +78,6 @@ def show(resolved: ResolvedModel, verbose: bool = False) -> dict[str, Any]:
     template = resolved.template or (chat_template.value if chat_template else None)
     details = dict(resolved.details)
     if not details.get("parameter_size"):
-        from ollama_gateway.models._gguf_meta import human_parameter_count
-
         details["parameter_size"] = human_parameter_count(n_params)
     body: dict[str, Any] = {
         "modelfile": _modelfile(resolved, template),

@@ -1,4 +1,5 @@
-"""A small, fast reader of a GGUF file's metadata (the key/value section only).
+"""A small, fast reader of a GGUF file's metadata (the key/value section only), shared by the
+model store (config blobs on import) and the embedded engine (``/api/show``, loading checks).
 
 The ``gguf`` package's reader maps every field of the file and takes seconds on a 150k-token
 vocabulary; this one reads the header and key/values with :mod:`struct` in a fraction of that and
@@ -156,3 +157,63 @@ def read_gguf(
 def plain_metadata(meta: dict[str, MetaValue]) -> dict[str, Any]:
     """The values only, as Ollama's ``model_info`` shows them."""
     return {key: item.value for key, item in meta.items()}
+
+
+FILE_TYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+}
+
+
+def human_parameter_count(n: int) -> str:
+    """Ollama's parameter-size notation: 1777088000 -> '1.8B', 494032768 -> '494.03M'."""
+    if n >= 1_000_000_000:
+        return f"{n / 1e9:.1f}B"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    if n >= 1_000:
+        return f"{n / 1e3:.2f}K"
+    return str(n)
+
+
+def describe(path: str | Path) -> dict[str, str]:
+    """``model_family``, ``file_type`` and ``model_type`` of a GGUF file, where it tells."""
+    meta = plain_metadata(read_gguf_metadata(path, max_array=0))
+    out = {"model_family": str(meta.get("general.architecture", ""))}
+    file_type = meta.get("general.file_type")
+    if isinstance(file_type, int):
+        out["file_type"] = FILE_TYPES.get(file_type, str(file_type))
+    params = meta.get("general.parameter_count")
+    if isinstance(params, int):
+        out["model_type"] = human_parameter_count(params)
+    elif isinstance(meta.get("general.size_label"), str):
+        out["model_type"] = meta["general.size_label"]
+    return out
