@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
-from ollama_gateway.api import health, ollama
+from ollama_gateway.api import health, ollama, ollama_models, openai
 from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
@@ -112,6 +112,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(health.router)
     app.include_router(ollama.router)
+    app.include_router(ollama_models.router)
+    app.include_router(openai.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.
     app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery

@@ -11,7 +11,13 @@ every request it receives. Behaviour is chosen by the model name a request asks 
   (streaming or not); ``held`` counts the replies waiting there
 - ``drop``: streams two chunks, then closes the connection mid-stream
 - ``garbage``: answers 200 with a body that is not JSON
-- ``thinker``: replies ``<think>...</think>`` reasoning before the answer (raw, as models write it)
+- ``thinker``: replies ``<think>...</think>`` reasoning before the answer: raw, as models write
+  it, when the request has no ``think``; split into ``thinking`` fields as Ollama does with
+  ``think: true``; without the reasoning with ``think: false``
+- ``tooler``: with ``tools`` in a chat request, calls the first tool (``{"city": "Paris"}``)
+- ``midfail``: streams two chunks, then an in-band ``{"error": ...}`` line, as Ollama does when
+  generation fails after it began
+- ``llava``: takes images; any other model answers 400 to a request with images
 - anything else: the reply ``Hello, world!`` in four tokens
 """
 
@@ -30,6 +36,8 @@ from aiohttp import web
 
 TOKENS = ["Hello", ",", " world", "!"]
 THINKER_TOKENS = ["<think>", "Let me", " think.", "</think>", "\n\n", "Answer", "."]
+MIDFAIL = "model runner has unexpectedly stopped"
+NO_IMAGES = "this model is missing data required for image input"
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 
 
@@ -129,6 +137,8 @@ class FakeOllama:
             return web.Response(body=b"<html>not json</html>", content_type="text/html")
         if model == "slow":
             await asyncio.sleep(self.delay)
+        if _has_images(body) and model != "llava":
+            return _json({"error": NO_IMAGES}, 400)
         if route == ("POST", "/api/generate"):
             return await self._generate(request, body, chat=False)
         if route == ("POST", "/api/chat"):
@@ -140,16 +150,23 @@ class FakeOllama:
                     "parameters": "",
                     "template": "{{ .Prompt }}",
                     "details": {"family": "qwen2"},
+                    "model_info": {"general.architecture": "qwen2"},
                     "capabilities": ["completion"],
+                    "modified_at": "2025-01-01T00:00:00Z",
                 }
             )
         if route == ("POST", "/api/embed"):
             inputs = body.get("input")
             inputs = [inputs] if isinstance(inputs, str) else inputs
+            size = body.get("dimensions") or 3
             return _json(
                 {
                     "model": model,
-                    "embeddings": [[0.1, 0.2, 0.3] for _ in inputs],
+                    "embeddings": [
+                        [0.1 * (i + 1) + j for j in range(size)] for i in range(len(inputs))
+                    ],
+                    "total_duration": 5000,
+                    "load_duration": 100,
                     "prompt_eval_count": len(inputs),
                 }
             )
@@ -159,6 +176,10 @@ class FakeOllama:
             self.models.remove(model)
             return web.Response()
         if route == ("POST", "/api/copy"):
+            if body.get("source") not in self.models:
+                return _json(
+                    {"error": f'model "{body.get("source")}" not found, try pulling it first'}, 404
+                )
             self.models.append(body["destination"])
             return web.Response()
         return _json({"error": "not found"}, 404)
@@ -176,12 +197,28 @@ class FakeOllama:
     def _tokens(self, model: str) -> list[str]:
         return THINKER_TOKENS if model == "thinker" else TOKENS
 
-    def _chunk(self, chat: bool, model: str, text: str, done: bool) -> dict[str, Any]:
+    def _pieces(self, body: dict) -> list[tuple[str, str]]:
+        """(thinking, text) per streamed chunk, as Ollama would send them for this request."""
+        model = body.get("model", "")
+        if model != "thinker" or body.get("think") is None:
+            return [("", t) for t in self._tokens(model)]
+        answer = [("", t) for t in THINKER_TOKENS[5:]]
+        if body.get("think") is False:
+            return answer
+        return [("Let me", ""), (" think.", ""), *answer]
+
+    def _chunk(
+        self, chat: bool, model: str, text: str, done: bool, thinking: str = ""
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"model": model, "created_at": "2025-01-01T00:00:00.000000Z"}
         if chat:
             out["message"] = {"role": "assistant", "content": text}
+            if thinking:
+                out["message"]["thinking"] = thinking
         else:
             out["response"] = text
+            if thinking:
+                out["thinking"] = thinking
         out["done"] = done
         if done:
             out.update(
@@ -199,31 +236,51 @@ class FakeOllama:
 
     async def _generate(self, request: web.Request, body: dict, chat: bool) -> web.StreamResponse:
         model = body.get("model", "")
-        tokens = self._tokens(model)
+        pieces = self._pieces(body)
+        call = chat and model == "tooler" and body.get("tools")
         if body.get("stream") is False:
             if model == "hold" and not await self._hold(request):
                 self.disconnects += 1
                 return web.Response()
-            return _json(self._chunk(chat, model, "".join(tokens), True))
+            final = self._chunk(
+                chat,
+                model,
+                "".join(t for _, t in pieces) if not call else "",
+                True,
+                "".join(t for t, _ in pieces),
+            )
+            if call:
+                final["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
+            return _json(final)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         self.streams_open += 1
         try:
             if model == "hold":
                 await response.write(
-                    orjson.dumps(self._chunk(chat, model, tokens[0], False)) + b"\n"
+                    orjson.dumps(self._chunk(chat, model, pieces[0][1], False)) + b"\n"
                 )
                 if not await self._hold(request):
                     raise ConnectionResetError("the client went away")
-                tokens = tokens[1:]
+                pieces = pieces[1:]
             if model == "trickle":
                 while True:
                     await response.write(orjson.dumps(self._chunk(chat, model, "x", False)) + b"\n")
                     await asyncio.sleep(self.delay)
-            for i, token in enumerate(tokens):
-                await response.write(orjson.dumps(self._chunk(chat, model, token, False)) + b"\n")
+            if call:
+                chunk = self._chunk(chat, model, "", False)
+                chunk["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
+                pieces = []
+                await response.write(orjson.dumps(chunk) + b"\n")
+            for i, (thinking, token) in enumerate(pieces):
+                chunk = self._chunk(chat, model, token, False, thinking)
+                await response.write(orjson.dumps(chunk) + b"\n")
                 if model == "drop" and i == 1:
                     request.transport.close()
+                    return response
+                if model == "midfail" and i == 1:
+                    await response.write(orjson.dumps({"error": MIDFAIL}) + b"\n")
+                    await response.write_eof()
                     return response
             await response.write(orjson.dumps(self._chunk(chat, model, "", True)) + b"\n")
             await response.write_eof()
@@ -266,6 +323,18 @@ class FakeOllama:
             self.models.append(model)
         await response.write_eof()
         return response
+
+
+def _has_images(body: dict) -> bool:
+    if body.get("images"):
+        return True
+    messages = body.get("messages") or []
+    return any(isinstance(m, dict) and m.get("images") for m in messages)
+
+
+def _tool_call(tool: dict) -> dict[str, Any]:
+    name = (tool.get("function") or {}).get("name", "")
+    return {"function": {"name": name, "arguments": {"city": "Paris"}}}
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

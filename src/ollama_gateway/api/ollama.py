@@ -7,8 +7,8 @@ and without ``stream`` the reply is one JSON object carrying ``generated_text``,
 
 from __future__ import annotations
 
+import functools
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -31,8 +31,16 @@ from ollama_gateway.schemas.ollama import ChatBody, GenerateBody
 router = APIRouter()
 
 
+@functools.lru_cache(maxsize=4)
+def _whole_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def rfc3339_now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    """The current UTC time as Ollama writes ``created_at`` (microseconds, ``Z``), cheaply."""
+    now = time.time()
+    whole = int(now)
+    return f"{_whole_second(whole)}.{int((now - whole) * 1_000_000):06d}Z"
 
 
 def _final_fields(out: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
@@ -85,6 +93,28 @@ def _line(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data) + b"\n"
 
 
+class _Lines:
+    """Renders one stream's chunks as NDJSON lines; a plain token takes the fast path."""
+
+    __slots__ = ("chat", "model", "prefix")
+
+    def __init__(self, model: str, chat: bool) -> None:
+        self.model = model
+        self.chat = chat
+        self.prefix = b'{"model":' + orjson.dumps(model) + b',"created_at":"'
+
+    def __call__(self, chunk: Chunk) -> bytes:
+        if chunk.done or chunk.thinking or chunk.tool_calls or chunk.model not in ("", self.model):
+            render = chat_json if self.chat else generate_json
+            return _line(render(chunk, self.model))
+        text = orjson.dumps(chunk.text)
+        if self.chat:
+            body = b'","message":{"role":"assistant","content":' + text + b'},"done":false}\n'
+        else:
+            body = b'","response":' + text + b',"done":false}\n'
+        return self.prefix + rfc3339_now().encode() + body
+
+
 def _error_line(message: str) -> bytes:
     return _line({"error": message})
 
@@ -110,9 +140,8 @@ async def generate(request: Request, service: ServiceDep) -> Response:
         return JSONResponse(out)
     model = req.model or service.settings.model
     first, rest = await until_disconnect(request, start_stream(service.stream(req)))
-    lines = stream_lines(
-        first, rest, lambda c: _line(generate_json(c, model)), _error_line, req.request_id
-    )
+    model = first.model or model
+    lines = stream_lines(first, rest, _Lines(model, chat=False), _error_line, req.request_id)
     return ndjson_response(lines)
 
 
@@ -128,7 +157,6 @@ async def chat(request: Request, service: ServiceDep) -> Response:
         return JSONResponse(chat_json(chunk, req.model))
     model = req.model or service.settings.model
     first, rest = await until_disconnect(request, start_stream(service.stream(req)))
-    lines = stream_lines(
-        first, rest, lambda c: _line(chat_json(c, model)), _error_line, req.request_id
-    )
+    model = first.model or model
+    lines = stream_lines(first, rest, _Lines(model, chat=True), _error_line, req.request_id)
     return ndjson_response(lines)

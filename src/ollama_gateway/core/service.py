@@ -102,25 +102,42 @@ class GenerationService:
         return request
 
     @admitted
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        """The chunks of one generation; the last has ``done=True``."""
+    async def stream(
+        self, request: GenerationRequest, split_reasoning: bool = False
+    ) -> AsyncIterator[Chunk]:
+        """The chunks of one generation; the last has ``done=True``.
+
+        Reasoning goes to ``Chunk.thinking`` when ``request.think`` is true, is dropped when it
+        is false, and is left in the text when it is ``None``, unless ``split_reasoning`` asks
+        for it to be split out anyway (the OpenAI API returns it as ``reasoning_content``
+        without being asked). Reasoning a backend already split out (``Chunk.thinking``) is
+        kept; tags left in the text are split here too, so an upstream Ollama too old to know
+        ``think`` still gives the right answer. A backend whose prompt opened the reasoning
+        says so on its first chunk (``Chunk.starts_in_thinking``).
+        """
         self.prepare(request)
         source = (
             self.backend.generate(request)
             if request.kind == "generate"
             else self.backend.chat(request)
         )
-        split = request.think is not None and not self.backend.splits_thinking
-        splitter = ThinkSplitter() if split else None
+        split = split_reasoning or request.think is not None
+        keep = request.think is not False
+        splitter: ThinkSplitter | None = None
+        first = True
         async with aclosing(source):
             async for chunk in source:
-                if splitter is not None:
+                if split:
+                    if first:
+                        splitter = ThinkSplitter(started_inside=chunk.starts_in_thinking)
+                        first = False
+                    assert splitter is not None
                     thinking, text = splitter.feed(chunk.text)
                     if chunk.done:
                         more_thinking, more_text = splitter.flush()
                         thinking += more_thinking
                         text += more_text
-                    chunk.thinking = chunk.thinking + thinking if request.think else ""
+                    chunk.thinking = chunk.thinking + thinking if keep else ""
                     chunk.text = text
                     if (
                         not chunk.done
@@ -129,19 +146,19 @@ class GenerationService:
                         and not chunk.tool_calls
                     ):
                         continue
-                elif request.think is False:
+                elif not keep:
                     chunk.thinking = ""
                 yield chunk
                 if chunk.done:
                     return
 
-    async def complete(self, request: GenerationRequest) -> Chunk:
+    async def complete(self, request: GenerationRequest, split_reasoning: bool = False) -> Chunk:
         """A whole generation as one chunk (text and thinking joined, stats of the last)."""
         texts: list[str] = []
         thinking: list[str] = []
         tool_calls: list[dict] = []
         last = Chunk(done=True, stats=Stats())
-        async with aclosing(self.stream(request)) as chunks:
+        async with aclosing(self.stream(request, split_reasoning)) as chunks:
             async for chunk in chunks:
                 texts.append(chunk.text)
                 thinking.append(chunk.thinking)

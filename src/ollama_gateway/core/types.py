@@ -73,6 +73,10 @@ class Chunk:
     ``text`` is the visible output (``response`` / ``message.content``); ``thinking`` the
     reasoning when it was split out. The last chunk has ``done=True``, a ``done_reason``
     (``stop``, ``length``, ``load``, ``unload``) and ``stats``.
+
+    ``starts_in_thinking`` is set by a backend on its first chunk when the prompt it rendered
+    ended inside the reasoning (a chat template that writes ``<think>`` itself, as DeepSeek-R1's
+    does): the output then begins with reasoning and no opening tag.
     """
 
     text: str = ""
@@ -83,6 +87,7 @@ class Chunk:
     stats: Stats | None = None
     context: list[int] | None = None
     model: str = ""
+    starts_in_thinking: bool = False
 
 
 @dataclass(slots=True)

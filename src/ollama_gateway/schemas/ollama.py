@@ -1,4 +1,7 @@
-"""Ollama's request bodies (``/api/generate``, ``/api/chat``); the seed contract is one."""
+"""Ollama's request bodies: generation (``/api/generate``, ``/api/chat``; the seed contract is one)
+and models (``/api/show``, ``/api/pull``, ``/api/delete``, ``/api/copy``, ``/api/embed``,
+``/api/embeddings``). Unknown fields are ignored, as Ollama ignores them.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ollama_gateway.core.types import GenerationRequest, Message
+from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
+from ollama_gateway.errors import BadRequest, Unsupported
 from ollama_gateway.settings import parse_duration
+
+ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 
 class Options(BaseModel):
@@ -54,6 +60,8 @@ class _Common(BaseModel):
     stream: bool | None = None
     keep_alive: str | float | None = None
     think: bool | str | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
     @field_validator("keep_alive")
     @classmethod
@@ -74,6 +82,8 @@ class _Common(BaseModel):
         return self.think
 
     def _common(self) -> dict[str, Any]:
+        if self.logprobs or self.top_logprobs:
+            raise Unsupported("logprobs are not supported by this server")
         return {
             "model": self.model,
             "format": self.format,
@@ -117,6 +127,13 @@ class ChatMessage(BaseModel):
     thinking: str | None = None
     tool_name: str | None = None
 
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in ROLES:
+            raise ValueError(f"role must be one of system, user, assistant, tool; not {value!r}")
+        return value
+
     def to_message(self) -> Message:
         return Message(
             role=self.role,
@@ -139,3 +156,92 @@ class ChatBody(_Common):
             tools=self.tools or None,
             **self._common(),
         )
+
+
+class EmbedBody(BaseModel):
+    """``POST /api/embed``: one input or a list of them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = ""
+    input: str | list[str] = ""
+    truncate: bool = True
+    options: Options | None = None
+    keep_alive: str | float | None = None
+    dimensions: int | None = Field(None, gt=0)
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _duration(cls, value: str | float | None) -> str | float | None:
+        parse_duration(value)
+        return value
+
+    def inputs(self) -> list[str]:
+        if isinstance(self.input, str):
+            return [self.input] if self.input else []
+        return list(self.input)
+
+    def to_request(self) -> EmbedRequest:
+        return EmbedRequest(
+            model=self.model,
+            inputs=self.inputs(),
+            truncate=self.truncate,
+            options=self.options.as_dict() if self.options else {},
+            keep_alive=parse_duration(self.keep_alive),
+            dimensions=self.dimensions,
+        )
+
+
+class EmbeddingsBody(BaseModel):
+    """``POST /api/embeddings``, the legacy single-prompt form."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = ""
+    prompt: str = ""
+    options: Options | None = None
+    keep_alive: str | float | None = None
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _duration(cls, value: str | float | None) -> str | float | None:
+        parse_duration(value)
+        return value
+
+    def to_request(self) -> EmbedRequest:
+        return EmbedRequest(
+            model=self.model,
+            inputs=[self.prompt] if self.prompt else [],
+            options=self.options.as_dict() if self.options else {},
+            keep_alive=parse_duration(self.keep_alive),
+        )
+
+
+class ModelBody(BaseModel):
+    """A body naming one model: ``/api/show``, ``/api/delete``, ``/api/pull``.
+
+    ``name`` is the older spelling of ``model``; both are accepted.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = ""
+    name: str = ""
+    verbose: bool = False
+    insecure: bool = False
+    stream: bool | None = None
+
+    def model_name(self) -> str:
+        chosen = (self.model or self.name).strip()
+        if not chosen:
+            raise BadRequest("field 'model' is required")
+        return chosen
+
+
+class CopyBody(BaseModel):
+    """``POST /api/copy``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str = Field(min_length=1)
+    destination: str = Field(min_length=1)

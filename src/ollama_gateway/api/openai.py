@@ -1,0 +1,140 @@
+"""OpenAI-compatible endpoints under ``/v1``: chat completions, completions, models, embeddings.
+
+Thin routers: the wire models (:mod:`ollama_gateway.schemas.openai`) build the neutral request,
+:class:`~ollama_gateway.core.service.GenerationService` runs it, and
+:mod:`ollama_gateway.api.openai_render` renders the chunks. Errors take OpenAI's shape
+(``{"error": {"message", "type", "param", "code"}}``), chosen by path in ``api/errors.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from ollama_gateway.api.http import JSONResponse, parse_body, start_stream, until_disconnect
+from ollama_gateway.api.openai_render import (
+    ChatStream,
+    CompletionStream,
+    chat_completion,
+    embeddings_list,
+    text_completion,
+)
+from ollama_gateway.core.types import ModelInfo
+from ollama_gateway.deps import BackendDep, ServiceDep, SettingsDep
+from ollama_gateway.errors import ModelNotFound
+from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, EmbeddingsBody
+
+router = APIRouter(prefix="/v1")
+
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _request_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "")
+
+
+def _sse(body) -> Response:
+    return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request, service: ServiceDep) -> Response:
+    body = await parse_body(request, ChatCompletionBody)
+    req = body.to_request()
+    req.request_id = _request_id(request)
+    model = req.model or service.settings.model
+    if not req.stream:
+        chunk = await until_disconnect(request, service.complete(req, split_reasoning=True))
+        return JSONResponse(chat_completion(chunk, model))
+    first, rest = await until_disconnect(
+        request, start_stream(service.stream(req, split_reasoning=True))
+    )
+    stream = ChatStream(first.model or model, body.include_usage)
+    return _sse(stream.events(first, rest, req.request_id))
+
+
+@router.post("/completions")
+async def completions(request: Request, service: ServiceDep) -> Response:
+    body = await parse_body(request, CompletionBody)
+    req = body.to_request()
+    req.request_id = _request_id(request)
+    model = req.model or service.settings.model
+    echo = req.prompt if body.echo else ""
+    if not req.stream:
+        chunk = await until_disconnect(request, service.complete(req))
+        return JSONResponse(text_completion(chunk, model, echo))
+    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
+    stream = CompletionStream(first.model or model, body.include_usage, echo)
+    return _sse(stream.events(first, rest, req.request_id))
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def created_of(modified_at: str) -> int:
+    """Unix seconds of an RFC 3339 time (any fraction digits, as Go writes them); 0 if unknown.
+
+    >>> created_of("2025-01-01T10:00:00.123456789-08:00"), created_of("2025-01-01T00:00:00Z")
+    (1735754400, 1735689600)
+    >>> created_of("")
+    0
+    """
+    found = _RFC3339.match(modified_at)
+    if found is None:
+        return 0
+    zone = found.group(2) or "Z"
+    stamp = found.group(1) + ("+00:00" if zone == "Z" else zone)
+    return int(datetime.fromisoformat(stamp).timestamp())
+
+
+def _model_json(model: ModelInfo) -> dict[str, Any]:
+    owner = model.name.split("/")[0] if "/" in model.name else "library"
+    return {
+        "id": model.name,
+        "object": "model",
+        "created": created_of(model.modified_at),
+        "owned_by": owner,
+    }
+
+
+def _same_model(asked: str, name: str) -> bool:
+    """``llama2`` names ``llama2:latest``, as in Ollama."""
+
+    def full(text: str) -> str:
+        return text if ":" in text.rsplit("/", 1)[-1] else f"{text}:latest"
+
+    return asked == name or full(asked) == full(name)
+
+
+@router.get("/models")
+async def models(backend: BackendDep) -> Response:
+    listed = await backend.list_models()
+    return JSONResponse({"object": "list", "data": [_model_json(m) for m in listed]})
+
+
+@router.get("/models/{model_id:path}")
+async def model(model_id: str, backend: BackendDep) -> Response:
+    for found in await backend.list_models():
+        if _same_model(model_id, found.name):
+            return JSONResponse(_model_json(found))
+    raise ModelNotFound(model_id, f"The model '{model_id}' does not exist")
+
+
+@router.post("/embeddings")
+async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+    body = await parse_body(request, EmbeddingsBody)
+    req = body.to_request()
+    req.model = req.model or settings.model
+    result = await until_disconnect(request, backend.embed(req))
+    return JSONResponse(
+        embeddings_list(
+            result.embeddings,
+            result.model or req.model,
+            result.prompt_eval_count,
+            body.encoding_format,
+        )
+    )
