@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ollama_gateway.cli import main
-from tests.client.gateway import KEY, running_gateway
+from tests.client.gateway import KEY, engine_gateway, running_gateway, tiny_model
 from tests.client.standin import Running, StandIn
 
 
@@ -37,3 +37,6 @@ def cli() -> Callable[..., Result]:
         return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False, **kwargs)
 
     return run
+
+
+__all__ = ["engine_gateway", "tiny_model"]  # fixtures shared with the other test package

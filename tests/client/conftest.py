@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from tests.client.adapters import APIS
-from tests.client.gateway import running_gateway
+from tests.client.gateway import engine_gateway, running_gateway, tiny_model
 from tests.client.standin import Running, StandIn
 
 
@@ -37,3 +37,6 @@ def gateway(ollama) -> Iterator[str]:
     """A live gateway in front of the fake Ollama; it accepts ``tests.client.gateway.KEY``."""
     with running_gateway(ollama.url) as url:
         yield url
+
+
+__all__ = ["engine_gateway", "tiny_model"]  # fixtures shared with the other test package

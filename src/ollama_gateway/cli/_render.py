@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime, timezone
 
 import click
@@ -32,7 +33,7 @@ class StreamPrinter:
                 self._thinking = False
             click.echo(text, nl=False)
             self._last = text
-            click.get_text_stream("stdout").flush()
+            sys.stdout.flush()
 
     def finish(self) -> None:
         """End the answer with a newline, once."""
@@ -69,13 +70,16 @@ def parse_time(text: str | None) -> datetime | None:
     -25200.0
     >>> parse_time("2025-01-01T00:00:00.123456789Z").microsecond
     123456
+    >>> parse_time("2025-01-01T10:00:00.5+02:00").isoformat()
+    '2025-01-01T10:00:00.500000+02:00'
     >>> parse_time("never") is None
     True
     """
     if not text:
         return None
     text = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    # Python 3.10 reads only 3 or 6 fraction digits: Go writes 0-9
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

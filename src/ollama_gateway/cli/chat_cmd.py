@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -48,7 +49,7 @@ def chat(client: Client, model: str | None, system: str | None, **flags: Any) ->
     options = request_options(system=None, **flags)
     start = [{"role": "system", "content": system}] if system else []
     messages: list[dict[str, Any]] = list(start)
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         click.echo("Type /? for help, /bye to leave.", err=True)
     for line in _lines(stdin):

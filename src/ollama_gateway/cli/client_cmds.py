@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from ollama_gateway.client import Client
 
 def read_piped_stdin() -> str:
     """What was piped into the command, or ``""`` when stdin is a terminal."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         return ""
     return stdin.read()
