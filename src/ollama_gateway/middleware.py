@@ -98,7 +98,11 @@ class GatewayMiddleware:
                     await send_error(send_wrapper, path, 401, AUTH_MESSAGE)
                     return
             state["api_key"] = key
-            if self.limiter is not None and (scope["method"], path) not in self.public:
+            if (
+                self.limiter is not None
+                and (scope["method"], path) not in self.public
+                and path != "/metrics"  # scrapes never count against a key's budget
+            ):
                 client = scope.get("client")
                 admission = self.limiter.admit(key, client[0] if client else None)  # may 429
                 if admission is not None:

@@ -184,7 +184,16 @@ def upstream_kind(exc: BaseException) -> str | None:
 class GenerationObserver:
     """Watches one generation's chunks (as the backend yields them) for metrics and logs."""
 
-    __slots__ = ("_first", "_output", "_started", "metrics", "model", "request", "upstream")
+    __slots__ = (
+        "_first",
+        "_output",
+        "_started",
+        "count_loads",
+        "metrics",
+        "model",
+        "request",
+        "upstream",
+    )
 
     def __init__(
         self,
@@ -192,8 +201,10 @@ class GenerationObserver:
         request: GenerationRequest,
         upstream: bool,
         log_prompts: bool = False,
+        count_loads: bool = True,
     ) -> None:
         self.metrics = metrics
+        self.count_loads = count_loads and not upstream
         self.request = request
         self.model = request.model
         self.upstream = upstream
@@ -237,7 +248,7 @@ class GenerationObserver:
             seconds = 0.0
         if self.metrics is not None:
             self.metrics.observe_tokens(self.model, prompt, generated, seconds)
-            if stats and stats.load_duration > 0 and not self.upstream:
+            if stats and stats.load_duration > 0 and self.count_loads:
                 # the embedded engine reports a load only to the request that caused it (Ollama
                 # reports a few milliseconds on every request: not a load)
                 self.metrics.observe_load(self.model, stats.load_duration / 1e9)

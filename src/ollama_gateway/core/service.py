@@ -140,7 +140,11 @@ class GenerationService:
         splitter: ThinkSplitter | None = None
         first = True
         observer = GenerationObserver(
-            self.metrics, request, self.backend.name == "ollama", self.settings.log_prompts
+            self.metrics,
+            request,
+            self.backend.name == "ollama",
+            self.settings.log_prompts,
+            count_loads=not hasattr(self.backend, "bind_metrics"),  # it reports its own loads
         )
         async with aclosing(source):
             async for chunk in observer.watch(source):

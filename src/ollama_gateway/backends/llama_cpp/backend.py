@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ollama_gateway.backends.llama_cpp import show as show_info
 from ollama_gateway.backends.llama_cpp.engine import EngineConfig
@@ -39,6 +39,9 @@ from ollama_gateway.errors import (
 from ollama_gateway.models.store import ModelStore, ResolvedModel
 from ollama_gateway.settings import Settings
 
+if TYPE_CHECKING:
+    from ollama_gateway.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 THINK_OPEN = "<think>"
@@ -52,6 +55,7 @@ class EmbeddedBackend:
 
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
+        self._warmup: asyncio.Task[None] | None = None
         self.store = store or ModelStore(settings.resolved_models_dir)
         self.manager = ModelManager(
             self._engine_config,
@@ -66,10 +70,29 @@ class EmbeddedBackend:
             n_ctx=s.num_ctx, n_parallel=s.parallel, n_threads=s.num_threads, n_batch=s.num_batch
         )
 
+    def bind_metrics(self, metrics: Metrics) -> None:
+        """Every model load (by a request or at start) is observed where it happens."""
+        self.manager.on_loaded = lambda loaded: metrics.observe_load(
+            loaded.name, loaded.load_duration / 1e9
+        )
+
     async def start(self) -> None:
-        return None
+        """Begin loading the default model, so that ``/ready`` turns 200 once it is in memory."""
+        self._warmup = asyncio.get_running_loop().create_task(self._preload())
+
+    async def _preload(self) -> None:
+        try:
+            resolved = await self._resolve(self.settings.model)
+            loaded, _ = await self.manager.acquire(resolved)
+        except GatewayError as exc:
+            log.warning('default model "%s" not loaded: %s', self.settings.model, exc.message)
+            return
+        self._release(loaded, None)
+        log.info('default model "%s" loaded', loaded.name)
 
     async def close(self) -> None:
+        if self._warmup is not None and not self._warmup.done():
+            self._warmup.cancel()
         await self.manager.close()
 
     # -- generation ----------------------------------------------------------------------
@@ -228,6 +251,8 @@ class EmbeddedBackend:
 
     async def check_ready(self) -> tuple[bool, str]:
         name = self.settings.model
+        if self._warmup is not None and not self._warmup.done():
+            return False, f'model "{name}" is loading'
         for loaded in self.manager.models.values():
             if name in (loaded.name, loaded.resolved.name):
                 return True, f'model "{loaded.name}" is loaded'
@@ -237,6 +262,8 @@ class EmbeddedBackend:
             return False, exc.message
         except GatewayError as exc:
             return False, f'model "{name}": {exc.message}'
+        if self.manager.is_loading(resolved.name):
+            return False, f'model "{resolved.name}" is loading'
         failure = self.manager.failures.get(resolved.name)
         if failure:
             return False, f'model "{resolved.name}" failed to load: {failure}'

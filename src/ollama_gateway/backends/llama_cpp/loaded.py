@@ -71,6 +71,10 @@ class ModelManager:
         self._cond = asyncio.Condition()
         self._unloads: set[asyncio.Task[None]] = set()
         self.failures: dict[str, str] = {}  # name -> last load error
+        self.on_loaded: Callable[[LoadedModel], None] | None = None  # metrics hook
+
+    def is_loading(self, name: str) -> bool:
+        return name in self._loading
 
     # -- acquire / release ---------------------------------------------------------------
     async def acquire(self, resolved: ResolvedModel) -> tuple[LoadedModel, int]:
@@ -123,6 +127,8 @@ class ModelManager:
             self._loading.pop(name, None)
             self.models[name] = loaded
             self.failures.pop(name, None)
+            if self.on_loaded is not None:
+                self.on_loaded(loaded)
             self._set_expiry(loaded, self.default_keep_alive)  # until a request touches it
             if self.default_keep_alive == 0:  # unless its request is gone: then unload
                 asyncio.get_running_loop().call_soon(self._expire, loaded)

@@ -131,7 +131,7 @@ def build_prompt(request: GenerationRequest, info: ModelPromptInfo) -> str:
     if request.images or any(m.images for m in request.messages):
         raise Unsupported(f'model "{info.name}" does not support images')
     if request.tools:
-        raise Unsupported(f'model "{info.name}" does not support tools')
+        raise Unsupported(f'tools are not supported by this model ("{info.name}")')
     if request.kind == "generate" and request.raw:
         if request.suffix:
             raise Unsupported(f'model "{info.name}" does not support insert in raw mode')
