@@ -216,9 +216,10 @@ async def test_prompt_cache_reuses_a_shared_prefix_without_changing_output(tiny_
 async def test_close_fails_requests_still_running(tiny_model, make_engine):
     from ollama_gateway.errors import ServiceUnavailable
 
-    engine = make_engine(tiny_model, n_parallel=1, n_ctx=2048)
+    # far more tokens than can be decoded before close() runs, even on a loaded machine
+    engine = make_engine(tiny_model, n_parallel=1, n_ctx=32768)
     gen = engine.generate(
-        tiny_model.tokenize("hi"), SamplingOptions(temperature=0, num_predict=2000)
+        tiny_model.tokenize("hi"), SamplingOptions(temperature=0, num_predict=32000)
     )
     await gen.__anext__()
     await asyncio.to_thread(engine.close)
