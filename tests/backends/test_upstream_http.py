@@ -288,3 +288,22 @@ async def test_the_pool_is_bounded():
         await client.close()
     assert results == [b"x"] * 6
     assert peak == 2 and server.connections == 2
+
+
+async def test_waiting_for_a_free_connection_is_bounded_by_the_deadline():
+    async def reply(request, reader, writer):
+        writer.write(_plain(b"y"))
+        return True
+
+    async with Server(reply) as server:
+        client = _client(server.url, limit=1)
+        held = await client.request("GET", "api/x", read_timeout=2, total_timeout=5)
+        with pytest.raises(ReadTimeout):
+            await client.request("GET", "api/x", read_timeout=2, total_timeout=0.2)
+        waiting = asyncio.ensure_future(_get(client))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        assert await held.read() == b"y"  # frees the slot for the waiting request
+        assert await asyncio.wait_for(waiting, 3) == b"y"
+        await client.close()
+    assert server.connections == 1

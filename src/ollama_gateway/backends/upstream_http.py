@@ -205,10 +205,20 @@ class Response:
 
     async def read(self) -> bytes:
         """The whole body."""
+        conn = self._conn
+        if conn is None:
+            return b""
         parts = []
-        async for piece in self:
-            parts.append(piece)
-        return b"".join(parts)
+        try:
+            while True:
+                if conn.pieces:
+                    parts.append(conn.take())
+                if conn.complete:
+                    break
+                await conn.wait(self._timeout_at())
+        finally:
+            self.close()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
@@ -265,7 +275,9 @@ class UpstreamClient:
         self._idle: list[_Connection] = []
         self._max_idle = max_idle
         self._idle_expiry = idle_expiry
-        self._slots = asyncio.Semaphore(limit)
+        self._limit = limit
+        self._in_use = 0
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._open: set[_Connection] = set()
         self.connections_made = 0  # for tests and diagnostics
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -314,17 +326,32 @@ class UpstreamClient:
             conn = await self._connect(deadline)
             return await self._exchange(conn, request, read_timeout, deadline)
         except BaseException:
-            self._slots.release()
+            self._release_slot()
             raise
 
     async def _acquire_slot(self, deadline: float) -> None:
-        if not self._slots.locked():
-            await self._slots.acquire()  # returns at once
+        if self._in_use < self._limit:
+            self._in_use += 1
             return
+        waiter = self.loop.create_future()
+        self._slot_waiters.append(waiter)
         try:
-            await asyncio.wait_for(self._slots.acquire(), max(0.0, deadline - self.loop.time()))
+            await asyncio.wait_for(waiter, max(0.0, deadline - self.loop.time()))
         except asyncio.TimeoutError:
             raise ReadTimeout("timed out waiting for a free connection") from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release_slot()  # handed a slot just as we gave up: pass it on
+            raise
+
+    def _release_slot(self) -> None:
+        """Hand the slot to the next waiter, or free it."""
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on; _in_use stays
+                return
+        self._in_use -= 1
 
     def _pooled(self) -> _Connection | None:
         now = time.monotonic()
@@ -369,7 +396,7 @@ class UpstreamClient:
         return Response(self, conn, read_timeout, deadline)
 
     def _release(self, conn: _Connection, reusable: bool) -> None:
-        self._slots.release()
+        self._release_slot()
         if reusable and conn.keep_alive and not conn.closed and len(self._idle) < self._max_idle:
             conn.idle_since = time.monotonic()
             self._idle.append(conn)
