@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import subprocess
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -307,3 +309,36 @@ async def test_waiting_for_a_free_connection_is_bounded_by_the_deadline():
         assert await asyncio.wait_for(waiting, 3) == b"y"
         await client.close()
     assert server.connections == 1
+
+
+async def test_https_upstreams_are_verified_and_work(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def serve(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(_plain(b"secure"))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        trusting = _client(url, ssl=ssl.create_default_context(cafile=str(cert)))
+        assert await _get(trusting) == b"secure"
+        await trusting.close()
+        with pytest.raises(ConnectFailed):  # the default context does not trust it
+            await _get(_client(url))
+    finally:
+        server.close()

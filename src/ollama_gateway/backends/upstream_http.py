@@ -249,7 +249,12 @@ class Response:
 
 
 class UpstreamClient:
-    """Requests to one ``http://`` or ``https://`` base URL over pooled keep-alive connections."""
+    """Requests to one ``http://`` or ``https://`` base URL over pooled keep-alive connections.
+
+    ``limit`` bounds the connections in use at once (a request beyond it waits, within its
+    total timeout); ``max_idle`` the keep-alive connections kept for reuse, each for at most
+    ``idle_expiry`` seconds; ``ssl`` replaces the default (verifying) context for ``https://``.
+    """
 
     def __init__(
         self,
@@ -259,13 +264,16 @@ class UpstreamClient:
         max_idle: int = 64,
         idle_expiry: float = 15.0,
         connect_timeout: float = 5.0,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._ssl = ssl_module.create_default_context() if parts.scheme == "https" else None
+        self._ssl = None
+        if parts.scheme == "https":  # certificates verified, as by default in aiohttp
+            self._ssl = ssl or ssl_module.create_default_context()
         host_header = f"[{self.host}]" if ":" in self.host else self.host
         if parts.port is not None:
             host_header += f":{parts.port}"
