@@ -1,4 +1,4 @@
-"""The Ollama upstream backend: Ollama's HTTP API through one pooled aiohttp session.
+"""The Ollama upstream backend: Ollama's HTTP API through a pooled keep-alive client.
 
 Timeouts: ``connect_timeout`` to connect; a streamed reply must produce its first line within
 ``first_token_timeout`` and never stall longer than that between lines; the whole exchange is
@@ -8,14 +8,20 @@ Ollama stop generating.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
+from ollama_gateway.backends.upstream_http import (
+    ConnectFailed,
+    ConnectionDropped,
+    ReadTimeout,
+    Response,
+    UpstreamClient,
+    UpstreamHTTPError,
+)
 from ollama_gateway.core.types import (
     Chunk,
     EmbedRequest,
@@ -40,7 +46,6 @@ from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_JSON = {"Content-Type": "application/json"}
 _MAX_LINE = 64 << 20  # a single NDJSON line larger than this is not a reply we can use
 _STAT_FIELDS = Stats.__slots__
 
@@ -100,45 +105,40 @@ class OllamaBackend:
         self._connect_timeout = settings.connect_timeout
         self._first_token_timeout = settings.first_token_timeout
         self._total_timeout = settings.request_timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._client: UpstreamClient | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                self.base_url + "/",
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=self._total_timeout, sock_connect=self._connect_timeout
-                ),
-                auto_decompress=True,
+        if self._client is None:
+            self._client = UpstreamClient(
+                self.base_url, limit=256, connect_timeout=self._connect_timeout
             )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def client(self) -> UpstreamClient:
+        if self._client is None:
             raise RuntimeError("OllamaBackend.start() was not awaited")
-        return self._session
+        return self._client
 
     # -- error mapping ----------------------------------------------------------------------
     def _unreachable(self, exc: BaseException) -> GatewayError:
         reason = str(exc) or type(exc).__name__
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            reason = exc.strerror or str(exc.os_error) or reason
         return UpstreamUnavailable(
             f"cannot reach Ollama at {self.base_url}: {reason}", retry_after=5
         )
 
-    async def _raise_for_status(self, resp: aiohttp.ClientResponse, model: str | None) -> None:
+    async def _raise_for_status(self, resp: Response, model: str | None) -> None:
         if resp.status < 400:
             return
-        raw = await resp.content.read(65536)
+        try:
+            raw = (await resp.read())[:65536]
+        except UpstreamHTTPError:
+            raw = b""
         try:
             message = str(orjson.loads(raw).get("error") or "")
         except (orjson.JSONDecodeError, AttributeError):
@@ -157,30 +157,23 @@ class OllamaBackend:
         raise UpstreamBadResponse(f"Ollama answered {resp.status}: {message}")
 
     async def _send(
-        self, method: str, path: str, body: Any, model: str | None, read_timeout: float | None
-    ) -> aiohttp.ClientResponse:
-        timeout = aiohttp.ClientTimeout(
-            total=self._total_timeout,
-            sock_connect=self._connect_timeout,
-            sock_read=read_timeout,
-        )
+        self, method: str, path: str, body: Any, model: str | None, read_timeout: float
+    ) -> Response:
         data = orjson.dumps(body) if body is not None else None
         try:
-            resp = await self.session.request(
-                method, path, data=data, headers=_JSON if data else None, timeout=timeout
+            resp = await self.client.request(
+                method, path, data, read_timeout=read_timeout, total_timeout=self._total_timeout
             )
-        except (
-            aiohttp.ClientConnectorError,
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientOSError,
-        ) as exc:
+        except ConnectFailed as exc:
             raise self._unreachable(exc) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except ReadTimeout:
             raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from None
+        except ConnectionDropped as exc:
+            raise UpstreamBadResponse(f"Ollama closed the connection: {exc}") from None
         try:
             await self._raise_for_status(resp, model)
         except BaseException:
-            resp.release()
+            resp.close()
             raise
         return resp
 
@@ -191,9 +184,9 @@ class OllamaBackend:
         try:
             async with resp:
                 raw = await resp.read()
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except ReadTimeout:
             raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from None
-        except aiohttp.ClientError as exc:
+        except UpstreamHTTPError as exc:
             raise UpstreamBadResponse(f"Ollama closed the connection: {exc}") from None
         if not raw:
             return None
@@ -210,7 +203,7 @@ class OllamaBackend:
         try:
             async with resp:
                 buffer = b""
-                async for piece in resp.content.iter_any():
+                async for piece in resp:
                     buffer += piece
                     if len(buffer) > _MAX_LINE:
                         raise UpstreamBadResponse("malformed reply from Ollama (line too long)")
@@ -220,12 +213,10 @@ class OllamaBackend:
                             yield _decode_line(line)
                 if buffer.strip():
                     yield _decode_line(buffer)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except ReadTimeout:
             raise UpstreamTimeout(f"Ollama at {self.base_url} stopped answering") from None
-        except aiohttp.ClientPayloadError:
+        except UpstreamHTTPError:
             raise UpstreamBadResponse("Ollama closed the connection mid-stream") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamBadResponse(f"Ollama closed the connection mid-stream: {exc}") from None
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
@@ -329,15 +320,20 @@ class OllamaBackend:
         return str((data or {}).get("version", ""))
 
     async def check_ready(self) -> tuple[bool, str]:
+        timeout = min(2.0, self._total_timeout)
         try:
-            async with self.session.get(
-                "api/version", timeout=aiohttp.ClientTimeout(total=min(2.0, self._total_timeout))
-            ) as resp:
-                if resp.status == 200:
-                    return True, ""
-                return False, f"Ollama answered {resp.status}"
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            resp = await self.client.request(
+                "GET", "api/version", read_timeout=timeout, total_timeout=timeout
+            )
+            async with resp:
+                await resp.read()
+        except ConnectFailed as exc:
             return False, str(self._unreachable(exc))
+        except UpstreamHTTPError as exc:
+            return False, f"cannot reach Ollama at {self.base_url}: {exc}"
+        if resp.status == 200:
+            return True, ""
+        return False, f"Ollama answered {resp.status}"
 
 
 def _decode_line(line: bytes) -> dict[str, Any]:
@@ -358,7 +354,7 @@ def _models(data: Any) -> list[dict[str, Any]]:
     return [m for m in data.get("models") or [] if isinstance(m, dict)]
 
 
-def _retry_after(resp: aiohttp.ClientResponse, default: float) -> float:
+def _retry_after(resp: Response, default: float) -> float:
     try:
         return float(resp.headers.get("Retry-After", default))
     except ValueError:

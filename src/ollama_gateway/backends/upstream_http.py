@@ -1,0 +1,422 @@
+"""A lean keep-alive HTTP/1.1 client for the Ollama upstream: asyncio protocols + httptools.
+
+One :class:`UpstreamClient` per base URL keeps a bounded pool of idle keep-alive connections.
+A request is written in one ``transport.write`` (head and body); the reply is parsed by
+httptools' C parser (``Content-Length``, chunked, or read until close) and handed out as a
+:class:`Response` whose body is read whole or iterated piece by piece, with flow control (the
+socket stops being read while the consumer lags).
+
+Errors (all :class:`UpstreamHTTPError`): :class:`ConnectFailed` (could not connect, or a
+connection ended before any byte of the reply), :class:`ReadTimeout` (connect, first byte,
+between reads, or the total deadline), :class:`ConnectionDropped` (the connection ended or the
+reply could not be parsed after it began). A pooled connection that fails before any byte of the
+reply is retried once on a fresh connection (the server had closed it while idle).
+
+A response that is closed before its body was read to the end closes its connection (for a
+stream, that tells Ollama to stop generating); only complete keep-alive exchanges go back to the
+pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl as ssl_module
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import httptools
+
+_HIGH_WATER = 256 << 10  # stop reading the socket when this much body waits for the consumer
+_LOW_WATER = 64 << 10
+
+
+class UpstreamHTTPError(Exception):
+    """Base of the client's errors."""
+
+
+class ConnectFailed(UpstreamHTTPError):
+    """The server could not be reached, or closed the connection before replying."""
+
+
+class ReadTimeout(UpstreamHTTPError):
+    """Connecting, the reply's first byte, a read, or the whole exchange took too long."""
+
+
+class ConnectionDropped(UpstreamHTTPError):
+    """The connection ended (or the reply was malformed) after the reply began."""
+
+
+class _Connection(asyncio.Protocol):
+    """One socket: parses replies into a head and body pieces for the waiting reader."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.reused = False
+        self.idle_since = 0.0
+        self._waiter: asyncio.Future[None] | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.got_bytes = False
+        self.head_done = False
+        self.complete = False
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.keep_alive = False
+        self.until_close = False
+        self.pieces: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.paused = False
+        self.error: UpstreamHTTPError | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ConnectionDropped(f"malformed HTTP reply: {exc}"))
+            self.close()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.head_done and self.until_close and not self.complete:
+            self.complete = True  # a reply without length ends with the connection
+        elif not self.complete and self.error is None:
+            reason = str(exc) if exc else "the server closed the connection"
+            error_class = ConnectionDropped if self.got_bytes else ConnectFailed
+            self.error = error_class(reason)
+        self._wake()
+
+    # -- httptools callbacks ----------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
+        headers = self.headers
+        self.until_close = (
+            "content-length" not in headers
+            and "chunked" not in headers.get("transfer-encoding", "").lower()
+            and self.status >= 200
+            and self.status not in (204, 304)
+        )
+        self.head_done = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.pieces.append(body)
+        self.buffered += len(body)
+        if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self._wake()
+
+    # -- for the reader ---------------------------------------------------------------------
+    def _fail(self, error: UpstreamHTTPError) -> None:
+        if self.error is None:
+            self.error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _on_timeout(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ReadTimeout("timed out reading from the server"))
+
+    async def wait(self, timeout_at: float) -> None:
+        """Wait for the next event (head, body, end, error) until the loop time ``timeout_at``."""
+        if self.error is not None:
+            raise self.error
+        if self.paused and self.buffered <= _LOW_WATER and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        waiter = self._waiter = self.loop.create_future()
+        handle = self.loop.call_at(timeout_at, self._on_timeout)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+            self._waiter = None
+        if self.error is not None and not self.pieces:
+            raise self.error
+
+    def take(self) -> bytes:
+        """All body bytes received so far."""
+        pieces = self.pieces
+        data = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        self.buffered = 0
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        return data
+
+    def start(self, request: bytes) -> None:
+        self._reset()
+        assert self.transport is not None
+        self.transport.write(request)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()  # at once: no lingering, the server sees the reset
+
+
+class Response:
+    """An HTTP reply: ``status``, ``headers`` (lower-case names), then its body.
+
+    Read the body with :meth:`read` or ``async for piece in response``; :meth:`close` (or the
+    end of the body) releases the connection.
+    """
+
+    def __init__(
+        self, client: UpstreamClient, conn: _Connection, read_timeout: float, deadline: float
+    ) -> None:
+        self._client = client
+        self._conn: _Connection | None = conn
+        self._read_timeout = read_timeout
+        self._deadline = deadline
+        self.status = conn.status
+        self.headers = conn.headers
+
+    def _timeout_at(self) -> float:
+        return min(self._deadline, self._client.loop.time() + self._read_timeout)
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        conn = self._conn
+        if conn is None:
+            return b""
+        parts = []
+        try:
+            while True:
+                if conn.pieces:
+                    parts.append(conn.take())
+                if conn.complete:
+                    break
+                await conn.wait(self._timeout_at())
+        finally:
+            self.close()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            while True:
+                if conn.pieces:
+                    yield conn.take()
+                    continue
+                if conn.complete:
+                    break
+                await conn.wait(self._timeout_at())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Give the connection back if the reply was read to its end, else close it."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._client._release(conn, conn.complete and not conn.pieces)
+
+    async def __aenter__(self) -> Response:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class UpstreamClient:
+    """Requests to one ``http://`` or ``https://`` base URL over pooled keep-alive connections.
+
+    ``limit`` bounds the connections in use at once (a request beyond it waits, within its
+    total timeout); ``max_idle`` the keep-alive connections kept for reuse, each for at most
+    ``idle_expiry`` seconds; ``ssl`` replaces the default (verifying) context for ``https://``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        limit: int = 256,
+        max_idle: int = 64,
+        idle_expiry: float = 15.0,
+        connect_timeout: float = 5.0,
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._ssl = None
+        if parts.scheme == "https":  # certificates verified, as by default in aiohttp
+            self._ssl = ssl or ssl_module.create_default_context()
+        host_header = f"[{self.host}]" if ":" in self.host else self.host
+        if parts.port is not None:
+            host_header += f":{parts.port}"
+        self._prefix = parts.path.rstrip("/")
+        self._host_line = f"Host: {host_header}\r\nUser-Agent: ollama-gateway\r\n"
+        self.connect_timeout = connect_timeout
+        self._idle: list[_Connection] = []
+        self._max_idle = max_idle
+        self._idle_expiry = idle_expiry
+        self._limit = limit
+        self._in_use = 0
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._open: set[_Connection] = set()
+        self.connections_made = 0  # for tests and diagnostics
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def _head(self, method: str, path: str, body: bytes | None) -> bytes:
+        target = f"{self._prefix}/{path.lstrip('/')}"
+        if body is None:
+            head = f"{method} {target} HTTP/1.1\r\n{self._host_line}Accept-Encoding: identity\r\n"
+            return (head + "\r\n").encode()
+        return (
+            f"{method} {target} HTTP/1.1\r\n{self._host_line}Content-Type: application/json\r\n"
+            f"Accept-Encoding: identity\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        read_timeout: float,
+        total_timeout: float,
+    ) -> Response:
+        """Send a request; returns once the reply's head has arrived.
+
+        ``read_timeout`` bounds the wait for the first byte and between reads of the body;
+        ``total_timeout`` the whole exchange, body included.
+        """
+        loop = self.loop
+        deadline = loop.time() + total_timeout
+        request = self._head(method, path, body)
+        await self._acquire_slot(deadline)
+        try:
+            conn = self._pooled()
+            if conn is not None:
+                try:
+                    return await self._exchange(conn, request, read_timeout, deadline)
+                except ConnectFailed:
+                    pass  # stale keep-alive connection: once more, on a fresh one
+            conn = await self._connect(deadline)
+            return await self._exchange(conn, request, read_timeout, deadline)
+        except BaseException:
+            self._release_slot()
+            raise
+
+    async def _acquire_slot(self, deadline: float) -> None:
+        if self._in_use < self._limit:
+            self._in_use += 1
+            return
+        waiter = self.loop.create_future()
+        self._slot_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, max(0.0, deadline - self.loop.time()))
+        except asyncio.TimeoutError:
+            raise ReadTimeout("timed out waiting for a free connection") from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release_slot()  # handed a slot just as we gave up: pass it on
+            raise
+
+    def _release_slot(self) -> None:
+        """Hand the slot to the next waiter, or free it."""
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on; _in_use stays
+                return
+        self._in_use -= 1
+
+    def _pooled(self) -> _Connection | None:
+        now = time.monotonic()
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and now - conn.idle_since < self._idle_expiry:
+                conn.reused = True
+                return conn
+            self._discard(conn)
+        return None
+
+    async def _connect(self, deadline: float) -> _Connection:
+        loop = self.loop
+        timeout = max(0.0, min(self.connect_timeout, deadline - loop.time()))
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _Connection(loop), self.host, self.port, ssl=self._ssl
+                ),
+                timeout,
+            )
+        except asyncio.TimeoutError:
+            raise ReadTimeout("timed out connecting") from None
+        except OSError as exc:
+            raise ConnectFailed(exc.strerror or str(exc) or type(exc).__name__) from None
+        self.connections_made += 1
+        self._open.add(conn)
+        return conn
+
+    async def _exchange(
+        self, conn: _Connection, request: bytes, read_timeout: float, deadline: float
+    ) -> Response:
+        loop = self.loop
+        try:
+            conn.start(request)
+            while not conn.head_done:
+                await conn.wait(min(deadline, loop.time() + read_timeout))
+        except BaseException:
+            self._discard(conn)
+            raise
+        return Response(self, conn, read_timeout, deadline)
+
+    def _release(self, conn: _Connection, reusable: bool) -> None:
+        self._release_slot()
+        if reusable and conn.keep_alive and not conn.closed and len(self._idle) < self._max_idle:
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        else:
+            self._discard(conn)
+
+    def _discard(self, conn: _Connection) -> None:
+        self._open.discard(conn)
+        conn.close()
+
+    async def close(self) -> None:
+        """Close every connection, idle or in use."""
+        self._idle.clear()
+        for conn in list(self._open):
+            self._discard(conn)
