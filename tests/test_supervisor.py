@@ -10,7 +10,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,17 +24,12 @@ from click.testing import CliRunner
 
 from ollama_gateway.cli import main
 from ollama_gateway.supervisor import exit_code_for, normalize_model_name
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPPORT = ROOT / "tests" / "support"
 MODEL = "tiny:1b"
 CLI = "import sys; from ollama_gateway.cli import main; sys.exit(main())"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def alive(pid: int) -> bool:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
 
 from ollama_gateway.cli import main
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+from tests.support.processes import start_serve
 
 
 def test_public_bind_without_key_exits_2_naming_both_ways_out():
@@ -39,44 +33,10 @@ def test_every_setting_has_a_flag():
         assert flag_name(name) in help_text, name
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_process_answers_the_seed_call(ollama):
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": SRC, "API_KEY": "process-key-0123456789"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ollama_gateway",
-            "serve",
-            "--port",
-            str(port),
-            "--ollama-url",
-            ollama.url,
-            "--backend",
-            "ollama",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    env = {**os.environ, "API_KEY": "process-key-0123456789"}
+    proc, url = start_serve("--ollama-url", ollama.url, "--backend", "ollama", env=env)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
         r = httpx.post(
             url + "/api/generate",
             json={"prompt": "hi"},

@@ -6,8 +6,6 @@ to the same behaviour.
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from ollama_gateway.client import (
@@ -21,6 +19,7 @@ from ollama_gateway.client import (
     ResponseError,
 )
 from tests.client.standin import Reply
+from tests.support.processes import free_port
 
 KEY = "k" * 32
 
@@ -206,14 +205,8 @@ async def test_a_stream_cut_midway_is_a_connection_error(standin, make_api):
     assert caught.value.url == f"{standin.url}/api/generate"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_an_unreachable_server_names_its_url(make_api):
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     api = make_api(url=url, api_key=KEY)
     for call in (api.call("version"), api.stream("generate", "hi")):
         with pytest.raises(GatewayConnectionError) as caught:

@@ -3,54 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
 from tests.core.http_helpers import until
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.processes import start_serve
 
 
 def _start(upstream_url: str, grace: float, workers: int = 1) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": SRC}
-    command = [sys.executable, "-m", "ollama_gateway", "serve", "--port", str(port)]
-    command += ["--ollama-url", upstream_url, "--backend", "ollama"]
-    command += ["--shutdown-grace", str(grace), "--parallel", "4", "--workers", str(workers)]
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    return start_serve(
+        *("--ollama-url", upstream_url, "--backend", "ollama", "--shutdown-grace", str(grace)),
+        *("--parallel", "4", "--workers", str(workers)),
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(proc.communicate(timeout=10)[0].decode())
-        time.sleep(0.05)
 
 
 def _stream_in_thread(url: str, body: dict, out: list) -> threading.Thread:

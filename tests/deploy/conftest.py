@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.manifests import ROOT
+from tests.support.processes import free_port
 
 SUPPORT = ROOT / "tests" / "support"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_script(path: Path, target: list[str]) -> None:

@@ -13,29 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.fake_ollama import FakeOllama
+from tests.support.processes import start_serve
 from tests.support.registry_server import RegistryServer
 from tests.support.secrets import KEY_A
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -43,33 +32,15 @@ def gateway_process(tmp_path: Path, *args: str, key: str | None = KEY_A) -> Iter
     """``ollama-gateway serve ARGS`` on a free loopback port, keyed unless ``key`` is None;
     yields its URL. Its log goes to a file that is checked, on the way out, for the key.
     """
-    port = free_port()
-    log_path = tmp_path / f"gateway-{port}.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OLLAMA")},
-        "PYTHONPATH": SRC,
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLLAMA")}
     if key is not None:
         env["OLLAMA_GATEWAY_API_KEYS"] = key
-    command = [sys.executable, "-m", "ollama_gateway", "serve", "--port", str(port), *args]
+    log_path = tmp_path / "gateway.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
+        process, url = start_serve(
+            *args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, timeout=60
         )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gateway exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gateway did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
         yield url
     finally:
         process.terminate()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 
@@ -15,13 +14,8 @@ from ollama_gateway.core.types import RunningModel
 from tests.observability.scrape import scrape, value
 from tests.support.fake_ollama import FakeOllama
 from tests.support.live import serve
+from tests.support.processes import free_port
 from tests.support.secrets import KEY_A
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_ready(url: str, status: int, timeout: float = 10.0) -> httpx.Response:
@@ -34,7 +28,7 @@ def _wait_ready(url: str, status: int, timeout: float = 10.0) -> httpx.Response:
 
 
 def test_ready_follows_the_upstream_going_away_and_coming_back(make_settings):
-    port = _free_port()
+    port = free_port()
     settings = make_settings(backend="ollama", ollama_url=f"http://127.0.0.1:{port}")
     app = create_app(settings)
     app.state.readiness = Readiness(ttl=0.1)  # the cache has its own test; keep this one quick

@@ -3,51 +3,21 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import orjson
 
+from tests.support.processes import start_serve
 from tests.support.secrets import KEY_B, SECRET_PROMPT
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _run(ollama_url: str, *flags: str) -> list[str]:
     """Start a gateway, make three requests, stop it; its stderr lines."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": SRC, "API_KEY": KEY_B}
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "ollama_gateway", "serve", "--port", str(port)),
-            *("--ollama-url", ollama_url, "--backend", "ollama", *flags),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    env = {**os.environ, "API_KEY": KEY_B}
+    args = ("--ollama-url", ollama_url, "--backend", "ollama", *flags)
+    proc, url = start_serve(*args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
         ok = httpx.post(
             url + "/api/generate",
             json={"prompt": SECRET_PROMPT},
