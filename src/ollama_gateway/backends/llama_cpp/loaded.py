@@ -87,24 +87,18 @@ class ModelManager:
         name = resolved.name
         while True:
             async with self._cond:
-                loaded = self.models.get(name)
+                loaded, pending = self.models.get(name), self._loading.get(name)
+                if loaded is None and pending is None:
+                    await self._make_room()  # may wait: another request may load it meanwhile
+                    loaded, pending = self.models.get(name), self._loading.get(name)
                 if loaded is not None:
                     self._touch(loaded)
                     return loaded, 0
-                pending = self._loading.get(name)
                 started = pending is None
-                if started:
-                    await self._make_room()
-                    loaded = self.models.get(name)  # loaded by another request meanwhile?
-                    if loaded is not None:
-                        self._touch(loaded)
-                        return loaded, 0
-                    pending = self._loading.get(name)
-                    started = pending is None
-                    if started:
-                        pending = asyncio.get_running_loop().create_future()
-                        self._loading[name] = pending
-                        self._spawn(self._load_task(resolved, pending))
+                if pending is None:
+                    pending = asyncio.get_running_loop().create_future()
+                    self._loading[name] = pending
+                    self._spawn(self._load_task(resolved, pending))
             loaded = await asyncio.shield(pending)
             async with self._cond:
                 if self.models.get(name) is loaded:
