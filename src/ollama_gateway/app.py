@@ -17,6 +17,7 @@ from ollama_gateway import __version__
 from ollama_gateway.api import health, ollama, ollama_models, openai
 from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.api.health import Readiness
+from ollama_gateway.api.http import request_id
 from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
@@ -58,9 +59,7 @@ def _error_response(request: Request, status: int, message: str, headers=None) -
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if exc.status_code >= 500 and exc.status_code not in (502, 503, 504):
-        log.error(
-            "request %s failed: %s", request.scope.get("state", {}).get("request_id"), exc.message
-        )
+        log.error("request %s failed: %s", request_id(request), exc.message)
     return _error_response(request, exc.status_code, exc.message, exc.headers())
 
 

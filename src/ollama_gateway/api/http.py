@@ -28,6 +28,11 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+def request_id(request: Request) -> str:
+    """The id the middleware gave this request (``X-Request-ID``)."""
+    return request.scope.get("state", {}).get("request_id", "")
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """One readable line for the first problem pydantic found."""
     first = exc.errors(include_url=False)[0]

@@ -19,6 +19,7 @@ from ollama_gateway.api.http import (
     JSONResponse,
     ndjson_response,
     parse_body,
+    request_id,
     start_stream,
     stream_lines,
     until_disconnect,
@@ -129,7 +130,7 @@ async def generate(request: Request, service: ServiceDep) -> Response:
     if body.prompt is None and not body.model:
         raise BadRequest("field 'prompt' is required")
     req = body.to_request()
-    req.request_id = request.scope.get("state", {}).get("request_id", "")
+    req.request_id = request_id(request)
     if body.stream is None:
         req.stream = False  # the seed contract: one JSON object
     if not req.stream:
@@ -149,7 +150,7 @@ async def generate(request: Request, service: ServiceDep) -> Response:
 async def chat(request: Request, service: ServiceDep) -> Response:
     body = await parse_body(request, ChatBody)
     req = body.to_request()
-    req.request_id = request.scope.get("state", {}).get("request_id", "")
+    req.request_id = request_id(request)
     if body.stream is None:
         req.stream = True  # Ollama streams unless told otherwise
     if not req.stream:

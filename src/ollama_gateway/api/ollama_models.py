@@ -16,6 +16,7 @@ from ollama_gateway.api.http import (
     JSONResponse,
     ndjson_response,
     parse_body,
+    request_id,
     start_stream,
     stream_lines,
     until_disconnect,
@@ -65,10 +66,6 @@ def running_json(model: RunningModel) -> dict[str, Any]:
     return out
 
 
-def _request_id(request: Request) -> str:
-    return request.scope.get("state", {}).get("request_id", "")
-
-
 @router.get("/api/tags")
 async def tags(backend: BackendDep) -> Response:
     return JSONResponse({"models": [model_json(m) for m in await backend.list_models()]})
@@ -101,7 +98,7 @@ async def pull(request: Request, backend: BackendDep) -> Response:
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
     first, rest = await until_disconnect(request, start_stream(events))
-    lines = stream_lines(first, rest, _line, _error_line, _request_id(request))
+    lines = stream_lines(first, rest, _line, _error_line, request_id(request))
     return ndjson_response(lines)
 
 

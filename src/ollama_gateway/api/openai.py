@@ -15,7 +15,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from ollama_gateway.api.http import JSONResponse, parse_body, start_stream, until_disconnect
+from ollama_gateway.api.http import (
+    JSONResponse,
+    parse_body,
+    request_id,
+    start_stream,
+    until_disconnect,
+)
 from ollama_gateway.api.openai_render import (
     ChatStream,
     CompletionStream,
@@ -33,10 +39,6 @@ router = APIRouter(prefix="/v1")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _request_id(request: Request) -> str:
-    return request.scope.get("state", {}).get("request_id", "")
-
-
 def _sse(body) -> Response:
     return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
 
@@ -45,7 +47,7 @@ def _sse(body) -> Response:
 async def chat_completions(request: Request, service: ServiceDep) -> Response:
     body = await parse_body(request, ChatCompletionBody)
     req = body.to_request()
-    req.request_id = _request_id(request)
+    req.request_id = request_id(request)
     model = req.model or service.settings.model
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req, split_reasoning=True))
@@ -61,7 +63,7 @@ async def chat_completions(request: Request, service: ServiceDep) -> Response:
 async def completions(request: Request, service: ServiceDep) -> Response:
     body = await parse_body(request, CompletionBody)
     req = body.to_request()
-    req.request_id = _request_id(request)
+    req.request_id = request_id(request)
     model = req.model or service.settings.model
     echo = req.prompt if body.echo else ""
     if not req.stream:
