@@ -29,10 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from tests.support.gguf_models import cached_model
+
 from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
 from ollama_gateway.backends.llama_cpp.model import Model
 from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
-from ollama_gateway.testing.gguf_models import cached_model
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ollama-gateway"
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ollama_gateway.app import InsecureConfiguration, create_app
-from ollama_gateway.auth import KeyFileError, KeyRing, read_keys_file
+from ollama_gateway.http.auth import KeyFileError, KeyRing, read_keys_file
 from tests.support.live import serve
 from tests.support.secrets import KEY_A, KEY_B, KEY_HASHED, WRONG_KEY
 

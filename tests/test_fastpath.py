@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from ollama_gateway.app import create_app
-from ollama_gateway.fastpath import FastPath
+from ollama_gateway.http.fastpath import FastPath
 from tests.support.live import serve
 from tests.support.secrets import KEY_A
 

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from ollama_gateway.cli import main
-from ollama_gateway.supervisor import exit_code_for, normalize_model_name
+from ollama_gateway.cli.supervisor import exit_code_for, normalize_model_name
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

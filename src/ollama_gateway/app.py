@@ -14,20 +14,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
-from ollama_gateway.api import health, ollama, ollama_models, openai
+from ollama_gateway.api import health, ollama, openai
+from ollama_gateway.api.bodies import request_id
 from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.api.health import Readiness
-from ollama_gateway.api.http import request_id
-from ollama_gateway.auth import KeyRing
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
-from ollama_gateway.core.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
-from ollama_gateway.fastpath import FastPath, fastapi_options
-from ollama_gateway.metrics import Metrics, scheduler_slots
-from ollama_gateway.middleware import GatewayMiddleware
-from ollama_gateway.observability import ObservabilityMiddleware
+from ollama_gateway.http.access import ObservabilityMiddleware
+from ollama_gateway.http.auth import KeyRing
+from ollama_gateway.http.fastpath import FastPath, fastapi_options
+from ollama_gateway.http.middleware import GatewayMiddleware
+from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
+from ollama_gateway.observability.metrics import Metrics, scheduler_slots
 from ollama_gateway.settings import Settings, is_loopback
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,6 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(health.router)
     app.include_router(ollama.router)
-    app.include_router(ollama_models.router)
     app.include_router(openai.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.

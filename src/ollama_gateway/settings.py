@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ollama_gateway.urls import parse_host
+from ollama_gateway.core.hosts import parse_host
 
 log = logging.getLogger(__name__)
 

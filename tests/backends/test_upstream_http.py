@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from ollama_gateway.backends.upstream_http import (
+from ollama_gateway.backends.ollama.http import (
     ConnectFailed,
     ConnectionDropped,
     ReadTimeout,

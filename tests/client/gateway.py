@@ -55,7 +55,7 @@ def running_embedded_gateway(model_path: Path, store: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ollama_gateway.testing.gguf_models import write_tiny_llama
+    from tests.support.gguf_models import write_tiny_llama
 
     return write_tiny_llama(tmp_path_factory.mktemp("gguf") / "tiny.gguf", n_ctx=512)
 

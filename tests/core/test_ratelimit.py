@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from ollama_gateway.app import create_app
-from ollama_gateway.auth import ApiKey, digest_of
-from ollama_gateway.core.ratelimit import KeyRateLimited, RateLimiter
+from ollama_gateway.http.auth import ApiKey, digest_of
+from ollama_gateway.http.ratelimit import KeyRateLimited, RateLimiter
 from tests.support.live import serve
 from tests.support.secrets import KEY_A, KEY_B
 

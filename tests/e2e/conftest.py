@@ -118,7 +118,7 @@ class ThreadedRegistry:
 def registry(tmp_path_factory) -> Iterator[RegistryServer]:
     """A registry holding a tiny generated model as ``tiny:latest`` and ``e2e-pulled:1b``, and
     ``thinky:latest``, whose chat template opens ``<think>`` as DeepSeek-R1's does."""
-    from ollama_gateway.testing.gguf_models import write_tiny_llama
+    from tests.support.gguf_models import write_tiny_llama
 
     tmp = tmp_path_factory.mktemp("gguf")
     data = write_tiny_llama(tmp / "tiny.gguf", seed=3).read_bytes()

@@ -10,7 +10,7 @@ import pytest
 
 from ollama_gateway.core.types import Message
 from ollama_gateway.errors import BadRequest
-from ollama_gateway.models.templates import collate, render_go_template, template_variables
+from ollama_gateway.models.gotemplate.render import collate, render_go_template, template_variables
 from tests.models import ollama_templates as T
 
 SYSTEM = "You are a helpful assistant."
@@ -377,7 +377,7 @@ def test_keyword_defaults():
 def test_module_doctests():
     import doctest
 
-    from ollama_gateway.models import templates
+    from ollama_gateway.models.gotemplate import render as templates
 
     result = doctest.testmod(templates)
     assert result.attempted >= 2 and result.failed == 0

@@ -22,8 +22,8 @@ from contextlib import AsyncExitStack
 
 from ollama_gateway.app import create_app
 from ollama_gateway.core.types import Chunk, Stats
-from ollama_gateway.logs import configure_logging, make_formatter
-from ollama_gateway.observability import ObservabilityMiddleware
+from ollama_gateway.http.access import ObservabilityMiddleware
+from ollama_gateway.observability.logs import configure_logging, make_formatter
 from ollama_gateway.settings import Settings
 
 BODY = b'{"prompt": "Why is the sky blue?"}'

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from ollama_gateway.app import create_app
-from ollama_gateway.metrics import rfc3339_seconds
-from ollama_gateway.testing.gguf_models import write_tiny_llama
+from ollama_gateway.observability.metrics import rfc3339_seconds
 from tests.observability.scrape import label_values, scrape, value
+from tests.support.gguf_models import write_tiny_llama
 from tests.support.live import serve
 
 OPTIONS = {"temperature": 0, "num_predict": 6}

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from ollama_gateway.app import create_app
-from ollama_gateway.auth import digest_of, key_id_of
-from ollama_gateway.logs import JsonFormatter
+from ollama_gateway.http.auth import digest_of, key_id_of
+from ollama_gateway.observability.logs import JsonFormatter
 from tests.support.live import serve
 from tests.support.secrets import KEY_A, SECRET_PROMPT, WRONG_KEY
 

@@ -189,7 +189,7 @@ def test_an_upstream_that_does_not_answer_in_time_is_a_timeout(ollama, make_sett
 
 
 def test_no_key_key_id_or_prompt_reaches_the_metrics(gateway):
-    from ollama_gateway.auth import digest_of, key_id_of
+    from ollama_gateway.http.auth import digest_of, key_id_of
 
     httpx.post(gateway + "/api/generate", json={"prompt": SECRET_PROMPT}, headers=AUTH)
     httpx.post(gateway + "/api/generate", json={"prompt": SECRET_PROMPT})  # 401

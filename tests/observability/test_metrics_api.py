@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from ollama_gateway.core.types import RunningModel
-from ollama_gateway.metrics import LabelCap, Metrics
+from ollama_gateway.observability.metrics import LabelCap, Metrics
 from tests.observability.scrape import label_values, parse, value
 
 

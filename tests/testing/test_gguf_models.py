@@ -15,7 +15,7 @@ from ollama_gateway.models.gguf_meta import (
     read_gguf,
     read_gguf_metadata,
 )
-from ollama_gateway.testing.gguf_models import (
+from tests.support.gguf_models import (
     DEEPSEEK_BOS,
     DEEPSEEK_EOS,
     default_shared_models_dir,

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
-from ollama_gateway.api.http import JSONResponse
-from ollama_gateway.deps import BackendDep, SettingsDep
+from ollama_gateway.api.bodies import JSONResponse
 from ollama_gateway.errors import GatewayError
-from ollama_gateway.metrics import CONTENT_TYPE, Metrics
+from ollama_gateway.http.deps import BackendDep, SettingsDep
+from ollama_gateway.observability.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 router = APIRouter()

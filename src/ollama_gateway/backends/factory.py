@@ -8,7 +8,7 @@ import logging
 import aiohttp
 
 from ollama_gateway.backends.base import Backend
-from ollama_gateway.backends.ollama_http import OllamaBackend
+from ollama_gateway.backends.ollama.backend import OllamaBackend
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.settings import Settings
 

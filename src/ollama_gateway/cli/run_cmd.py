@@ -112,8 +112,8 @@ def run(
     if it is missing, start `ollama-gateway serve --backend ollama`, forward SIGTERM/SIGINT to
     both, and exit non-zero as soon as either dies.
     """
+    from ollama_gateway.cli.supervisor import SupervisorConfig, run_supervisor
     from ollama_gateway.settings import parse_ollama_host
-    from ollama_gateway.supervisor import SupervisorConfig, run_supervisor
 
     if with_ollama == (ollama_url is not None):
         raise click.UsageError("give exactly one of --with-ollama and --ollama-url")

@@ -73,7 +73,7 @@ def worker_app():
     import orjson
 
     from ollama_gateway.app import create_app
-    from ollama_gateway.logs import configure_logging
+    from ollama_gateway.observability.logs import configure_logging
     from ollama_gateway.settings import Settings
 
     settings = Settings(_env_file=None, **orjson.loads(os.environ[_WORKER_SETTINGS]))
@@ -96,8 +96,8 @@ def serve(workers: int, **flags: Any) -> None:
         import uvicorn
 
         from ollama_gateway.app import InsecureConfiguration, check_startup, create_app
-        from ollama_gateway.auth import KeyFileError, KeyRing
-        from ollama_gateway.logs import configure_logging
+        from ollama_gateway.http.auth import KeyFileError, KeyRing
+        from ollama_gateway.observability.logs import configure_logging
     except ImportError as exc:
         raise click.ClickException(
             f"the server is not installed ({exc.name}): pip install 'ollama-gateway[server]'"

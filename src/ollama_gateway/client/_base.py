@@ -25,7 +25,7 @@ from ollama_gateway.client._errors import (
     ResponseError,
     error_message,
 )
-from ollama_gateway.urls import parse_host
+from ollama_gateway.core.hosts import parse_host
 
 T = TypeVar("T")
 

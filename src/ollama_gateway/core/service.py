@@ -8,7 +8,7 @@ one of its model's slots in the :class:`Scheduler` from before the backend is ca
 stream ends, fails or is closed (client disconnect), and must finish within ``request_timeout``
 seconds of getting its slot (checked as each chunk arrives; a backend that stops producing chunks
 altogether is bounded by its own timeouts). The final chunk's generated token count goes to the
-request's :class:`~ollama_gateway.core.ratelimit.Usage`, when the middleware set one.
+request's :class:`~ollama_gateway.core.usage.Usage`, when the middleware set one.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from contextlib import aclosing
 from typing import Any
 
 from ollama_gateway.backends.base import Backend
-from ollama_gateway.core.ratelimit import current_usage
+from ollama_gateway.core.observer import GenerationObserver
 from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
 from ollama_gateway.core.types import Chunk, GenerationRequest, Stats
+from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import BadRequest, ServerBusy, UpstreamTimeout
-from ollama_gateway.metrics import Metrics
-from ollama_gateway.observability import GenerationObserver
+from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.settings import Settings
 
 _monotonic = time.monotonic

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ollama_gateway.models.gotemplate import render_go_template
 from ollama_gateway.models.manifest import Layer, Manifest
 from ollama_gateway.models.refs import ModelRef, display_name, is_gguf_path, parse_ref
 from ollama_gateway.models.store import ModelStore, ResolvedModel
-from ollama_gateway.models.templates import render_go_template
 
 if TYPE_CHECKING:
     from ollama_gateway.models.pull import pull_model

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ollama_gateway.testing.gguf_models import write_qwen2, write_tiny_llama
+from tests.support.gguf_models import write_qwen2, write_tiny_llama
 
 
 @pytest.fixture(scope="session")

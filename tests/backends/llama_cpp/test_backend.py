@@ -16,7 +16,7 @@ from ollama_gateway.core.service import GenerationService
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
 from ollama_gateway.errors import BadRequest, ContextTooLong, ModelLoadError, ModelNotFound
 from ollama_gateway.models.store import ModelStore
-from ollama_gateway.testing.gguf_models import write_tiny_llama
+from tests.support.gguf_models import write_tiny_llama
 
 
 @pytest.fixture
@@ -321,7 +321,7 @@ async def test_concurrent_requests_through_the_backend_match_alone(backend, tiny
 
 
 def test_default_shared_dir_is_found():
-    from ollama_gateway.testing.gguf_models import default_shared_models_dir
+    from tests.support.gguf_models import default_shared_models_dir
 
     assert Path(default_shared_models_dir(), "ggml-vocab-qwen2.gguf").is_file()
 

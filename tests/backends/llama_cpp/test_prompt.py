@@ -7,7 +7,7 @@ import pytest
 from ollama_gateway.backends.llama_cpp.prompt import ModelPromptInfo, build_prompt, render_jinja
 from ollama_gateway.core.types import GenerationRequest, Message
 from ollama_gateway.errors import BadRequest, Unsupported
-from ollama_gateway.testing.gguf_models import TINY_CHAT_TEMPLATE, default_shared_models_dir
+from tests.support.gguf_models import TINY_CHAT_TEMPLATE, default_shared_models_dir
 
 BOS, EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"  # noqa: RUF001
 

@@ -40,7 +40,7 @@ from ollama_gateway.models.store import ModelStore, ResolvedModel
 from ollama_gateway.settings import Settings
 
 if TYPE_CHECKING:
-    from ollama_gateway.metrics import Metrics
+    from ollama_gateway.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

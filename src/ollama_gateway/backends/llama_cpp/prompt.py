@@ -2,7 +2,7 @@
 
 Precedence, as Ollama has it: ``raw`` prompts go as they are; a template in the request, then
 the model's Ollama template (Go ``text/template``, rendered by
-:func:`ollama_gateway.models.templates.render_go_template`); otherwise the GGUF file's
+:func:`ollama_gateway.models.gotemplate.render.render_go_template`); otherwise the GGUF file's
 ``tokenizer.chat_template`` (Jinja, as Hugging Face renders it, in a sandbox); otherwise a plain
 fallback format.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from ollama_gateway.core.types import GenerationRequest, Message
 from ollama_gateway.errors import BadRequest, Unsupported
-from ollama_gateway.models.templates import render_go_template, template_variables
+from ollama_gateway.models.gotemplate import render_go_template, template_variables
 
 
 @dataclass(slots=True)

@@ -16,8 +16,8 @@ Replies carry ``X-RateLimit-Limit`` (rpm), ``X-RateLimit-Remaining`` (requests l
 ``X-RateLimit-Reset`` (seconds until the bucket is full again), plus ``-Tokens`` variants of the
 three when a token limit applies. State is per process (per uvicorn worker).
 
-The service reports generated tokens through :data:`current_usage`, a context variable the
-middleware sets for each request, so that the serving code needs no knowledge of who is asking.
+The service reports generated tokens through :data:`ollama_gateway.core.usage.current_usage`, a
+context variable the middleware sets for each request.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 
-from ollama_gateway.auth import ApiKey
+from ollama_gateway.core.usage import Usage
 from ollama_gateway.errors import RateLimited
+from ollama_gateway.http.auth import ApiKey
 from ollama_gateway.settings import Settings
 
 Headers = list[tuple[bytes, bytes]]
@@ -61,6 +61,15 @@ class Bucket:
         """Seconds until ``amount`` is available (after a refill)."""
         return max(0.0, (amount - self.level) / self.rate)
 
+    def charge_at(self, clock: Callable[[], float]) -> Callable[[int], None]:
+        """A callback that takes ``tokens`` out of this bucket (it may go into debt)."""
+
+        def charge(tokens: int) -> None:
+            self.refill(clock())
+            self.level -= tokens
+
+        return charge
+
     def until_full(self) -> int:
         return math.ceil(max(0.0, self.capacity - self.level) / self.rate)
 
@@ -69,27 +78,6 @@ class Bucket:
 class Client:
     requests: Bucket | None
     tokens: Bucket | None
-
-
-@dataclass(slots=True)
-class Usage:
-    """What one request consumed. The service calls :meth:`add` with the generated tokens as soon
-    as the final chunk reports them (before the client sees the end of the reply), so that the
-    client's next request already meets the reduced budget."""
-
-    tokens: int = 0
-    bucket: Bucket | None = None
-    clock: Callable[[], float] = time.monotonic
-
-    def add(self, tokens: int) -> None:
-        self.tokens += tokens
-        bucket = self.bucket
-        if bucket is not None and tokens:
-            bucket.refill(self.clock())
-            bucket.level -= tokens
-
-
-current_usage: ContextVar[Usage | None] = ContextVar("ollama_gateway_usage", default=None)
 
 
 @dataclass(slots=True)
@@ -175,7 +163,8 @@ class RateLimiter:
             )
         if requests is not None:
             requests.level -= 1.0
-        return Admission(_headers(client), Usage(0, tokens, self.clock))
+        charges = [tokens.charge_at(self.clock)] if tokens is not None else []
+        return Admission(_headers(client), Usage(0, charges))
 
     def _sweep(self, now: float) -> None:
         """Forget clients whose buckets are full again (they would be recreated identical)."""

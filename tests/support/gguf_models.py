@@ -123,7 +123,7 @@ def default_shared_models_dir() -> Path:
     A git worktree may sit deeper than the clone (``<clone-parent>/wt/<name>``), so the nearest
     ancestor of the repository holding ``shared/models`` wins.
     """
-    repo = Path(__file__).resolve().parents[3]
+    repo = Path(__file__).resolve().parents[2]
     for ancestor in repo.parents:
         candidate = ancestor / "shared" / "models"
         if candidate.is_dir():

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-log = logging.getLogger("ollama_gateway.supervisor")
+log = logging.getLogger("ollama_gateway.cli.supervisor")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -52,7 +52,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 from ollama_gateway import __version__
-from ollama_gateway.metrics_hot import OVERFLOW, PREFIX, GenerationStats, HttpStats
+from ollama_gateway.observability.metrics_hot import OVERFLOW, PREFIX, GenerationStats, HttpStats
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 FastAPI resolves dependencies, wraps every endpoint in exception and exit-stack middleware and
 matches routes by regular expression on each request. For an endpoint whose only parameters are
 the :class:`~starlette.requests.Request` and app-state dependencies (``SettingsDep``,
-``BackendDep``, ``ServiceDep`` from :mod:`ollama_gateway.deps`), all of that can be done once:
+``BackendDep``, ``ServiceDep`` from :mod:`ollama_gateway.http.deps`), all of that can be done once:
 :class:`FastPath` finds such routes when the app starts, and for a request to one of them
 (exact method and path) calls the endpoint directly and sends its response. Errors go through the
 same exception handlers the app registered, so replies are identical. Any other route, or an
@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 
-from ollama_gateway import deps
 from ollama_gateway.errors import GatewayError
+from ollama_gateway.http import deps
 
 log = logging.getLogger(__name__)
 

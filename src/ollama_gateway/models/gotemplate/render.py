@@ -29,8 +29,8 @@ from typing import Any
 
 from ollama_gateway.core.types import Message
 from ollama_gateway.errors import BadRequest
-from ollama_gateway.models._gotmpl_exec import Executor, GoJSON, GoStruct
-from ollama_gateway.models._gotmpl_parse import (
+from ollama_gateway.models.gotemplate.execute import Executor, GoJSON, GoStruct
+from ollama_gateway.models.gotemplate.parse import (
     Action,
     Branch,
     Command,

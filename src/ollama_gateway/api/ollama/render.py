@@ -1,9 +1,4 @@
-"""Ollama's generation endpoints, ``/api/generate`` (also the seed contract) and ``/api/chat``.
-
-The seed contract lives on ``/api/generate``: a body with only ``prompt`` uses the default model,
-and without ``stream`` the reply is one JSON object carrying ``generated_text``, ``model`` and
-``elapsed_time`` beside Ollama's own fields.
-"""
+"""Ollama's reply shapes for generations: ``/api/generate`` and ``/api/chat`` objects and lines."""
 
 from __future__ import annotations
 
@@ -12,24 +7,8 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
-from starlette.responses import Response
 
-from ollama_gateway.api.http import (
-    JSONResponse,
-    ndjson_response,
-    parse_body,
-    request_id,
-    start_stream,
-    stream_lines,
-    until_disconnect,
-)
 from ollama_gateway.core.types import Chunk
-from ollama_gateway.deps import ServiceDep
-from ollama_gateway.errors import BadRequest
-from ollama_gateway.schemas.ollama import ChatBody, GenerateBody
-
-router = APIRouter()
 
 
 @functools.lru_cache(maxsize=4)
@@ -94,7 +73,7 @@ def _line(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data) + b"\n"
 
 
-class _Lines:
+class Lines:
     """Renders one stream's chunks as NDJSON lines; a plain token takes the fast path."""
 
     __slots__ = ("chat", "model", "prefix")
@@ -116,48 +95,5 @@ class _Lines:
         return self.prefix + rfc3339_now().encode() + body
 
 
-def _error_line(message: str) -> bytes:
+def error_line(message: str) -> bytes:
     return _line({"error": message})
-
-
-def _started(request: Request) -> float:
-    return request.scope.get("state", {}).get("started", time.perf_counter())
-
-
-@router.post("/api/generate")
-async def generate(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, GenerateBody)
-    if body.prompt is None and not body.model:
-        raise BadRequest("field 'prompt' is required")
-    req = body.to_request()
-    req.request_id = request_id(request)
-    if body.stream is None:
-        req.stream = False  # the seed contract: one JSON object
-    if not req.stream:
-        chunk = await until_disconnect(request, service.complete(req))
-        out = generate_json(chunk, req.model)
-        out["generated_text"] = chunk.text
-        out["elapsed_time"] = time.perf_counter() - _started(request)
-        return JSONResponse(out)
-    model = req.model or service.settings.model
-    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
-    model = first.model or model
-    lines = stream_lines(first, rest, _Lines(model, chat=False), _error_line, req.request_id)
-    return ndjson_response(lines)
-
-
-@router.post("/api/chat")
-async def chat(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, ChatBody)
-    req = body.to_request()
-    req.request_id = request_id(request)
-    if body.stream is None:
-        req.stream = True  # Ollama streams unless told otherwise
-    if not req.stream:
-        chunk = await until_disconnect(request, service.complete(req))
-        return JSONResponse(chat_json(chunk, req.model))
-    model = req.model or service.settings.model
-    first, rest = await until_disconnect(request, start_stream(service.stream(req)))
-    model = first.model or model
-    lines = stream_lines(first, rest, _Lines(model, chat=True), _error_line, req.request_id)
-    return ndjson_response(lines)

@@ -12,18 +12,16 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ollama_gateway.api.http import (
-    JSONResponse,
+from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
+from ollama_gateway.api.streaming import (
     ndjson_response,
-    parse_body,
-    request_id,
     start_stream,
     stream_lines,
     until_disconnect,
 )
 from ollama_gateway.core.types import ModelInfo, RunningModel
-from ollama_gateway.deps import BackendDep, SettingsDep
 from ollama_gateway.errors import UpstreamBadResponse
+from ollama_gateway.http.deps import BackendDep, SettingsDep
 from ollama_gateway.schemas.ollama import (
     CopyBody,
     EmbedBody,

@@ -2,7 +2,7 @@
 
 Thin routers: the wire models (:mod:`ollama_gateway.schemas.openai`) build the neutral request,
 :class:`~ollama_gateway.core.service.GenerationService` runs it, and
-:mod:`ollama_gateway.api.openai_render` renders the chunks. Errors take OpenAI's shape
+:mod:`ollama_gateway.api.openai.render` renders the chunks. Errors take OpenAI's shape
 (``{"error": {"message", "type", "param", "code"}}``), chosen by path in ``api/errors.py``.
 """
 
@@ -15,23 +15,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from ollama_gateway.api.http import (
-    JSONResponse,
-    parse_body,
-    request_id,
-    start_stream,
-    until_disconnect,
-)
-from ollama_gateway.api.openai_render import (
+from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
+from ollama_gateway.api.openai.render import (
     ChatStream,
     CompletionStream,
     chat_completion,
     embeddings_list,
     text_completion,
 )
+from ollama_gateway.api.streaming import start_stream, until_disconnect
 from ollama_gateway.core.types import ModelInfo
-from ollama_gateway.deps import BackendDep, ServiceDep, SettingsDep
 from ollama_gateway.errors import ModelNotFound
+from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
 from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, EmbeddingsBody
 
 router = APIRouter(prefix="/v1")

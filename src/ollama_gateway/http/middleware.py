@@ -4,7 +4,7 @@ It normalises a trailing slash (``/api/generate/`` answers like ``/api/generate`
 gives the request an id (``X-Request-ID``, taken from the client or generated), checks the API
 key, bounds the body size, and turns any unexpected exception into a short 500 in the API's own
 shape (the traceback goes to the log with the request id). The access-log line and the request
-metrics are written by :mod:`ollama_gateway.observability`, the layer around this one.
+metrics are written by :mod:`ollama_gateway.http.access`, the layer around this one.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import time
 import uuid
 
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
-from ollama_gateway.auth import KeyRing, presented_key
-from ollama_gateway.core.ratelimit import RateLimiter, current_usage
+from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
+from ollama_gateway.http.auth import KeyRing, presented_key
+from ollama_gateway.http.ratelimit import RateLimiter
 
 errlog = logging.getLogger("ollama_gateway.errors")
 

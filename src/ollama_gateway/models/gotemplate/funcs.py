@@ -9,8 +9,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from ollama_gateway.models._gotmpl_parse import TemplateError
-from ollama_gateway.models._gotmpl_values import (
+from ollama_gateway.models.gotemplate.parse import TemplateError
+from ollama_gateway.models.gotemplate.values import (
     GoJSON,
     go_json,
     go_print,

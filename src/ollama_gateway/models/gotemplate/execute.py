@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollama_gateway.models._gotmpl_funcs import FUNCS
-from ollama_gateway.models._gotmpl_parse import (
+from ollama_gateway.models.gotemplate.funcs import FUNCS
+from ollama_gateway.models.gotemplate.parse import (
     Action,
     Branch,
     Break,
@@ -26,7 +26,7 @@ from ollama_gateway.models._gotmpl_parse import (
     Text,
     Variable,
 )
-from ollama_gateway.models._gotmpl_values import (
+from ollama_gateway.models.gotemplate.values import (
     GoJSON,
     GoStruct,
     go_print,
