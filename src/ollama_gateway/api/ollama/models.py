@@ -12,7 +12,9 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
+from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
+from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
+from ollama_gateway.api.openapi import ndjson
 from ollama_gateway.api.streaming import (
     ndjson_response,
     start_stream,
@@ -28,8 +30,30 @@ from ollama_gateway.schemas.ollama import (
     EmbeddingsBody,
     ModelBody,
 )
+from ollama_gateway.schemas.ollama_replies import (
+    EmbeddingsReply,
+    EmbedReply,
+    Progress,
+    PsReply,
+    ShowReply,
+    StreamError,
+    TagsReply,
+    VersionReply,
+)
 
-router = APIRouter()
+router = APIRouter(
+    route_class=JSONBodyRoute,
+    tags=["Ollama"],
+    responses=error_responses("ollama", *EDGE, *UPSTREAM),
+)
+_BAD = error_responses("ollama", 400, 404)
+
+
+def _ok(model, description: str = "OK", bad: bool = True, **more) -> dict[int | str, dict]:
+    return {200: {"model": model, "description": description, **more}, **(_BAD if bad else {})}
+
+
+_EMPTY = {200: {"description": "Done; the body is empty"}, **_BAD}
 
 # The Ollama API version this server speaks, reported by /api/version when the backend has no
 # version of its own (tools compare it against the Ollama release that added a feature).
@@ -64,34 +88,40 @@ def running_json(model: RunningModel) -> dict[str, Any]:
     return out
 
 
-@router.get("/api/tags")
+@router.get("/api/tags", responses=_ok(TagsReply, bad=False))
 async def tags(backend: BackendDep) -> Response:
     return JSONResponse({"models": [model_json(m) for m in await backend.list_models()]})
 
 
-@router.get("/api/ps")
+@router.get("/api/ps", responses=_ok(PsReply, bad=False))
 async def ps(backend: BackendDep) -> Response:
     return JSONResponse({"models": [running_json(m) for m in await backend.running()]})
 
 
-@router.get("/api/version")
+@router.get("/api/version", responses=_ok(VersionReply, bad=False))
 async def version(backend: BackendDep) -> Response:
     upstream = getattr(backend, "version", None)  # the Ollama backend reports its server's
     found = await upstream() if upstream is not None else ""
     return JSONResponse({"version": found or OLLAMA_API_VERSION})
 
 
-@router.post("/api/show")
-async def show(request: Request, backend: BackendDep) -> Response:
-    body = await parse_body(request, ModelBody)
+@router.post("/api/show", responses=_ok(ShowReply))
+async def show(body: ModelBody, backend: BackendDep) -> Response:
     data = dict(await backend.show(body.model_name(), verbose=body.verbose))
     data.setdefault("model_info", {})  # the ollama client requires the key
     return JSONResponse(data)
 
 
-@router.post("/api/pull")
-async def pull(request: Request, backend: BackendDep) -> Response:
-    body = await parse_body(request, ModelBody)
+_PULL = _ok(
+    Progress,
+    "Streamed unless `stream: false`: NDJSON, one status per line, ending with "
+    '`{"status": "success"}` or an `{"error"}` line. Without streaming: the last status.',
+    content=ndjson(Progress, StreamError),
+)
+
+
+@router.post("/api/pull", responses=_PULL)
+async def pull(request: Request, body: ModelBody, backend: BackendDep) -> Response:
     events = backend.pull(body.model_name(), insecure=body.insecure)
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
@@ -112,23 +142,22 @@ async def _last_event(events) -> dict[str, Any]:
     return last
 
 
-@router.delete("/api/delete")
-async def delete(request: Request, backend: BackendDep) -> Response:
-    body = await parse_body(request, ModelBody)
+@router.delete("/api/delete", response_class=Response, responses=_EMPTY)
+async def delete(body: ModelBody, backend: BackendDep) -> Response:
     await backend.delete(body.model_name())
     return Response(status_code=200)
 
 
-@router.post("/api/copy")
-async def copy(request: Request, backend: BackendDep) -> Response:
-    body = await parse_body(request, CopyBody)
+@router.post("/api/copy", response_class=Response, responses=_EMPTY)
+async def copy(body: CopyBody, backend: BackendDep) -> Response:
     await backend.copy(body.source, body.destination)
     return Response(status_code=200)
 
 
-@router.post("/api/embed")
-async def embed(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
-    body = await parse_body(request, EmbedBody)
+@router.post("/api/embed", responses=_ok(EmbedReply))
+async def embed(
+    request: Request, body: EmbedBody, backend: BackendDep, settings: SettingsDep
+) -> Response:
     req = body.to_request()
     req.model = req.model or settings.model
     if not req.inputs:
@@ -145,9 +174,10 @@ async def embed(request: Request, backend: BackendDep, settings: SettingsDep) ->
     )
 
 
-@router.post("/api/embeddings")
-async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
-    body = await parse_body(request, EmbeddingsBody)
+@router.post("/api/embeddings", responses=_ok(EmbeddingsReply))
+async def embeddings(
+    request: Request, body: EmbeddingsBody, backend: BackendDep, settings: SettingsDep
+) -> Response:
     req = body.to_request()
     req.model = req.model or settings.model
     if not req.inputs:

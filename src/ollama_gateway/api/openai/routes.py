@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
+from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
+from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
 from ollama_gateway.api.openai.render import (
     ChatStream,
     CompletionStream,
@@ -23,13 +24,40 @@ from ollama_gateway.api.openai.render import (
     embeddings_list,
     text_completion,
 )
+from ollama_gateway.api.openapi import sse
 from ollama_gateway.api.streaming import start_stream, until_disconnect
 from ollama_gateway.core.types import ModelInfo
 from ollama_gateway.errors import ModelNotFound
 from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
-from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, EmbeddingsBody
+from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, OpenAIEmbeddingsBody
+from ollama_gateway.schemas.openai_replies import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Completion,
+    EmbeddingList,
+    Model,
+    ModelList,
+)
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(
+    prefix="/v1",
+    route_class=JSONBodyRoute,
+    tags=["OpenAI"],
+    responses=error_responses("openai", *EDGE, *UPSTREAM),
+)
+_BAD = error_responses("openai", 400, 404)
+_STREAMED = (
+    "With `stream: true`: server-sent events, `data: <chunk>` each, ending with "
+    '`data: [DONE]`; an error after the start is one `data: {"error": ...}` event before it.'
+)
+_CHAT = {
+    200: {"model": ChatCompletion, "description": _STREAMED, "content": sse(ChatCompletionChunk)},
+    **_BAD,
+}
+_COMPLETION = {
+    200: {"model": Completion, "description": _STREAMED, "content": sse(Completion)},
+    **_BAD,
+}
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -38,9 +66,10 @@ def _sse(body) -> Response:
     return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-@router.post("/chat/completions")
-async def chat_completions(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, ChatCompletionBody)
+@router.post("/chat/completions", responses=_CHAT)
+async def chat_completions(
+    request: Request, body: ChatCompletionBody, service: ServiceDep
+) -> Response:
     req = body.to_request()
     req.request_id = request_id(request)
     model = req.model or service.settings.model
@@ -54,9 +83,8 @@ async def chat_completions(request: Request, service: ServiceDep) -> Response:
     return _sse(stream.events(first, rest, req.request_id))
 
 
-@router.post("/completions")
-async def completions(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, CompletionBody)
+@router.post("/completions", responses=_COMPLETION)
+async def completions(request: Request, body: CompletionBody, service: ServiceDep) -> Response:
     req = body.to_request()
     req.request_id = request_id(request)
     model = req.model or service.settings.model
@@ -107,13 +135,15 @@ def _same_model(asked: str, name: str) -> bool:
     return asked == name or full(asked) == full(name)
 
 
-@router.get("/models")
+@router.get("/models", responses={200: {"model": ModelList, "description": "OK"}})
 async def models(backend: BackendDep) -> Response:
     listed = await backend.list_models()
     return JSONResponse({"object": "list", "data": [_model_json(m) for m in listed]})
 
 
-@router.get("/models/{model_id:path}")
+@router.get(
+    "/models/{model_id:path}", responses={200: {"model": Model, "description": "OK"}, **_BAD}
+)
 async def model(model_id: str, backend: BackendDep) -> Response:
     for found in await backend.list_models():
         if _same_model(model_id, found.name):
@@ -121,9 +151,10 @@ async def model(model_id: str, backend: BackendDep) -> Response:
     raise ModelNotFound(model_id, f"The model '{model_id}' does not exist")
 
 
-@router.post("/embeddings")
-async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
-    body = await parse_body(request, EmbeddingsBody)
+@router.post("/embeddings", responses={200: {"model": EmbeddingList, "description": "OK"}, **_BAD})
+async def embeddings(
+    request: Request, body: OpenAIEmbeddingsBody, backend: BackendDep, settings: SettingsDep
+) -> Response:
     req = body.to_request()
     req.model = req.model or settings.model
     result = await until_disconnect(request, backend.embed(req))
