@@ -134,8 +134,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         redirect_slashes=False,
-        openapi_url=docs.OPENAPI,
-        docs_url=None,  # served by api/docs.py from local files, not from a CDN
+        openapi_url=None,  # /openapi.json and /docs: api/docs.py (local files, no CDN)
+        docs_url=None,
         redoc_url=None,
         **fastapi_options(),
     )
@@ -146,9 +146,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(health.router)
-    app.include_router(ollama.router)
-    app.include_router(openai.router)
+    # The hottest routes first: FastAPI tries them in order on every request.
+    for routes in (ollama.generate.routes, openai.routes, ollama.models.routes, health.routes):
+        routes.register(app.router)
     docs.install(app)
     public = public_paths(settings)
     openapi_schema.install(app, PUBLIC | {("GET", p) for p in public}, keyring.enabled)

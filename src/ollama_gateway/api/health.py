@@ -20,22 +20,24 @@ import asyncio
 import logging
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ollama_gateway import __version__
 from ollama_gateway.api.bodies import JSONResponse
 from ollama_gateway.api.errors import error_responses
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.deps import BackendDep, SettingsDep
 from ollama_gateway.observability.metrics import CONTENT_TYPE, Metrics
 from ollama_gateway.schemas.service import Health, NotReady, Ready, ServiceInfo
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["Service"])
+routes = Routes(tags=["Service"])
 
 OLLAMA_IS_RUNNING = "Ollama is running"
 _KEYED = error_responses("plain", 401, 429, 500)
+_HEAD = {200: {"description": "As GET, without the body"}}
 
 
 class Readiness:
@@ -75,14 +77,14 @@ class Readiness:
         return False, not_ready, reason or "not ready"
 
 
-@router.get("/", response_class=PlainTextResponse)
-@router.head("/", response_class=PlainTextResponse)
+@routes.get("/", response_class=PlainTextResponse)
+@routes.head("/", response_class=Response, responses=_HEAD)
 async def root() -> Response:
     """Ollama's "is it running" answer, for clients that detect Ollama by it."""
     return PlainTextResponse(OLLAMA_IS_RUNNING)
 
 
-@router.get("/info", responses={200: {"model": ServiceInfo, "description": "OK"}, **_KEYED})
+@routes.get("/info", responses={200: {"model": ServiceInfo, "description": "OK"}, **_KEYED})
 async def info(settings: SettingsDep, backend: BackendDep) -> Response:
     """The service's name, version, default model and backend."""
     return JSONResponse(
@@ -95,8 +97,8 @@ async def info(settings: SettingsDep, backend: BackendDep) -> Response:
     )
 
 
-@router.get("/health", responses={200: {"model": Health, "description": "OK"}})
-@router.head("/health", responses={200: {"model": Health, "description": "OK"}})
+@routes.get("/health", responses={200: {"model": Health, "description": "OK"}})
+@routes.head("/health", response_class=Response, responses=_HEAD)
 async def health() -> Response:
     """Liveness: the process answers. No auth, no backend call."""
     return JSONResponse({"status": "ok"})
@@ -108,8 +110,8 @@ _READY = {
 }
 
 
-@router.get("/ready", responses=_READY)
-@router.head("/ready", responses=_READY)
+@routes.get("/ready", responses=_READY)
+@routes.head("/ready", response_class=Response, responses=_HEAD)
 async def ready(request: Request) -> Response:
     """Readiness: 200 when the default model can be served, else 503 with the reason."""
     state = request.app.state
@@ -120,10 +122,15 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": status, "reason": reason}, status_code=503)
 
 
-_METRICS = {200: {"description": "Prometheus text format 0.0.4", "content": {CONTENT_TYPE: {}}}}
+_METRICS = {
+    200: {
+        "description": "Prometheus text format 0.0.4",
+        "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+    }
+}
 
 
-@router.get("/metrics", response_class=Response, responses={**_METRICS, **_KEYED})
+@routes.get("/metrics", response_class=Response, responses={**_METRICS, **_KEYED})
 async def metrics(request: Request) -> Response:
     """Prometheus metrics (text format 0.0.4)."""
     state = request.app.state

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
 from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
 from ollama_gateway.api.ollama.render import Lines, chat_json, error_line, generate_json
 from ollama_gateway.api.openapi import ndjson
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import (
     ndjson_response,
     start_stream,
@@ -32,7 +33,7 @@ from ollama_gateway.schemas.ollama_replies import (
     StreamError,
 )
 
-router = APIRouter(route_class=JSONBodyRoute, tags=["Ollama"])
+routes = Routes(tags=["Ollama"], route_class=JSONBodyRoute)
 
 _STREAMED = (
     "With `stream: true` the reply is NDJSON, one object per line; the last has `done: true` and "
@@ -61,7 +62,7 @@ def _started(request: Request) -> float:
     return request.scope.get("state", {}).get("started", time.perf_counter())
 
 
-@router.post("/api/generate", responses=GENERATE_RESPONSES)
+@routes.post("/api/generate", responses=GENERATE_RESPONSES)
 async def generate(request: Request, body: GenerateBody, service: ServiceDep) -> Response:
     """Generate a completion for a prompt (Ollama's API, and the seed contract)."""
     if body.prompt is None and not body.model:
@@ -83,7 +84,7 @@ async def generate(request: Request, body: GenerateBody, service: ServiceDep) ->
     return ndjson_response(lines)
 
 
-@router.post("/api/chat", responses=CHAT_RESPONSES)
+@routes.post("/api/chat", responses=CHAT_RESPONSES)
 async def chat(request: Request, body: ChatBody, service: ServiceDep) -> Response:
     """Generate the next message of a chat."""
     req = body.to_request()

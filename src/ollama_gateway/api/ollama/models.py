@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
 from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
 from ollama_gateway.api.openapi import ndjson
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import (
     ndjson_response,
     start_stream,
@@ -41,10 +42,10 @@ from ollama_gateway.schemas.ollama_replies import (
     VersionReply,
 )
 
-router = APIRouter(
-    route_class=JSONBodyRoute,
+routes = Routes(
     tags=["Ollama"],
     responses=error_responses("ollama", *EDGE, *UPSTREAM),
+    route_class=JSONBodyRoute,
 )
 _BAD = error_responses("ollama", 400, 404)
 
@@ -88,24 +89,24 @@ def running_json(model: RunningModel) -> dict[str, Any]:
     return out
 
 
-@router.get("/api/tags", responses=_ok(TagsReply, bad=False))
+@routes.get("/api/tags", responses=_ok(TagsReply, bad=False))
 async def tags(backend: BackendDep) -> Response:
     return JSONResponse({"models": [model_json(m) for m in await backend.list_models()]})
 
 
-@router.get("/api/ps", responses=_ok(PsReply, bad=False))
+@routes.get("/api/ps", responses=_ok(PsReply, bad=False))
 async def ps(backend: BackendDep) -> Response:
     return JSONResponse({"models": [running_json(m) for m in await backend.running()]})
 
 
-@router.get("/api/version", responses=_ok(VersionReply, bad=False))
+@routes.get("/api/version", responses=_ok(VersionReply, bad=False))
 async def version(backend: BackendDep) -> Response:
     upstream = getattr(backend, "version", None)  # the Ollama backend reports its server's
     found = await upstream() if upstream is not None else ""
     return JSONResponse({"version": found or OLLAMA_API_VERSION})
 
 
-@router.post("/api/show", responses=_ok(ShowReply))
+@routes.post("/api/show", responses=_ok(ShowReply))
 async def show(body: ModelBody, backend: BackendDep) -> Response:
     data = dict(await backend.show(body.model_name(), verbose=body.verbose))
     data.setdefault("model_info", {})  # the ollama client requires the key
@@ -120,7 +121,7 @@ _PULL = _ok(
 )
 
 
-@router.post("/api/pull", responses=_PULL)
+@routes.post("/api/pull", responses=_PULL)
 async def pull(request: Request, body: ModelBody, backend: BackendDep) -> Response:
     events = backend.pull(body.model_name(), insecure=body.insecure)
     if body.stream is False:
@@ -142,19 +143,19 @@ async def _last_event(events) -> dict[str, Any]:
     return last
 
 
-@router.delete("/api/delete", response_class=Response, responses=_EMPTY)
+@routes.delete("/api/delete", response_class=Response, responses=_EMPTY)
 async def delete(body: ModelBody, backend: BackendDep) -> Response:
     await backend.delete(body.model_name())
     return Response(status_code=200)
 
 
-@router.post("/api/copy", response_class=Response, responses=_EMPTY)
+@routes.post("/api/copy", response_class=Response, responses=_EMPTY)
 async def copy(body: CopyBody, backend: BackendDep) -> Response:
     await backend.copy(body.source, body.destination)
     return Response(status_code=200)
 
 
-@router.post("/api/embed", responses=_ok(EmbedReply))
+@routes.post("/api/embed", responses=_ok(EmbedReply))
 async def embed(
     request: Request, body: EmbedBody, backend: BackendDep, settings: SettingsDep
 ) -> Response:
@@ -174,7 +175,7 @@ async def embed(
     )
 
 
-@router.post("/api/embeddings", responses=_ok(EmbeddingsReply))
+@routes.post("/api/embeddings", responses=_ok(EmbeddingsReply))
 async def embeddings(
     request: Request, body: EmbeddingsBody, backend: BackendDep, settings: SettingsDep
 ) -> Response:

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
@@ -25,6 +25,7 @@ from ollama_gateway.api.openai.render import (
     text_completion,
 )
 from ollama_gateway.api.openapi import sse
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import start_stream, until_disconnect
 from ollama_gateway.core.types import ModelInfo
 from ollama_gateway.errors import ModelNotFound
@@ -39,11 +40,11 @@ from ollama_gateway.schemas.openai_replies import (
     ModelList,
 )
 
-router = APIRouter(
-    prefix="/v1",
-    route_class=JSONBodyRoute,
+routes = Routes(
+    "/v1",
     tags=["OpenAI"],
     responses=error_responses("openai", *EDGE, *UPSTREAM),
+    route_class=JSONBodyRoute,
 )
 _BAD = error_responses("openai", 400, 404)
 _STREAMED = (
@@ -66,7 +67,7 @@ def _sse(body) -> Response:
     return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-@router.post("/chat/completions", responses=_CHAT)
+@routes.post("/chat/completions", responses=_CHAT)
 async def chat_completions(
     request: Request, body: ChatCompletionBody, service: ServiceDep
 ) -> Response:
@@ -83,7 +84,7 @@ async def chat_completions(
     return _sse(stream.events(first, rest, req.request_id))
 
 
-@router.post("/completions", responses=_COMPLETION)
+@routes.post("/completions", responses=_COMPLETION)
 async def completions(request: Request, body: CompletionBody, service: ServiceDep) -> Response:
     req = body.to_request()
     req.request_id = request_id(request)
@@ -135,13 +136,13 @@ def _same_model(asked: str, name: str) -> bool:
     return asked == name or full(asked) == full(name)
 
 
-@router.get("/models", responses={200: {"model": ModelList, "description": "OK"}})
+@routes.get("/models", responses={200: {"model": ModelList, "description": "OK"}})
 async def models(backend: BackendDep) -> Response:
     listed = await backend.list_models()
     return JSONResponse({"object": "list", "data": [_model_json(m) for m in listed]})
 
 
-@router.get(
+@routes.get(
     "/models/{model_id:path}", responses={200: {"model": Model, "description": "OK"}, **_BAD}
 )
 async def model(model_id: str, backend: BackendDep) -> Response:
@@ -151,7 +152,7 @@ async def model(model_id: str, backend: BackendDep) -> Response:
     raise ModelNotFound(model_id, f"The model '{model_id}' does not exist")
 
 
-@router.post("/embeddings", responses={200: {"model": EmbeddingList, "description": "OK"}, **_BAD})
+@routes.post("/embeddings", responses={200: {"model": EmbeddingList, "description": "OK"}, **_BAD})
 async def embeddings(
     request: Request, body: OpenAIEmbeddingsBody, backend: BackendDep, settings: SettingsDep
 ) -> Response:
