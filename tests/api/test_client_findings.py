@@ -136,7 +136,7 @@ def null_variants(spec: dict, body_schema: dict, base: dict) -> list[tuple[str, 
 
 @pytest.mark.parametrize("path", sorted(BASES))
 def test_null_is_absent_in_every_optional_field(gateway, ollama, path):
-    spec = httpx.get(gateway + "/openapi.json").json()
+    spec = httpx.get(gateway + "/openapi.json", timeout=60).json()
     method, base = BASES[path]
     operation = spec["paths"][path][method.lower()]
     ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]

@@ -141,7 +141,7 @@ def keyed(ollama, make_settings):
 
 @pytest.fixture
 def spec(keyed) -> dict:
-    reply = httpx.get(keyed + "/openapi.json", headers={"X-API-KEY": KEY_A})
+    reply = httpx.get(keyed + "/openapi.json", headers={"X-API-KEY": KEY_A}, timeout=60)
     assert reply.status_code == 200
     return reply.json()
 
