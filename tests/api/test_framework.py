@@ -52,3 +52,23 @@ def test_dependency_overrides_reach_the_gateways_routes(ollama, make_settings):
     assert {m["name"] for m in before} == set(ollama.models)
     assert [m["name"] for m in after] == ["tiny:latest"]  # the scripted backend's
     assert show["template"] == "{{ .Prompt }}"
+
+
+def test_bodies_are_json_whatever_the_content_type(gateway):
+    """``curl -d`` (form content type), no content type, JSON: the same; NaN is not JSON."""
+    for headers in (
+        {"content-type": "application/x-www-form-urlencoded"},  # curl -d, Ollama's examples
+        {"content-type": "text/plain"},
+        {},
+        {"content-type": "application/json; charset=utf-8"},
+    ):
+        r = httpx.post(gateway + "/api/generate", content=b'{"prompt": "hi"}', headers=headers)
+        assert (r.status_code, r.json()["generated_text"]) == (200, "Hello, world!"), headers
+        r = httpx.post(gateway + "/api/generate", content=b"{nope", headers=headers)
+        assert (r.status_code, r.json()["detail"]) == (400, "invalid JSON in request body")
+    for bad in (b'{"prompt": "x", "options": {"temperature": NaN}}', b'{"prompt": "\\ud800"}'):
+        r = httpx.post(
+            gateway + "/v1/completions", content=bad, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400, bad
+        assert r.json()["error"]["message"] == "invalid JSON in request body"
