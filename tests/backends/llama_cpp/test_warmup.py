@@ -12,11 +12,11 @@ async def test_default_model_is_loaded_at_start_and_ready_follows(
     await backend.start()
     try:
         ready, reason = await backend.check_ready()
-        assert (ready, reason) == (False, f'model "{tiny_path}" is loading')
+        assert (ready, reason) == (False, 'model "tiny:latest" is loading')
         await backend._warmup
         ready, reason = await backend.check_ready()
         assert ready, reason
-        assert [m.name for m in await backend.running()] == [str(tiny_path)]  # no request needed
+        assert [m.name for m in await backend.running()] == ["tiny:latest"]  # no request needed
     finally:
         await backend.close()
 
