@@ -218,9 +218,9 @@ class Settings(BaseSettings):
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
-            value = value.split(",")
+            value = [value]
         if isinstance(value, list | tuple):
-            proxies = [str(v).strip() for v in value if str(v).strip()]
+            proxies = [p.strip() for v in value for p in str(v).split(",") if p.strip()]
             for proxy in proxies:
                 if proxy == "*":
                     continue
