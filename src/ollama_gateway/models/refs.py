@@ -270,15 +270,24 @@ def parse_model_spec(spec: str) -> ModelSpec:
     return ModelSpec(text)
 
 
+# The whole grammar as one expression: the common case, a valid name, costs one match.
+_P = r"[A-Za-z0-9_]"
+_VALID_NAME = re.compile(
+    rf"(?:https?://)?(?:(?:{_P}[A-Za-z0-9_.:-]{{0,349}}/)?{_P}[A-Za-z0-9_-]{{0,79}}/)?"
+    rf"{_P}[A-Za-z0-9_.-]{{0,79}}(?::{_P}[A-Za-z0-9_.-]{{0,79}})?(?:@sha256[:-][0-9a-fA-F]{{64}})?"
+)
+
+
 def check_model_name(name: str) -> str:
     """``name`` as it is, if it is a model name (or empty: the default model); else a 400.
 
     Every API checks the model names of its requests with this before any work: a name is
-    never a path, and no file is looked at to decide.
+    never a path, and no file is looked at to decide. Same verdicts as :func:`parse_ref`, which
+    explains a refusal.
 
     >>> check_model_name("llama3"), check_model_name("")
     ('llama3', '')
     """
-    if name:
+    if name and not (_VALID_NAME.fullmatch(name) and ".." not in name):
         parse_ref(name)
     return name
