@@ -18,7 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ollama_gateway.core.hosts import parse_host
-from ollama_gateway.errors import BadRequest
+from ollama_gateway.errors import BadRequest, clip
 from ollama_gateway.models.refs import ModelSpec, parse_model_spec, parse_ref
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def parse_duration(value: str | float | int | None) -> float | None:
     body = text.lstrip("+-")
     parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", body)
     if not parts or "".join(n + u for n, u in parts) != body:
-        raise ValueError(f"invalid duration {value!r}")
+        raise ValueError(f"invalid duration {clip(repr(value))}")
     return sign * sum(float(n) * units[u] for n, u in parts)
 
 

@@ -40,3 +40,19 @@ def test_an_invalid_name_never_reaches_ollama(gateway, ollama, method, path, bod
     assert message.startswith("invalid model name")
     assert len(message) < 400  # a long name comes back clipped
     assert ollama.requests == []  # decided here: Ollama never saw it
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/generate", {"prompt": "hi", "keep_alive": "x" * 900_000}),
+        ("/api/chat", {"messages": [{"role": "r" * 900_000, "content": "hi"}]}),
+        ("/v1/chat/completions", {"messages": [{"role": "r" * 900_000, "content": "hi"}]}),
+        ("/api/show", {"model": "m" * 900_000}),
+    ],
+)
+def test_client_text_in_an_error_comes_back_clipped(gateway, ollama, path, body):
+    reply = httpx.post(gateway + path, json=body, timeout=10)
+    assert reply.status_code == 400
+    assert len(reply.content) < 1000  # not the 900 KB sent
+    assert ollama.requests == []

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
-from ollama_gateway.errors import BadRequest, Unsupported
+from ollama_gateway.errors import BadRequest, Unsupported, clip
 from ollama_gateway.models.refs import check_model_name
 from ollama_gateway.settings import parse_duration
 
@@ -132,7 +132,9 @@ class ChatMessage(BaseModel):
     @classmethod
     def _role(cls, value: str) -> str:
         if value not in ROLES:
-            raise ValueError(f"role must be one of system, user, assistant, tool; not {value!r}")
+            raise ValueError(
+                f"role must be one of system, user, assistant, tool; not {clip(repr(value))}"
+            )
         return value
 
     def to_message(self) -> Message:

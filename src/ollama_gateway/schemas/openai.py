@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
-from ollama_gateway.errors import BadRequest, Unsupported
+from ollama_gateway.errors import BadRequest, Unsupported, clip
 from ollama_gateway.models.refs import check_model_name
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -130,7 +130,7 @@ def _content(content: str | list[dict[str, Any]] | None) -> tuple[str, list[str]
         elif kind == "image_url":
             images.append(_data_url_image(part))
         else:
-            raise Unsupported(f"content parts of type {kind!r} are not supported")
+            raise Unsupported(f"content parts of type {clip(repr(kind))} are not supported")
     return "\n".join(texts), images
 
 
@@ -162,7 +162,7 @@ def to_messages(messages: list[ChatMessage]) -> list[Message]:
             continue
         role = _ROLES.get(message.role)
         if role is None:
-            raise BadRequest(f"unsupported message role {message.role!r}")
+            raise BadRequest(f"unsupported message role {clip(repr(message.role))}")
         calls = None
         if message.tool_calls:
             calls = []
