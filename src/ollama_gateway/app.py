@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
-from ollama_gateway.api import health, ollama, openai
+from ollama_gateway.accounts.service import Accounts
+from ollama_gateway.api import admin, health, ollama, openai
 from ollama_gateway.api.bodies import request_id
 from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.api.health import Readiness
@@ -26,7 +27,7 @@ from ollama_gateway.http.access import ObservabilityMiddleware
 from ollama_gateway.http.auth import KeyRing
 from ollama_gateway.http.fastpath import FastPath, fastapi_options
 from ollama_gateway.http.middleware import GatewayMiddleware
-from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
+from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS
 from ollama_gateway.observability.metrics import Metrics, scheduler_slots
 from ollama_gateway.settings import Settings, is_loopback
 
@@ -37,8 +38,20 @@ class InsecureConfiguration(RuntimeError):
     """The settings would expose an unauthenticated API; the message says the ways out."""
 
 
-def check_startup(settings: Settings, keyring: KeyRing) -> None:
-    if not keyring.enabled and not settings.insecure_no_auth and not is_loopback(settings.host):
+def check_startup(settings: Settings, keyring: KeyRing, stored_keys: bool | None = None) -> None:
+    """Refuse settings that would expose an open API.
+
+    ``stored_keys``: whether the database holds keys (None: not known yet; then a configured
+    ``--database-url`` is given the benefit of the doubt until the lifespan has read it).
+    """
+    if stored_keys is None:
+        stored_keys = settings.database_url is not None
+    if (
+        not keyring.enabled
+        and not stored_keys
+        and not settings.insecure_no_auth
+        and not is_loopback(settings.host)
+    ):
         raise InsecureConfiguration(
             f"refusing to serve on {settings.host} without an API key: anyone who can reach it "
             "could use it. Configure a key (--api-key, OLLAMA_GATEWAY_API_KEYS / API_KEY, or "
@@ -86,9 +99,12 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     keyring = KeyRing.from_settings(settings)
     check_startup(settings, keyring)
     metrics = Metrics()
+    accounts = Accounts(settings, keyring, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await accounts.start()  # the database, the key cache, the usage writer (or fail here)
+        check_startup(settings, keyring, stored_keys=accounts.cache.enabled)
         chosen = backend or await build_backend(settings)
         if hasattr(chosen, "bind_metrics"):
             chosen.bind_metrics(metrics)
@@ -100,6 +116,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             yield
         finally:
             await chosen.close()
+            await accounts.close()
 
     app = FastAPI(
         title="ollama-gateway",
@@ -113,6 +130,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keyring = keyring
+    app.state.accounts = accounts
     app.state.metrics = metrics
     app.state.readiness = Readiness()
     app.add_exception_handler(GatewayError, _gateway_error)
@@ -121,13 +139,14 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ollama.router)
     app.include_router(openai.router)
+    app.include_router(admin.router)
 
     # Outermost last: CORS must answer preflights before the key check runs.
     app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
     app.add_middleware(
         GatewayMiddleware,
-        limiter=RateLimiter.from_settings(settings, keyed=keyring.enabled),
-        keyring=keyring,
+        limiter=accounts.gate,
+        keyring=accounts.cache,
         max_body_bytes=settings.max_body_bytes,
         public_paths=("/metrics",) if settings.metrics_public else (),
     )
@@ -141,7 +160,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
     # Outermost of all: metrics and the access log see every request, preflights included.
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, usage=accounts.record)
     if keyring.enabled is False:
         log.warning(
             "no API key configured: the API is open to anyone who can reach %s", settings.host

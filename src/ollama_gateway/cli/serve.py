@@ -6,12 +6,13 @@ flight (streams included) finish for up to ``shutdown_grace`` seconds, then canc
 
 ``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for the Ollama backend
 only: each worker has its own scheduler and rate-limit buckets, so ``parallel``, ``max_queue`` and
-the per-key limits apply per worker (N times them in total).
+the per-key limits apply per worker (N times them in total) unless ``--redis-url`` shares them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -65,6 +66,9 @@ def _settings_for_workers(settings) -> str:
 
     data = settings.model_dump(mode="json")
     data["api_keys"] = [key.get_secret_value() for key in settings.api_keys]
+    for name in ("database_url", "redis_url"):
+        secret = getattr(settings, name)
+        data[name] = secret.get_secret_value() if secret is not None else None
     return orjson.dumps(data).decode()
 
 
@@ -113,6 +117,13 @@ def serve(workers: int, **flags: Any) -> None:
         raise click.UsageError(
             "--workers > 1 needs the Ollama backend: each worker would load its own copy of an "
             "embedded model"
+        )
+    if workers > 1 and settings.redis_url is None:
+        logging.getLogger("ollama_gateway").warning(
+            "--workers %d without --redis-url: rate limits, quotas and concurrency caps apply "
+            "per worker (each key gets %d times its limits)",
+            workers,
+            workers,
         )
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal it caught:
     # these handlers make that final step a clean exit 0.
