@@ -314,20 +314,15 @@ class SqlStore:
         month_start = today.replace(day=1)
         tokens = table.c.prompt_tokens + table.c.generated_tokens
         query = (
-            select(
-                table.c.key_id,
-                table.c.day == today,
-                func.sum(tokens),
-                func.sum(table.c.requests),
-            )
+            select(table.c.key_id, table.c.day, func.sum(tokens), func.sum(table.c.requests))
             .where(table.c.day >= month_start)
-            .group_by(table.c.key_id, table.c.day == today)
+            .group_by(table.c.key_id, table.c.day)
         )
         out: dict[str, list[int]] = {}
         async with self.engine.connect() as conn:
-            for key_id, is_today, used, requests in (await conn.execute(query)).all():
+            for key_id, day, used, requests in (await conn.execute(query)).all():
                 acc = out.setdefault(key_id, [0, 0, 0, 0])
-                if is_today:
+                if day == today:
                     acc[0] += int(used or 0)
                     acc[1] += int(requests or 0)
                 acc[2] += int(used or 0)
