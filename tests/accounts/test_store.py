@@ -121,8 +121,9 @@ async def test_usage_batches_roll_up_by_day_key_model_and_api(db_url):
 
         assert (await store.get_key(a))["last_used_at"] is not None
         assert len(await store.events()) == 6
-        removed = await store.prune_events(datetime.now(timezone.utc).replace(tzinfo=None)
-                                           - timedelta(hours=1))
+        removed = await store.prune_events(
+            datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=1)
+        )
         assert removed == 1
         assert len(await store.events()) == 5
         assert (await store.usage(["key"], key_id=a))[0]["requests"] == 5  # rollups stay
@@ -148,5 +149,3 @@ def test_database_urls_become_async_dialects(tmp_path: Path):
     assert async_url("sqlite:///" + str(tmp_path / "x.db")).startswith("sqlite+aiosqlite:///")
     with pytest.raises(Exception, match="unsupported database"):
         async_url("mysql://h/db")
-
-
