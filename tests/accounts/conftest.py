@@ -35,12 +35,12 @@ def db_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def gateway_with(make_settings) -> Callable:
-    """``with gateway_with(backend, **settings) as (url, app)``: a live gateway."""
+    """``with gateway_with(backend_instance, **settings) as (url, app)``: a live gateway."""
     from ollama_gateway.app import create_app
 
     @contextmanager
-    def run(backend=None, **values) -> Iterator[tuple[str, object]]:
-        app = create_app(make_settings(**values), backend=backend)
+    def run(instance=None, **values) -> Iterator[tuple[str, object]]:
+        app = create_app(make_settings(**values), backend=instance)
         with serve(app) as url:
             yield url, app
 

@@ -102,3 +102,12 @@ def authorize(key: KeyRecord | None, method: str, path: str) -> None:
 def is_admin(key: KeyRecord | None) -> bool:
     """Whether ``key`` has full control (no key at all: an open, loopback-only gateway)."""
     return key is None or key.role == "admin"
+
+
+# Scopes whose requests count against a key's rate limits and quotas; the others (probes,
+# scrapes, a key reading its own record and usage, the admin API) never do.
+LIMITED_SCOPES = frozenset({"inference", "models", "manage"})
+
+
+def is_limited(method: str, path: str) -> bool:
+    return required_scope(method, path) in LIMITED_SCOPES

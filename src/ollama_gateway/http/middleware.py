@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 
-from ollama_gateway.accounts.roles import authorize
+from ollama_gateway.accounts.roles import authorize, is_limited
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
 from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
@@ -104,7 +104,7 @@ class GatewayMiddleware:
             if (
                 self.limiter is not None
                 and (scope["method"], path) not in self.public
-                and path != "/metrics"  # scrapes never count against a key's budget
+                and is_limited(scope["method"], path)  # not scrapes, /me, the admin API
             ):
                 client = scope.get("client")
                 admission = await self.limiter.admit(key, client[0] if client else None)  # 429
