@@ -224,7 +224,7 @@ class RedisShared:
             batch, self._pending = self._pending, []
             pipe = self.redis.pipeline(transaction=False)
             for keys, args in batch:
-                self._settle(keys=keys, args=args, client=pipe)
+                await self._settle(keys=keys, args=args, client=pipe)  # queued, not sent
             await pipe.execute()
 
     async def _listen(self, on_key_change: Callable[[], None]) -> None:
