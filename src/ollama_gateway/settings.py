@@ -249,6 +249,13 @@ class Settings(BaseSettings):
             return keys
         return value
 
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # OLLAMA_GATEWAY_DATABASE_URL= (set but empty): the default
+        return value
+
     @field_validator("cors_origins", "pull_registries", "pull_allow_private", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
