@@ -36,9 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "bench")]
 
-from gateway import cpu_seconds, free_port, lua, start_standin, wait_port, wrk  # noqa: E402
-
 from tests.support.databases import PostgresServer, RedisServer  # noqa: E402
+
+from gateway import cpu_seconds, free_port, lua, start_standin, wait_port, wrk  # noqa: E402
 
 STATIC_KEY = "bench-static-key-0123456789abcdef"
 
@@ -142,7 +142,7 @@ async def writer(url: str, events: int) -> tuple[float, float]:
             1.25,
             f"req-{i}",
             False,
-        )  # fmt: skip
+        )
         for i in range(events)
     ]
     started = time.perf_counter()

@@ -34,7 +34,7 @@ def _wait_for(check, what: str, timeout: float = 20.0):
 def gateway(fake_ollama, db_url, gateway_with):
     with gateway_with(
         backend="ollama", ollama_url=fake_ollama.url, api_keys=KEY_A, database_url=db_url
-    ) as (url, app):
+    ) as (url, _app):
         yield url
 
 

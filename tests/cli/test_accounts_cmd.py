@@ -89,3 +89,14 @@ def test_keys_locally_against_the_database(cli, tmp_path):
     assert missing.exit_code == 1 and "no key with id 'nope'" in missing.stderr
     empty = cli("usage", "--csv", "--database-url", database, key=None)
     assert empty.stdout.splitlines()[0].startswith("key,name,requests")
+
+
+def test_db_upgrade_migrates_a_database(cli, tmp_path):
+    database = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = cli("db", "upgrade", "--database-url", database, key=None)
+    assert result.exit_code == 0, result.output
+    assert "is at revision 0001_accounts" in result.stdout
+    again = cli("db", "upgrade", "--database-url", database, key=None)
+    assert again.exit_code == 0
+    bad = cli("db", "upgrade", "--database-url", "mysql://x/y", key=None)
+    assert bad.exit_code != 0

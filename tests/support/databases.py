@@ -9,6 +9,7 @@ them (the tests fail with that message: CI installs them, see ``.ci/run``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -85,10 +86,8 @@ class PostgresServer:
         return self
 
     def stop(self, remove: bool = False) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -47,3 +47,4 @@ for _command in (
 ):
     keys_cmd.keys.add_command(_command)
 main.add_command(accounts_cmd.usage)
+main.add_command(accounts_cmd.db)

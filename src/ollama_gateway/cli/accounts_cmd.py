@@ -406,3 +406,48 @@ def usage(url, api_key, database_url, groups, since, until, key_id, model, csv_o
             f"{str(row.get(c) if row.get(c) is not None else '-')[:18]:<18}" for c in columns
         )
         click.echo(left + "".join(f"{row[n]:>18}" for n in numbers))
+
+
+@click.group("db")
+def db() -> None:
+    """The key and usage database."""
+
+
+@db.command("upgrade")
+@click.option(
+    "--database-url",
+    envvar="OLLAMA_GATEWAY_DATABASE_URL",
+    metavar="URL",
+    help="The database [default: SQLite gateway.db in the data directory].",
+)
+@click.option("--data-dir", envvar="OLLAMA_GATEWAY_DATA_DIR", type=click.Path(), default=None)
+def upgrade(database_url: str | None, data_dir: str | None) -> None:
+    """Apply the schema migrations (the gateway also does this when it starts)."""
+    from pathlib import Path
+
+    from ollama_gateway.accounts.db import DatabaseError, create_engine, migrate, safe_url
+    from ollama_gateway.accounts.db import database_url as url_of
+    from ollama_gateway.settings import Settings
+
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        data_dir=Path(data_dir) if data_dir else None,
+    )
+    try:
+        url = url_of(settings)
+    except DatabaseError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--database-url'") from None
+
+    async def run() -> str:
+        engine = create_engine(url)
+        try:
+            return await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        revision = asyncio.run(run())
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{safe_url(url)} is at revision {revision}")
