@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 
@@ -81,25 +82,27 @@ async def test_a_key_at_its_concurrency_cap_waits_while_others_go_on():
 
 
 class _Recording(ScriptedBackend):
-    """Generations take a little while, and record which request started when."""
+    """Records which request started when; the first one holds its slot until ``opened``."""
 
     def __init__(self) -> None:
         super().__init__()
         self.started: list[str] = []
+        self.opened = threading.Event()
 
     async def _run(self, request):
         self.started.append(request.prompt)
-        await asyncio.sleep(0.02)
+        while not self.opened.is_set():
+            await asyncio.sleep(0.005)
         async for chunk in super()._run(request):
             yield chunk
 
 
 async def test_through_the_gateway_key_b_is_served_between_key_a_requests(gateway_with):
     backend = _Recording()
-    with gateway_with(
-        backend, parallel=1, max_queue=1000, api_keys="a" * 20 + "," + "b" * 20, database_url=None
-    ) as (url, _):
-        async with httpx.AsyncClient(timeout=60) as client:
+    keys = "a" * 20 + "," + "b" * 20
+    with gateway_with(backend, parallel=1, max_queue=1000, api_keys=keys) as (url, app):
+        scheduler = app.state.service.scheduler
+        async with httpx.AsyncClient(timeout=120) as client:
 
             async def send(key: str, name: str):
                 r = await client.post(
@@ -109,13 +112,25 @@ async def test_through_the_gateway_key_b_is_served_between_key_a_requests(gatewa
                 )
                 assert r.status_code == 200, r.text
 
-            a = [asyncio.create_task(send("a", f"A{i}")) for i in range(50)]
-            while len(backend.started) < 2:
-                await asyncio.sleep(0.01)  # A's burst is running and queued
-            b = [asyncio.create_task(send("b", f"B{i}")) for i in range(5)]
+            async def until(count: int) -> None:
+                for _ in range(6000):
+                    if scheduler.waiting == count:
+                        return
+                    await asyncio.sleep(0.01)
+                raise AssertionError(f"{scheduler.waiting} waiting, expected {count}")
+
+            a = []
+            for i in range(50):  # in order: A0 runs (held), A1..A49 wait
+                a.append(asyncio.create_task(send("a", f"A{i}")))
+                while not backend.started:
+                    await asyncio.sleep(0.01)
+                await until(i)
+            b = []
+            for i in range(5):
+                b.append(asyncio.create_task(send("b", f"B{i}")))
+                await until(50 + i)
+            backend.opened.set()
             await asyncio.gather(*a, *b)
     started = backend.started
-    b_positions = [i for i, name in enumerate(started) if name.startswith("B")]
-    last_a = max(i for i, name in enumerate(started) if name.startswith("A"))
-    assert len(b_positions) == 5 and max(b_positions) < last_a
-    assert max(b_positions) < 25  # B took turns, it did not wait behind A's 50
+    assert [i for i, name in enumerate(started) if name.startswith("B")] == [2, 4, 6, 8, 10]
+    assert [name for name in started if name.startswith("A")] == [f"A{i}" for i in range(50)]
