@@ -3,6 +3,9 @@ revocations hold across all of them. And what happens when Redis is unreachable.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
 import time
 
 import httpx
@@ -10,6 +13,7 @@ import pytest
 
 from tests.support.databases import RedisServer
 from tests.support.processes import free_port, start_serve
+from tests.support.scripted import ScriptedBackend
 from tests.support.secrets import KEY_A, NEVER_LOGGED
 
 ADMIN = {"X-API-KEY": KEY_A}
@@ -109,3 +113,43 @@ def test_redis_coming_back_takes_over_again(gateway_with, fake_ollama, tmp_path)
                 time.sleep(0.2)
         finally:
             redis.stop()
+
+
+class _Held(ScriptedBackend):
+    """Generations wait until ``opened``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = threading.Event()
+        self.started = 0
+
+    async def _run(self, request):
+        self.started += 1
+        while not self.opened.is_set():
+            await asyncio.sleep(0.005)
+        async for chunk in super()._run(request):
+            yield chunk
+
+
+def test_requests_in_flight_are_counted_in_redis(gateway_with, redis_server, tmp_path):
+    backend = _Held()
+    with gateway_with(
+        backend, api_keys=KEY_A, redis_url=redis_server.url,
+        database_url=f"sqlite:///{tmp_path / 'g.db'}",
+    ) as (url, _):  # fmt: skip
+        key = _key(url, name="one-at-a-time", max_concurrent=1)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            first = pool.submit(_generate, url, key)
+            deadline = time.monotonic() + 30
+            while not backend.started:  # until the first one holds the key's only slot
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            second = _generate(url, key)
+            assert second.status_code == 429
+            assert "too many requests in flight" in second.json()["error"]
+            backend.opened.set()
+            assert first.result(30).status_code == 200
+        deadline = time.monotonic() + 10
+        while _generate(url, key).status_code != 200:  # the slot came back
+            assert time.monotonic() < deadline
+            time.sleep(0.05)

@@ -122,17 +122,27 @@ class Gate:
             usage.totals.append(self.quotas.charge(key.subject))  # kept warm for a fallback
         admission = Admission(headers, usage)
 
-        if tpm or key.has_quota:
-            settled = [0]  # generated tokens already sent
+        # One settle per request: tokens (and the concurrency slot) when the generation ends;
+        # the slot alone at the end of a request that never got that far.
+        settled = [0, not key.max_concurrent]  # generated tokens sent; slot released
 
-            def settle_tokens(total: int) -> None:
-                generated = usage.tokens - settled[0]
-                settled[0] = usage.tokens
-                shared.settle(key, today, generated, total, tpm, release=False)
+        def settle_tokens(total: int) -> None:
+            generated = usage.tokens - settled[0]
+            settled[0] = usage.tokens
+            release = not settled[1]
+            settled[1] = True
+            shared.settle(key, today, generated, total, tpm, release=release)
 
+        if tpm or key.has_quota or key.max_concurrent:
             usage.totals.append(settle_tokens)
         if key.max_concurrent:
-            admission.releases.append(lambda: shared.settle(key, today, 0, 0, 0, release=True))
+
+            def release() -> None:
+                if not settled[1]:
+                    settled[1] = True
+                    shared.settle(key, today, 0, 0, 0, release=True)
+
+            admission.releases.append(release)
         return admission
 
 
