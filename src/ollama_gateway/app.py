@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
+from ollama_gateway.accounts.policy import public_message
 from ollama_gateway.accounts.service import Accounts
 from ollama_gateway.api import admin, health, ollama, openai
 from ollama_gateway.api.bodies import request_id
@@ -73,7 +74,8 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if exc.status_code >= 500 and exc.status_code not in (502, 503, 504):
         log.error("request %s failed: %s", request_id(request), exc.message)
-    return _error_response(request, exc.status_code, exc.message, exc.headers())
+    message = public_message(exc)  # no internal hosts for non-admin keys
+    return _error_response(request, exc.status_code, message, exc.headers())
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -128,3 +128,21 @@ def test_a_pull_through_the_gateway_to_an_internal_registry_is_a_403(
         assert not any(
             q.get("path") == "/api/pull" and "localhost" in str(q) for q in fake_ollama.requests
         )
+
+
+def test_upstream_failures_do_not_name_internal_hosts_to_user_keys(gateway_with, tmp_path):
+    from tests.support.processes import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: "cannot reach Ollama at ..."
+    with gateway_with(
+        backend="ollama", ollama_url=dead, api_keys=KEY_A,
+        database_url=f"sqlite:///{tmp_path / 'g.db'}",
+    ) as (url, _):  # fmt: skip
+        user = _user_key(url)
+        body = {"model": "llama2", "prompt": "x"}
+        as_user = httpx.post(url + "/api/generate", json=body, headers=user)
+        as_admin = httpx.post(url + "/api/generate", json=body, headers=ADMIN)
+        assert as_user.status_code == as_admin.status_code == 503
+        assert as_user.json()["error"] == "the model server is unavailable, try again later"
+        assert dead.split("//")[1] not in as_user.text
+        assert dead.split("//")[1] in as_admin.json()["error"]

@@ -34,7 +34,15 @@ from ollama_gateway.accounts.records import KeyRecord, model_matcher
 from ollama_gateway.accounts.roles import is_admin
 from ollama_gateway.core.observer import request_state
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest
-from ollama_gateway.errors import BadRequest, Forbidden, ModelNotFound
+from ollama_gateway.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    ModelNotFound,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from ollama_gateway.settings import Settings, parse_duration
 
 T = TypeVar("T")
@@ -113,3 +121,22 @@ def _cap_keep_alive(keep_alive: float | None, settings: Settings) -> float | Non
     if keep_alive is not None and (keep_alive < 0 or keep_alive > cap):
         return cap
     return keep_alive
+
+
+# What a non-admin key reads instead of an upstream failure's own words (which name internal
+# hosts, ports and connection errors); admins, and the log, get the details.
+_PUBLIC_UPSTREAM = {
+    UpstreamUnavailable: "the model server is unavailable, try again later",
+    UpstreamTimeout: "the model server did not answer in time",
+    UpstreamBadResponse: "the model server answered something unexpected",
+}
+
+
+def public_message(exc: GatewayError) -> str:
+    """``exc.message``, or a version without internal details for a non-admin key."""
+    if is_admin(current_key()):
+        return exc.message
+    for kind, text in _PUBLIC_UPSTREAM.items():
+        if isinstance(exc, kind):
+            return text
+    return exc.message

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ollama_gateway.accounts.policy import public_message
 from ollama_gateway.errors import GatewayError
 
 log = logging.getLogger("ollama_gateway.api")
@@ -55,7 +56,7 @@ async def stream_lines(
             async for item in rest:
                 yield render(item)
         except GatewayError as exc:
-            yield render_error(exc.message)
+            yield render_error(public_message(exc))
         except Exception:
             log.exception("stream failed (request %s)", request_id)
             yield render_error(f"internal error (request {request_id})")
