@@ -126,7 +126,7 @@ def test_a_pull_through_the_gateway_to_an_internal_registry_is_a_403(
         )
         assert r.status_code == 403 and "internal address" in r.json()["error"]
         assert not any(
-            q.get("path") == "/api/pull" and "localhost" in str(q) for q in fake_ollama.requests
+            q.path == "/api/pull" and "localhost" in str(q.body) for q in fake_ollama.requests
         )
 
 

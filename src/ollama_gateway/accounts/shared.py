@@ -137,7 +137,7 @@ def redis_keys(subject: str, today: date) -> list[str]:
 class RedisShared:
     """The Redis connection, its two scripts, the settle queue and the key-change listener."""
 
-    def __init__(self, url: str, timeout: float = 0.5) -> None:
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
         import redis.asyncio as aioredis
 
         self.redis = aioredis.from_url(
