@@ -27,6 +27,7 @@ Options (``admin`` keys, and a gateway without keys, are not limited):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -109,6 +110,8 @@ def enforce_embed(request: EmbedRequest, settings: Settings) -> None:
 
 
 def _cap_options(options: dict, settings: Settings) -> None:
+    if not options:
+        return
     for name in SERVER_OPTIONS.intersection(options):
         del options[name]
     num_ctx = options.get("num_ctx")
@@ -117,10 +120,15 @@ def _cap_options(options: dict, settings: Settings) -> None:
 
 
 def _cap_keep_alive(keep_alive: float | None, settings: Settings) -> float | None:
-    cap = parse_duration(settings.user_max_keep_alive) or 0.0
-    if keep_alive is not None and (keep_alive < 0 or keep_alive > cap):
-        return cap
-    return keep_alive
+    if keep_alive is None:
+        return None
+    cap = _seconds(settings.user_max_keep_alive)
+    return cap if keep_alive < 0 or keep_alive > cap else keep_alive
+
+
+@functools.lru_cache(maxsize=16)
+def _seconds(duration: str) -> float:
+    return parse_duration(duration) or 0.0
 
 
 # What a non-admin key reads instead of an upstream failure's own words (which name internal

@@ -52,13 +52,14 @@ def check_counts(
     ``counts``: tokens today, requests today, tokens this month, requests this month.
     """
     day_tokens, day_requests, month_tokens, month_requests = counts
-    for used, limit, what, period, resets in (
-        (day_tokens, key.tokens_per_day, "tokens", "day", next_day(today)),
-        (day_requests, key.requests_per_day, "requests", "day", next_day(today)),
-        (month_tokens, key.tokens_per_month, "tokens", "month", next_month(today)),
-        (month_requests, key.requests_per_month, "requests", "month", next_month(today)),
+    for used, limit, what, period in (
+        (day_tokens, key.tokens_per_day, "tokens", "day"),
+        (day_requests, key.requests_per_day, "requests", "day"),
+        (month_tokens, key.tokens_per_month, "tokens", "month"),
+        (month_requests, key.requests_per_month, "requests", "month"),
     ):
         if limit is not None and used >= limit:
+            resets = next_day(today) if period == "day" else next_month(today)
             raise quota_error(what, limit, period, resets, now)
 
 
@@ -68,16 +69,21 @@ class QuotaBook:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._today = utc_today(clock())
+        self._day_ends = epoch(next_day(self._today))  # the date is only recomputed then
         self._counts: dict[str, list[int]] = {}
 
     def seed(self, totals: dict[str, tuple[int, int, int, int]], today: date) -> None:
         """Counts from the database (keys not listed start at zero)."""
         self._today = today
+        self._day_ends = epoch(next_day(today))
         for subject, counts in totals.items():
             self._counts[subject] = list(counts)
 
     def _roll(self, now: float) -> date:
+        if now < self._day_ends:
+            return self._today
         today = utc_today(now)
+        self._day_ends = epoch(next_day(today))
         if today != self._today:
             new_month = (today.year, today.month) != (self._today.year, self._today.month)
             for counts in self._counts.values():
