@@ -51,8 +51,11 @@ def sse(model: type[BaseModel]) -> dict[str, Any]:
     return {SSE: {"schema": ref(model)}}
 
 
-def build_openapi(app: FastAPI, public: Iterable[tuple[str, str]], keyed: bool) -> dict[str, Any]:
-    """The whole schema; ``public``: (method, path) pairs that need no key."""
+def build_openapi(app: FastAPI, public: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The whole schema; ``public``: (method, path) pairs that need no key.
+
+    The key is declared even when none is configured yet: keys may also come from the
+    database at run time (``--database-url``)."""
     schema = get_openapi(
         title=app.title,
         version=app.version,
@@ -65,23 +68,22 @@ def build_openapi(app: FastAPI, public: Iterable[tuple[str, str]], keyed: bool) 
     )
     for name, definition in extra.get("$defs", {}).items():
         components.setdefault("schemas", {}).setdefault(name, definition)
-    if keyed:
-        components["securitySchemes"] = SECURITY_SCHEMES
-        schema["security"] = [{name: []} for name in SECURITY_SCHEMES]
-        for method, path in public:
-            operation = schema.get("paths", {}).get(path, {}).get(method.lower())
-            if operation is not None:
-                operation["security"] = []
+    components["securitySchemes"] = SECURITY_SCHEMES
+    schema["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    for method, path in public:
+        operation = schema.get("paths", {}).get(path, {}).get(method.lower())
+        if operation is not None:
+            operation["security"] = []
     return schema
 
 
-def install(app: FastAPI, public: Iterable[tuple[str, str]], keyed: bool) -> None:
+def install(app: FastAPI, public: Iterable[tuple[str, str]]) -> None:
     """Make ``app.openapi()`` (what ``/openapi.json`` serves) return :func:`build_openapi`."""
     pairs = tuple(public)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app, pairs, keyed)
+            app.openapi_schema = build_openapi(app, pairs)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

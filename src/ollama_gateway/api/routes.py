@@ -7,7 +7,7 @@ dependency-overrides provider, exactly as if they had been declared on the app.
 
 Why not ``APIRouter`` + ``include_router``: FastAPI (0.16x) keeps an included router as a node
 that it matches level by level on every request (and whose routes it rebuilds on the first
-request through it); a request to a route in an included router runs 9-21% more bytecode in this
+request through it); a request to a route in an included router runs 10-19% more bytecode in this
 app than the same route declared on the app (``bench/README.md``).
 """
 

@@ -15,7 +15,8 @@ import orjson
 from pydantic import Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
-from ollama_gateway.errors import BadRequest, Unsupported
+from ollama_gateway.errors import BadRequest, Unsupported, clip
+from ollama_gateway.models.refs import check_model_name
 from ollama_gateway.schemas.base import WireBody
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -69,6 +70,7 @@ class _Sampling(WireBody):
         return bool(self.stream and self.stream_options and self.stream_options.include_usage)
 
     def _check(self) -> None:
+        check_model_name(self.model)
         if self.n not in (None, 1):
             raise Unsupported("only n=1 is supported")
         if self.logit_bias:
@@ -127,7 +129,7 @@ def _content(content: str | list[dict[str, Any]] | None) -> tuple[str, list[str]
         elif kind == "image_url":
             images.append(_data_url_image(part))
         else:
-            raise Unsupported(f"content parts of type {kind!r} are not supported")
+            raise Unsupported(f"content parts of type {clip(repr(kind))} are not supported")
     return "\n".join(texts), images
 
 
@@ -159,7 +161,7 @@ def to_messages(messages: list[OpenAIMessage]) -> list[Message]:
             continue
         role = _ROLES.get(message.role)
         if role is None:
-            raise BadRequest(f"unsupported message role {message.role!r}")
+            raise BadRequest(f"unsupported message role {clip(repr(message.role))}")
         calls = None
         if message.tool_calls:
             calls = []
@@ -262,4 +264,6 @@ class OpenAIEmbeddingsBody(WireBody):
             raise Unsupported("inputs as token ids are not supported; send text")
         if not inputs:
             raise BadRequest("input must not be empty")
-        return EmbedRequest(model=self.model, inputs=inputs, dimensions=self.dimensions)
+        return EmbedRequest(
+            model=check_model_name(self.model), inputs=inputs, dimensions=self.dimensions
+        )

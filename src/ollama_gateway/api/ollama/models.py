@@ -12,6 +12,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
+from ollama_gateway.accounts.policy import enforce_embed, require_model, visible
 from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
 from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
 from ollama_gateway.api.openapi import ndjson
@@ -25,6 +26,7 @@ from ollama_gateway.api.streaming import (
 from ollama_gateway.core.types import ModelInfo, RunningModel
 from ollama_gateway.errors import UpstreamBadResponse
 from ollama_gateway.http.deps import BackendDep, SettingsDep
+from ollama_gateway.models.registry_guard import check_pull
 from ollama_gateway.schemas.ollama import (
     CopyBody,
     EmbedBody,
@@ -91,12 +93,14 @@ def running_json(model: RunningModel) -> dict[str, Any]:
 
 @routes.get("/api/tags", responses=_ok(TagsReply, bad=False))
 async def tags(backend: BackendDep) -> Response:
-    return JSONResponse({"models": [model_json(m) for m in await backend.list_models()]})
+    listed = visible(await backend.list_models(), lambda m: m.name)  # the key's models only
+    return JSONResponse({"models": [model_json(m) for m in listed]})
 
 
 @routes.get("/api/ps", responses=_ok(PsReply, bad=False))
 async def ps(backend: BackendDep) -> Response:
-    return JSONResponse({"models": [running_json(m) for m in await backend.running()]})
+    running = visible(await backend.running(), lambda m: m.name)
+    return JSONResponse({"models": [running_json(m) for m in running]})
 
 
 @routes.get("/api/version", responses=_ok(VersionReply, bad=False))
@@ -108,6 +112,7 @@ async def version(backend: BackendDep) -> Response:
 
 @routes.post("/api/show", responses=_ok(ShowReply))
 async def show(body: ModelBody, backend: BackendDep) -> Response:
+    require_model(body.model_name())  # outside the key's models: as if it did not exist
     data = dict(await backend.show(body.model_name(), verbose=body.verbose))
     data.setdefault("model_info", {})  # the ollama client requires the key
     return JSONResponse(data)
@@ -122,7 +127,10 @@ _PULL = _ok(
 
 
 @routes.post("/api/pull", responses=_PULL)
-async def pull(request: Request, body: ModelBody, backend: BackendDep) -> Response:
+async def pull(
+    request: Request, body: ModelBody, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    await check_pull(body.model_name(), body.insecure, settings)  # no SSRF through a pull
     events = backend.pull(body.model_name(), insecure=body.insecure)
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
@@ -151,7 +159,7 @@ async def delete(body: ModelBody, backend: BackendDep) -> Response:
 
 @routes.post("/api/copy", response_class=Response, responses=_EMPTY)
 async def copy(body: CopyBody, backend: BackendDep) -> Response:
-    await backend.copy(body.source, body.destination)
+    await backend.copy(*body.names())
     return Response(status_code=200)
 
 
@@ -160,7 +168,8 @@ async def embed(
     request: Request, body: EmbedBody, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     req = body.to_request()
-    req.model = req.model or settings.model
+    req.model = req.model or settings.model_name
+    enforce_embed(req, settings)
     if not req.inputs:
         return JSONResponse({"model": req.model, "embeddings": []})
     result = await until_disconnect(request, backend.embed(req))
@@ -180,7 +189,8 @@ async def embeddings(
     request: Request, body: EmbeddingsBody, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     req = body.to_request()
-    req.model = req.model or settings.model
+    req.model = req.model or settings.model_name
+    enforce_embed(req, settings)
     if not req.inputs:
         return JSONResponse({"embedding": []})
     result = await until_disconnect(request, backend.embed(req))

@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from ollama_gateway.accounts.policy import enforce_embed, may_use, visible
 from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
-from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
+from ollama_gateway.api.errors import EDGE, UPSTREAM, error_body, error_responses
 from ollama_gateway.api.openai.render import (
+    DONE,
     ChatStream,
     CompletionStream,
     chat_completion,
@@ -26,10 +28,11 @@ from ollama_gateway.api.openai.render import (
 )
 from ollama_gateway.api.openapi import sse
 from ollama_gateway.api.routes import Routes
-from ollama_gateway.api.streaming import start_stream, until_disconnect
+from ollama_gateway.api.streaming import GatewayStream, start_stream, until_disconnect
 from ollama_gateway.core.types import ModelInfo
-from ollama_gateway.errors import ModelNotFound
+from ollama_gateway.errors import ModelNotFound, clip
 from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
+from ollama_gateway.http.shutdown import SHUTDOWN_MESSAGE
 from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, OpenAIEmbeddingsBody
 from ollama_gateway.schemas.openai_replies import (
     ChatCompletion,
@@ -61,10 +64,12 @@ _COMPLETION = {
 }
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# How a stream still running when the server stops ends: an error event, then [DONE].
+_SSE_FAREWELL = b"data: " + error_body("openai", 503, SHUTDOWN_MESSAGE) + b"\n\n" + DONE
 
 
 def _sse(body) -> Response:
-    return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
+    return GatewayStream(body, _SSE_FAREWELL, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
 @routes.post("/chat/completions", responses=_CHAT)
@@ -73,7 +78,7 @@ async def chat_completions(
 ) -> Response:
     req = body.to_request()
     req.request_id = request_id(request)
-    model = req.model or service.settings.model
+    model = req.model or service.settings.model_name
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req, split_reasoning=True))
         return JSONResponse(chat_completion(chunk, model))
@@ -88,7 +93,7 @@ async def chat_completions(
 async def completions(request: Request, body: CompletionBody, service: ServiceDep) -> Response:
     req = body.to_request()
     req.request_id = request_id(request)
-    model = req.model or service.settings.model
+    model = req.model or service.settings.model_name
     echo = req.prompt if body.echo else ""
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req))
@@ -138,7 +143,7 @@ def _same_model(asked: str, name: str) -> bool:
 
 @routes.get("/models", responses={200: {"model": ModelList, "description": "OK"}})
 async def models(backend: BackendDep) -> Response:
-    listed = await backend.list_models()
+    listed = visible(await backend.list_models(), lambda m: m.name)  # the key's models only
     return JSONResponse({"object": "list", "data": [_model_json(m) for m in listed]})
 
 
@@ -147,9 +152,9 @@ async def models(backend: BackendDep) -> Response:
 )
 async def model(model_id: str, backend: BackendDep) -> Response:
     for found in await backend.list_models():
-        if _same_model(model_id, found.name):
+        if _same_model(model_id, found.name) and may_use(found.name):
             return JSONResponse(_model_json(found))
-    raise ModelNotFound(model_id, f"The model '{model_id}' does not exist")
+    raise ModelNotFound(model_id, f"The model '{clip(model_id)}' does not exist")
 
 
 @routes.post("/embeddings", responses={200: {"model": EmbeddingList, "description": "OK"}, **_BAD})
@@ -157,7 +162,8 @@ async def embeddings(
     request: Request, body: OpenAIEmbeddingsBody, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     req = body.to_request()
-    req.model = req.model or settings.model
+    req.model = req.model or settings.model_name
+    enforce_embed(req, settings)
     result = await until_disconnect(request, backend.embed(req))
     return JSONResponse(
         embeddings_list(
