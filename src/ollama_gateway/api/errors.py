@@ -98,6 +98,7 @@ _MODELS = {"openai": OpenAIError, "seed": SeedError, "ollama": OllamaError, "pla
 _DESCRIPTIONS = {
     400: "Invalid request: the message names the field and the problem",
     401: "Missing or invalid API key (when keys are configured)",
+    403: "The key's role does not allow this",
     404: "No such model",
     413: "Request body larger than the configured limit",
     429: "Rate limit reached; Retry-After says when to try again",
