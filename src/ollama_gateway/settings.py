@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         description="Origins allowed by CORS, comma-separated. Empty: CORS off.",
     )
     max_body_bytes: int = Field(1 << 20, gt=0, description="Largest request body accepted (413).")
+    docs_public: bool = Field(
+        False, description="Serve the API docs (/docs, /openapi.json) without an API key."
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Addresses (or networks) of reverse proxies whose X-Forwarded-For and "

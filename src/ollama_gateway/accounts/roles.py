@@ -3,8 +3,9 @@
 =========  ============================================================================
 scope      routes
 =========  ============================================================================
-public     ``/health``, ``/ready``, ``HEAD /`` (no key at all)
-any        ``GET /``, ``/api/version``, ``/me``, ``/me/usage`` (any valid key)
+public     ``/health``, ``/ready``, ``GET|HEAD /`` (no key at all)
+any        ``/info``, ``/api/version``, ``/me``, ``/me/usage``, the API docs ``/docs``,
+           ``/docs/assets/...``, ``/openapi.json`` (any valid key)
 inference  generation and embeddings: ``/api/generate``, ``/api/chat``, ``/api/embed``,
            ``/api/embeddings``, ``/v1/chat/completions``, ``/v1/completions``,
            ``/v1/embeddings``
@@ -42,7 +43,10 @@ ROUTES: dict[tuple[str, str], Scope] = {
     ("GET", "/ready"): "public",
     ("HEAD", "/ready"): "public",
     ("HEAD", "/"): "public",
-    ("GET", "/"): "any",
+    ("GET", "/"): "public",
+    ("GET", "/info"): "any",
+    ("GET", "/docs"): "any",
+    ("GET", "/openapi.json"): "any",
     ("GET", "/api/version"): "any",
     ("GET", "/me"): "any",
     ("GET", "/me/usage"): "any",
@@ -67,6 +71,7 @@ ROUTES: dict[tuple[str, str], Scope] = {
 # Routes with a path parameter: (method, prefix) -> scope, longest prefix first.
 PREFIXES: tuple[tuple[str, str, Scope], ...] = (
     ("GET", "/v1/models/", "models"),
+    ("GET", "/docs/assets/", "any"),
     ("HEAD", "/api/blobs/", "manage"),
     ("POST", "/api/blobs/", "manage"),
 )
