@@ -9,10 +9,15 @@ stream ends, fails or is closed (client disconnect), and must finish within ``re
 seconds of getting its slot (checked as each chunk arrives; a backend that stops producing chunks
 altogether is bounded by its own timeouts). The final chunk's generated token count goes to the
 request's :class:`~ollama_gateway.core.usage.Usage`, when the middleware set one.
+Embeddings (:meth:`GenerationService.embed`) are admitted the same way.
+
+Before any of that, :mod:`ollama_gateway.core.limits` bounds the request's size (messages, text,
+template, embedding inputs).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,10 +25,11 @@ from contextlib import aclosing
 from typing import Any
 
 from ollama_gateway.backends.base import Backend
-from ollama_gateway.core.observer import GenerationObserver
+from ollama_gateway.core.limits import check_embedding, check_generation
+from ollama_gateway.core.observer import GenerationObserver, request_state
 from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
-from ollama_gateway.core.types import Chunk, GenerationRequest, Stats
+from ollama_gateway.core.types import Chunk, EmbedRequest, EmbedResult, GenerationRequest, Stats
 from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import BadRequest, ServerBusy, UpstreamTimeout
 from ollama_gateway.observability.metrics import Metrics
@@ -57,13 +63,7 @@ def admitted(
         self.prepare(request)
         model = slot_key(request.model)
         scheduler = self.scheduler
-        try:
-            await scheduler.acquire(model)
-        except ServerBusy as exc:
-            if self.metrics is not None:
-                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
-                self.metrics.rejected("queue_timeout" if timed_out else "queue_full")
-            raise
+        await self.take_slot(model)
         try:
             timeout = self.settings.request_timeout
             deadline = _monotonic() + timeout
@@ -102,10 +102,21 @@ class GenerationService:
         )
         self.metrics = metrics  # None: no metrics (the service alone, in tests)
 
+    async def take_slot(self, model: str) -> None:
+        """One of ``model``'s slots (wait in its queue); ServerBusy, counted, when refused."""
+        try:
+            await self.scheduler.acquire(model)
+        except ServerBusy as exc:
+            if self.metrics is not None:
+                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
+                self.metrics.rejected("queue_timeout" if timed_out else "queue_full")
+            raise
+
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
         if not request.model:
             request.model = self.settings.model
+        check_generation(request, self.settings)
         limit = self.settings.max_predict
         predict = request.options.get("num_predict")
         if predict is not None:
@@ -196,6 +207,33 @@ class GenerationService:
             context=last.context,
             model=last.model or request.model,
         )
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        """Embeddings, admitted like a generation: a slot of the model (queue, queue timeout),
+        at most ``request_timeout`` seconds, token metrics. Cancelling the call (the client
+        left, the deadline passed) cancels the backend's work."""
+        if not request.model:
+            request.model = self.settings.model
+        check_embedding(request, self.settings)
+        model = slot_key(request.model)
+        await self.take_slot(model)
+        try:
+            timeout = self.settings.request_timeout
+            try:
+                result = await asyncio.wait_for(self.backend.embed(request), timeout)
+            except asyncio.TimeoutError:
+                raise UpstreamTimeout(
+                    f"the embedding took longer than {timeout:g} seconds"
+                ) from None
+        finally:
+            self.scheduler.release(model)
+        if self.metrics is not None:
+            self.metrics.observe_tokens(request.model, result.prompt_eval_count, 0, 0.0)
+        state = request_state()
+        if state is not None:
+            state["model"] = request.model
+            state["prompt_tokens"] = state.get("prompt_tokens", 0) + result.prompt_eval_count
+        return result
 
 
 def now_ns() -> int:

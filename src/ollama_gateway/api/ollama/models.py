@@ -21,7 +21,7 @@ from ollama_gateway.api.streaming import (
 )
 from ollama_gateway.core.types import ModelInfo, RunningModel
 from ollama_gateway.errors import UpstreamBadResponse
-from ollama_gateway.http.deps import BackendDep, SettingsDep
+from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
 from ollama_gateway.schemas.ollama import (
     CopyBody,
     EmbedBody,
@@ -127,13 +127,13 @@ async def copy(request: Request, backend: BackendDep) -> Response:
 
 
 @router.post("/api/embed")
-async def embed(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+async def embed(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     body = await parse_body(request, EmbedBody)
     req = body.to_request()
     req.model = req.model or settings.model
     if not req.inputs:
         return JSONResponse({"model": req.model, "embeddings": []})
-    result = await until_disconnect(request, backend.embed(req))
+    result = await until_disconnect(request, service.embed(req))
     return JSONResponse(
         {
             "model": result.model or req.model,
@@ -146,13 +146,13 @@ async def embed(request: Request, backend: BackendDep, settings: SettingsDep) ->
 
 
 @router.post("/api/embeddings")
-async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+async def embeddings(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     body = await parse_body(request, EmbeddingsBody)
     req = body.to_request()
     req.model = req.model or settings.model
     if not req.inputs:
         return JSONResponse({"embedding": []})
-    result = await until_disconnect(request, backend.embed(req))
+    result = await until_disconnect(request, service.embed(req))
     if not result.embeddings:
         raise UpstreamBadResponse("the backend returned no embedding")
     return JSONResponse({"embedding": result.embeddings[0]})

@@ -122,11 +122,11 @@ async def model(model_id: str, backend: BackendDep) -> Response:
 
 
 @router.post("/embeddings")
-async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+async def embeddings(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     body = await parse_body(request, EmbeddingsBody)
     req = body.to_request()
     req.model = req.model or settings.model
-    result = await until_disconnect(request, backend.embed(req))
+    result = await until_disconnect(request, service.embed(req))
     return JSONResponse(
         embeddings_list(
             result.embeddings,
