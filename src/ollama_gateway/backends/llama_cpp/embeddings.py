@@ -67,6 +67,7 @@ class Embedder:
         self._batch = lc.llama_batch_init(self.chunk, 0, 1)
         self._lock = threading.Lock()
         self._closed = False
+        self.chunks_done = 0  # llama_decode calls made (tests, diagnostics)
 
     def tokens(self, text: str, truncate: bool) -> list[int]:
         tokens = self.model.tokenize(text, add_special=True, parse_special=False)
@@ -116,6 +117,7 @@ class Embedder:
             batch.logits[i] = True
         batch.n_tokens = len(tokens)
         rc = lc.llama_decode(self._ctx, batch)
+        self.chunks_done += 1
         if rc != 0:
             raise GatewayError(f"embedding failed: llama_decode returned {rc}")
         n_embd = self.model.n_embd
