@@ -264,9 +264,12 @@ class Engine:
                 self._fail_all(EngineError(f"generation failed: {exc}"))
 
     def _reap(self) -> None:
-        """Drop cancelled sequences: free their slot and KV cells."""
+        """Drop cancelled sequences: free their sampler, slot and KV cells."""
         for seq in [s for s in self._waiting if s.cancelled]:
             self._waiting.remove(seq)
+            if seq.sampler is not None:
+                seq.sampler.free()
+                seq.sampler = None
             seq.release_step = self.steps
         for seq in [s for s in self._active if s.cancelled]:
             self._release(seq, keep_cache=False)
