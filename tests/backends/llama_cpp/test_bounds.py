@@ -4,6 +4,7 @@ strings, token ids, templates, durations; and a failing sequence fails alone."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import textwrap
@@ -190,3 +191,17 @@ async def test_a_sequence_llama_cpp_refuses_fails_alone(make_engine, tiny_model)
     await asyncio.wait_for(task, 120)
     assert chunks[-1].done and chunks[-1].done_reason == "length"
     assert chunks[-1].stats.eval_count == 200
+
+
+def test_llama_cpp_log_lines_are_cut_short(caplog):
+    """llama.cpp can log a whole grammar or prompt in one line; only its start is kept."""
+    from ollama_gateway.backends.llama_cpp import _lib
+
+    caplog.set_level(logging.DEBUG, logger="ollama_gateway.llama_cpp")
+    _lib._on_log(4, b"failed to parse: " + b"(char " * 50_000, None)
+    _lib._on_log(5, b"more of the same line" * 1000 + b"\n", None)  # a continuation
+    (record,) = [r for r in caplog.records if r.name == "ollama_gateway.llama_cpp"]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("failed to parse: (char")
+    assert len(record.getMessage()) <= _lib.MAX_LINE + 10
+    assert record.getMessage() in _lib.take_errors()
