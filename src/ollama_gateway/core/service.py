@@ -115,7 +115,7 @@ class GenerationService:
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
         if not request.model:
-            request.model = self.settings.model
+            request.model = self.settings.model_name
         check_generation(request, self.settings)
         limit = self.settings.max_predict
         predict = request.options.get("num_predict")
@@ -213,7 +213,7 @@ class GenerationService:
         at most ``request_timeout`` seconds, token metrics. Cancelling the call (the client
         left, the deadline passed) cancels the backend's work."""
         if not request.model:
-            request.model = self.settings.model
+            request.model = self.settings.model_name
         check_embedding(request, self.settings)
         model = slot_key(request.model)
         await self.take_slot(model)

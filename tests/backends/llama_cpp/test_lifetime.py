@@ -73,7 +73,11 @@ async def test_a_model_is_freed_only_after_the_threads_using_it_are_done(tmp_pat
 
 
 def name_gone(manager: ModelManager, loaded) -> bool:
-    return manager.models.get(loaded.name) is not loaded
+    return loaded not in manager.models.values()
+
+
+def loaded_named(app, name: str):
+    return next(m for m in app.state.backend.manager.models.values() if m.name == name)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +125,7 @@ def test_an_embedding_of_2800_tokens_stops_when_its_client_leaves(store_dir):
     try:
         first = httpx.post(live.url + "/api/embed", json={"input": "warm up"}, timeout=120)
         assert first.status_code == 200
-        embedder = app.state.backend.manager.models[SMOLLM2].embedder
+        embedder = loaded_named(app, SMOLLM2).embedder
         tokens = len(embedder.tokens(LONG_TEXT, truncate=True))
         assert tokens > 2800
         before = embedder.chunks_done
@@ -178,7 +182,7 @@ def test_an_embedding_over_the_request_timeout_is_a_504_and_stops(store_dir):
     live, app = serve(store_dir, parallel=1, request_timeout=5.0)
     try:
         assert httpx.post(live.url + "/api/embed", json={"input": "warm"}, timeout=120).is_success
-        embedder = app.state.backend.manager.models[SMOLLM2].embedder
+        embedder = loaded_named(app, SMOLLM2).embedder
         before = embedder.chunks_done
         reply = httpx.post(live.url + "/api/embed", json={"input": LONG_TEXT}, timeout=300)
         if reply.status_code == 200:
