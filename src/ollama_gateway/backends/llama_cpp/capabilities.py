@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from ollama_gateway.core.types import GenerationRequest
-from ollama_gateway.errors import BadRequest, Unsupported
+from ollama_gateway.errors import BadRequest, Unsupported, clip
 from ollama_gateway.models.gguf_meta import GGUFFormatError, read_gguf_metadata
 from ollama_gateway.models.gotemplate.parse import (
     Branch,
@@ -91,14 +91,14 @@ def check_request(request: GenerationRequest, caps: list[str], resolved: Resolve
         raise BadRequest(f"{_quoted(request.model)} does not support {kind}")
     if request.tools and TOOLS not in caps:
         full = resolved.ref.full if resolved.ref is not None else resolved.name
-        raise Unsupported(f"{full} does not support tools")
+        raise Unsupported(f"{clip(full)} does not support tools")
     if request.think and THINKING not in caps:
         raise BadRequest(f"{_quoted(request.model)} does not support thinking")
 
 
 def _quoted(name: str) -> str:
     """``name`` as Go's ``%q`` writes it (Ollama formats model names in errors so)."""
-    return json.dumps(name, ensure_ascii=False)
+    return json.dumps(clip(name), ensure_ascii=False)
 
 
 def _parsed(template: str) -> list[Any] | None:
