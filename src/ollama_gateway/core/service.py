@@ -4,7 +4,8 @@ Routers turn a wire request into a :class:`GenerationRequest`, call :meth:`strea
 :meth:`complete`, and render the chunks in their own format.
 
 Admission (:func:`admitted`, around :meth:`GenerationService.stream`): every generation holds
-one of its model's slots in the :class:`Scheduler` from before the backend is called until the
+one of its model's slots (shared round-robin between the API keys waiting for it) in the
+:class:`Scheduler` from before the backend is called until the
 stream ends, fails or is closed (client disconnect), and must finish within ``request_timeout``
 seconds of getting its slot (checked as each chunk arrives; a backend that stops producing chunks
 altogether is bounded by its own timeouts). The final chunk's generated token count goes to the
@@ -24,6 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
+from ollama_gateway.accounts.policy import enforce_generation
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.core.limits import check_embedding, check_generation
 from ollama_gateway.core.observer import GenerationObserver, request_state
@@ -63,7 +65,7 @@ def admitted(
         self.prepare(request)
         model = slot_key(request.model)
         scheduler = self.scheduler
-        await self.take_slot(model)
+        who = await self.take_slot(model)
         try:
             timeout = self.settings.request_timeout
             deadline = _monotonic() + timeout
@@ -76,12 +78,12 @@ def admitted(
                     if chunk.done:
                         usage = current_usage.get()
                         if usage is not None and chunk.stats is not None:
-                            usage.add(chunk.stats.eval_count)
+                            usage.add(chunk.stats.eval_count, chunk.stats.prompt_eval_count)
                         yield chunk
                         return
                     yield chunk
         finally:
-            scheduler.release(model)
+            scheduler.release(model, who)
 
     return admitted_stream
 
@@ -102,15 +104,26 @@ class GenerationService:
         )
         self.metrics = metrics  # None: no metrics (the service alone, in tests)
 
-    async def take_slot(self, model: str) -> None:
-        """One of ``model``'s slots (wait in its queue); ServerBusy, counted, when refused."""
+    async def take_slot(self, model: str) -> str | None:
+        """One of ``model``'s slots for the current request (round-robin across keys, each
+        within its own concurrency cap); ServerBusy, counted, when refused. Returns whom the slot
+        is held for, to give to ``scheduler.release``."""
+        state = request_state()
+        key = state.get("api_key") if state else None
+        who = key.subject if key is not None else None
         try:
-            await self.scheduler.acquire(model)
+            if key is None:
+                await self.scheduler.acquire(model)
+            else:
+                await self.scheduler.acquire(
+                    model, who, weight=key.weight, max_concurrent=key.max_concurrent
+                )
         except ServerBusy as exc:
             if self.metrics is not None:
                 timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
                 self.metrics.rejected("queue_timeout" if timed_out else "queue_full")
             raise
+        return who
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
@@ -124,6 +137,7 @@ class GenerationService:
                 raise BadRequest("option num_predict must be an integer")
             if predict < 0 or predict > limit:
                 request.options["num_predict"] = limit
+        enforce_generation(request, self.settings)  # the key's models and option caps
         return request
 
     @admitted
@@ -216,7 +230,7 @@ class GenerationService:
             request.model = self.settings.model_name
         check_embedding(request, self.settings)
         model = slot_key(request.model)
-        await self.take_slot(model)
+        who = await self.take_slot(model)
         try:
             timeout = self.settings.request_timeout
             try:
@@ -226,7 +240,10 @@ class GenerationService:
                     f"the embedding took longer than {timeout:g} seconds"
                 ) from None
         finally:
-            self.scheduler.release(model)
+            self.scheduler.release(model, who)
+        usage = current_usage.get()
+        if usage is not None:  # a key's token budget and usage count embeddings too
+            usage.add(0, result.prompt_eval_count)
         if self.metrics is not None:
             self.metrics.observe_tokens(request.model, result.prompt_eval_count, 0, 0.0)
         state = request_state()
