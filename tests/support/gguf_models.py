@@ -344,8 +344,12 @@ def write_tiny_llama(
     chat_template: str | None = TINY_CHAT_TEMPLATE,
     qtype: str = "F32",
     name: str = "tiny-llama",
+    pooling: int | None = None,
 ) -> Path:
-    """Write a small random ``llama`` model with a byte-fallback vocabulary; returns the path."""
+    """Write a small random ``llama`` model with a byte-fallback vocabulary; returns the path.
+
+    ``pooling``: write ``llama.pooling_type`` (1 = mean), as dedicated embedding models have.
+    """
     import gguf
 
     vt = gguf.GGUFValueType
@@ -369,6 +373,8 @@ def write_tiny_llama(
     }
     if chat_template is not None:
         kv["tokenizer.chat_template"] = (vt.STRING, chat_template, None)
+    if pooling is not None:
+        kv["llama.pooling_type"] = (vt.UINT32, pooling, None)
     tensors = list(_llama_tensors(shape, len(tokens), biases=False, tied=False))
     return _write(Path(path), "llama", kv, tensors, seed=seed, qtype=qtype.upper())
 

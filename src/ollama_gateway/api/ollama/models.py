@@ -25,7 +25,7 @@ from ollama_gateway.api.streaming import (
 )
 from ollama_gateway.core.types import ModelInfo, RunningModel
 from ollama_gateway.errors import UpstreamBadResponse
-from ollama_gateway.http.deps import BackendDep, SettingsDep
+from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
 from ollama_gateway.models.registry_guard import check_pull
 from ollama_gateway.schemas.ollama import (
     CopyBody,
@@ -165,14 +165,14 @@ async def copy(body: CopyBody, backend: BackendDep) -> Response:
 
 @routes.post("/api/embed", responses=_ok(EmbedReply))
 async def embed(
-    request: Request, body: EmbedBody, backend: BackendDep, settings: SettingsDep
+    request: Request, body: EmbedBody, service: ServiceDep, settings: SettingsDep
 ) -> Response:
     req = body.to_request()
     req.model = req.model or settings.model_name
     enforce_embed(req, settings)
     if not req.inputs:
         return JSONResponse({"model": req.model, "embeddings": []})
-    result = await until_disconnect(request, backend.embed(req))
+    result = await until_disconnect(request, service.embed(req))
     return JSONResponse(
         {
             "model": result.model or req.model,
@@ -186,14 +186,14 @@ async def embed(
 
 @routes.post("/api/embeddings", responses=_ok(EmbeddingsReply))
 async def embeddings(
-    request: Request, body: EmbeddingsBody, backend: BackendDep, settings: SettingsDep
+    request: Request, body: EmbeddingsBody, service: ServiceDep, settings: SettingsDep
 ) -> Response:
     req = body.to_request()
     req.model = req.model or settings.model_name
     enforce_embed(req, settings)
     if not req.inputs:
         return JSONResponse({"embedding": []})
-    result = await until_disconnect(request, backend.embed(req))
+    result = await until_disconnect(request, service.embed(req))
     if not result.embeddings:
         raise UpstreamBadResponse("the backend returned no embedding")
     return JSONResponse({"embedding": result.embeddings[0]})

@@ -159,12 +159,12 @@ async def model(model_id: str, backend: BackendDep) -> Response:
 
 @routes.post("/embeddings", responses={200: {"model": EmbeddingList, "description": "OK"}, **_BAD})
 async def embeddings(
-    request: Request, body: OpenAIEmbeddingsBody, backend: BackendDep, settings: SettingsDep
+    request: Request, body: OpenAIEmbeddingsBody, service: ServiceDep, settings: SettingsDep
 ) -> Response:
     req = body.to_request()
     req.model = req.model or settings.model_name
     enforce_embed(req, settings)
-    result = await until_disconnect(request, backend.embed(req))
+    result = await until_disconnect(request, service.embed(req))
     return JSONResponse(
         embeddings_list(
             result.embeddings,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ollama_gateway.backends.llama_cpp._lib import lib
+from ollama_gateway.backends.llama_cpp.grammar_check import check_grammar
 
 RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp draws a random seed
 
@@ -33,6 +34,12 @@ class SamplingOptions:
     num_predict: int | None = None
     grammar: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def penalty_window(self, n_ctx: int) -> int:
+        """Tokens the penalties look back over: ``repeat_last_n``, -1 = and at most the context
+        (llama.cpp allocates the window up front)."""
+        last_n = self.repeat_last_n
+        return n_ctx if last_n < 0 else min(last_n, n_ctx)
 
     @property
     def penalizes(self) -> bool:
@@ -72,8 +79,12 @@ def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int
     """A new sampler for ``options``; the caller calls :meth:`Sampler.free`.
 
     The order is llama.cpp's own (common/sampling): grammar, penalties, top-k, typical, top-p,
-    min-p, temperature, then the seeded distribution (or greedy at temperature 0).
+    min-p, temperature, then the seeded distribution (or greedy at temperature 0). The grammar
+    is checked first (:func:`~.grammar_check.check_grammar`: BadRequest when over a limit).
+    Blocking (compiling a grammar takes a while): call it from a worker thread.
     """
+    if options.grammar:
+        check_grammar(options.grammar)
     lc = lib()
     params = lc.llama_sampler_chain_default_params()
     params.no_perf = True
@@ -93,10 +104,9 @@ def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int
         lc.llama_sampler_chain_add(chain, grammar)
     sampler = Sampler(chain)
     if options.penalizes:
-        last_n = n_ctx if options.repeat_last_n < 0 else options.repeat_last_n
         penalties = lc.llama_sampler_init_penalties(
             n_vocab,
-            last_n,
+            options.penalty_window(n_ctx),
             options.repeat_penalty,
             options.frequency_penalty,
             options.presence_penalty,
