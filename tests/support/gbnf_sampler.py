@@ -187,6 +187,30 @@ class Sampler:
             return min(self._len(i, best) for i in node.items)
         return node.min * self._len(node.item, best) if node.min else 0
 
+    def longest(self) -> float:
+        """The most characters an output can have (inf: unbounded or recursive)."""
+        memo: dict[str, float] = {}
+
+        def size(node: Node, active: frozenset[str]) -> float:
+            if isinstance(node, Lit):
+                return len(node.text)
+            if isinstance(node, Cls):
+                return 1
+            if isinstance(node, Sym):
+                if node.name in active:
+                    return float("inf")
+                if node.name not in memo:
+                    memo[node.name] = size(self.rules[node.name], active | {node.name})
+                return memo[node.name]
+            if isinstance(node, Seq):
+                return sum(size(i, active) for i in node.items)
+            if isinstance(node, Alt):
+                return max(size(i, active) for i in node.items)
+            inner = size(node.item, active)
+            return inner * node.max if node.max is not None else float("inf")
+
+        return size(self.rules["root"], frozenset())
+
     def sample(self) -> str:
         out: list[str] = []
         self._gen(self.rules["root"], 0, out)

@@ -8,6 +8,7 @@ recursion), and its limit on repeated groups (2000 rules) never multiplies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Union
 
@@ -86,12 +87,10 @@ def seq(*items: Expr) -> Expr:
 
 def alt(*items: Expr) -> Expr:
     """Alternatives, flattened and without duplicates; NEVER ones are dropped."""
-    out: list[Expr] = []
-    for item in items:
-        for part in item.items if isinstance(item, Alt) else (item,):
-            if part not in out:
-                out.append(part)
-    return out[0] if len(out) == 1 else Alt(tuple(out))
+    out = dict.fromkeys(
+        part for item in items for part in (item.items if isinstance(item, Alt) else (item,))
+    )
+    return next(iter(out)) if len(out) == 1 else Alt(tuple(out))
 
 
 def is_atom(expr: Expr) -> bool:
@@ -196,6 +195,9 @@ def max_chars(expr: Expr, rules: dict[str, Expr], seen: frozenset[str] = frozens
 # -- rendering ------------------------------------------------------------------------------
 
 
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but " and \
+
+
 def _char(cp: int, in_class: bool) -> str:
     if cp == 0x5C:
         return "\\\\"
@@ -215,6 +217,8 @@ def _char(cp: int, in_class: bool) -> str:
 def render(expr: Expr, in_seq: bool = False) -> str:
     """GBNF text for ``expr`` (pure ASCII: everything else is escaped)."""
     if isinstance(expr, Lit):
+        if _PLAIN.fullmatch(expr.text):
+            return f'"{expr.text}"'
         return '"' + "".join(_char(ord(c), False) for c in expr.text) + '"'
     if isinstance(expr, Chars):
         body = "".join(

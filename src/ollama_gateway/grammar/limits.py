@@ -30,8 +30,8 @@ class Limits:
     """Rules llama.cpp's parser creates for the grammar (each optional repeated copy is one)."""
     max_elements: int = 400_000
     """Elements llama.cpp stores for the grammar (characters, references, ranges)."""
-    max_bytes: int = 256 * 1024
-    """Size of the grammar text."""
+    max_bytes: int = 64 * 1024
+    """Size of the grammar text, and of the literal values (enum, const, property names)."""
 
 
 DEFAULT_LIMITS = Limits()

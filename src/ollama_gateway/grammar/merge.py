@@ -140,6 +140,8 @@ def _common_values(a: dict[str, Any], b: dict[str, Any]) -> list[Any]:
 
 def json_key(value: Any) -> str:
     """JSON equality: 1 == 1.0, but true != 1."""
+    if isinstance(value, str):
+        return "s" + value
 
     def norm(v: Any) -> Any:
         if isinstance(v, bool) or v is None:

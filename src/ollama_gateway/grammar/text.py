@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from ollama_gateway.grammar.builder import Grammar
@@ -77,12 +78,15 @@ def json_text(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("not a JSON value")
     if isinstance(value, str):
-        return '"' + "".join(_string_char(c) for c in value) + '"'
+        return '"' + _SPECIAL.sub(lambda m: _string_char(m.group()), value) + '"'
     if isinstance(value, list):
         return "[" + ",".join(json_text(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ",".join(f"{json_text(k)}:{json_text(v)}" for k, v in value.items()) + "}"
     return json.dumps(value)
+
+
+_SPECIAL = re.compile('[\x00-\x1f"\\\\\x7f\ud800-\udfff]')
 
 
 def _string_char(c: str) -> str:

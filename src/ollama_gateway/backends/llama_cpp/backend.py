@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ollama_gateway.backends.llama_cpp import show as show_info
 from ollama_gateway.backends.llama_cpp.engine import EngineConfig
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ollama_gateway.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 THINK_OPEN = "<think>"
 
@@ -111,7 +112,9 @@ class EmbeddedBackend:
         start = time.perf_counter_ns()
         resolved = await self._resolve(request.model)
         name = request.model or resolved.name
-        options = engine_options(
+        options = await _maybe_in_thread(
+            isinstance(request.format, dict),  # a JSON schema: converting it can take a while
+            engine_options,
             request.options,
             model_params=resolved.params,
             max_predict=self.settings.max_predict,
@@ -284,3 +287,9 @@ def _shorten(vector: list[float], dimensions: int) -> list[float]:
     head = vector[:dimensions]
     norm = sum(v * v for v in head) ** 0.5 or 1.0
     return [v / norm for v in head]
+
+
+async def _maybe_in_thread(in_thread: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    if in_thread:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)

@@ -324,7 +324,7 @@ class Engine:
                 seq.n_prompt_done += count
         for seq in list(self._active):
             if seq.batch_index >= 0 and not seq.cancelled:
-                token = lc.llama_sampler_sample(seq.sampler.chain, self._ctx, seq.batch_index)
+                token = seq.sampler.sample(self._ctx, seq.batch_index)
                 self._on_token(seq, token)
         return True
 
