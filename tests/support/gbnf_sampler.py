@@ -188,14 +188,16 @@ class Sampler:
         return node.min * self._len(node.item, best) if node.min else 0
 
     def longest(self) -> float:
-        """The most characters an output can have (inf: unbounded or recursive)."""
+        """The most UTF-8 bytes an output can have (inf: unbounded or recursive)."""
         memo: dict[str, float] = {}
 
         def size(node: Node, active: frozenset[str]) -> float:
             if isinstance(node, Lit):
-                return len(node.text)
+                return len(node.text.encode())
             if isinstance(node, Cls):
-                return 1
+                if node.negated:
+                    return 4
+                return max(len(chr(hi).encode("utf-8", "surrogatepass")) for _, hi in node.ranges)
             if isinstance(node, Sym):
                 if node.name in active:
                     return float("inf")

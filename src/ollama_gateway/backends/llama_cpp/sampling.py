@@ -90,6 +90,8 @@ class Sampler:
             token = self._next_best() if self.greedy else None
             if token is None:
                 token = self._pick(logits, grammar_first=True)
+                if not self._allowed(token):  # accepting it would abort the process
+                    raise SamplerError("no token of this model can continue the output format")
         lc.llama_sampler_accept(self.grammar, token)
         lc.llama_sampler_accept(self.chain, token)
         return token
