@@ -34,7 +34,7 @@ HEADERS = {"Authorization": f"Bearer {KEY_A}"}
 
 def _serve(tmp: Path, model: Path) -> Iterator[tuple[str, Path]]:
     args = ["--backend", "embedded", "--model", str(model), "--models-dir", str(tmp / "models")]
-    args += ["--num-ctx", "2048", "--parallel", "4", "--max-predict", "2048"]
+    args += ["--num-ctx", "2048", "--parallel", "4", "--max-predict", "2048", "--num-threads", "1"]
     with gateway_process(tmp, *args) as url:
         yield url, tmp / "gateway.log"
 

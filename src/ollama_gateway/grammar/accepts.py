@@ -15,7 +15,9 @@ from functools import cache
 from typing import Any
 
 from ollama_gateway.grammar import gbnf, regex
+from ollama_gateway.grammar.builder import Grammar
 from ollama_gateway.grammar.formats import FORMATS
+from ollama_gateway.grammar.limits import DEFAULT_LIMITS
 from ollama_gateway.grammar.merge import json_key
 from ollama_gateway.grammar.nodes import (
     JSON_TYPES,
@@ -44,9 +46,6 @@ ALL = frozenset(JSON_TYPES)
 @cache
 def format_regex(name: str) -> re.Pattern[str]:
     """The generated part of a format, as a Python regular expression."""
-    from ollama_gateway.grammar.builder import Grammar
-    from ollama_gateway.grammar.limits import DEFAULT_LIMITS
-
     g = Grammar(DEFAULT_LIMITS)
     expr = FORMATS[name](g)
     return re.compile(gbnf.to_regex(expr, g.rules))

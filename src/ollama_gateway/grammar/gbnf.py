@@ -238,15 +238,6 @@ def render(expr: Expr, in_seq: bool = False) -> str:
     return f"({text})" if in_seq else text
 
 
-def depth(expr: Expr) -> int:
-    """How deeply ``expr`` nests groups (what llama.cpp's parser recurses on)."""
-    if isinstance(expr, Seq):
-        return max((depth(item) + isinstance(item, Alt) for item in expr.items), default=0)
-    if isinstance(expr, Alt):
-        return max((depth(item) for item in expr.items), default=0)
-    return 0
-
-
 def _quantifier(lo: int, hi: int | None) -> str:
     if (lo, hi) == (0, 1):
         return "?"

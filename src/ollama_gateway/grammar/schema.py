@@ -12,12 +12,13 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from ollama_gateway.grammar import keywords, refs
+from ollama_gateway.grammar import gbnf, keywords, refs
 from ollama_gateway.grammar import regex as regexes
 from ollama_gateway.grammar.accepts import Undecided, accepts, exclusive
+from ollama_gateway.grammar.builder import Grammar
 from ollama_gateway.grammar.errors import SchemaError, invalid, over_limit, pointer, unsupported
 from ollama_gateway.grammar.formats import FORMATS
-from ollama_gateway.grammar.limits import Limits
+from ollama_gateway.grammar.limits import DEFAULT_LIMITS, Limits
 from ollama_gateway.grammar.merge import json_key, merge_all
 from ollama_gateway.grammar.nodes import (
     ANY,
@@ -355,10 +356,6 @@ def _tighter(
 
 
 def _format_lengths(name: str) -> tuple[int, float]:
-    from ollama_gateway.grammar import gbnf
-    from ollama_gateway.grammar.builder import Grammar
-    from ollama_gateway.grammar.limits import DEFAULT_LIMITS
-
     g = Grammar(DEFAULT_LIMITS)
     expr = FORMATS[name](g)
     return gbnf.min_chars(expr, g.rules), gbnf.max_chars(expr, g.rules)

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ollama_gateway.grammar.builder import Grammar
-from ollama_gateway.grammar.gbnf import Chars, Expr, Lit, Rep, alt, chars, lit, seq
+from ollama_gateway.grammar.gbnf import Chars, Expr, Rep, alt, chars, lit, seq
 from ollama_gateway.grammar.regex import Ranges, contains, normalize
 
 _NOT_RAW = normalize([(0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C), (0x7F, 0x7F)])
@@ -96,7 +96,3 @@ def _string_char(c: str) -> str:
     if cp <= 0x1F or cp == 0x7F or 0xD800 <= cp <= 0xDFFF:
         return f"\\u{cp:04x}"
     return c
-
-
-def literal(value: Any) -> Expr:
-    return Lit(json_text(value))
