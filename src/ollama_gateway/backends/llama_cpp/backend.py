@@ -58,9 +58,9 @@ if TYPE_CHECKING:
     from ollama_gateway.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 THINK_OPEN = "<think>"
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -175,7 +175,9 @@ class EmbeddedBackend:
         resolved = await self._resolve(request.model)
         name = request.model or resolved.name
         check_request(request, await asyncio.to_thread(capabilities, resolved), resolved)
-        options = engine_options(
+        options = await _maybe_in_thread(
+            isinstance(request.format, dict),  # a JSON schema: converting it can take a while
+            engine_options,
             request.options,
             model_params=resolved.params,
             max_predict=self.settings.max_predict,
@@ -405,3 +407,9 @@ def _shorten(vector: list[float], dimensions: int) -> list[float]:
     head = vector[:dimensions]
     norm = sum(v * v for v in head) ** 0.5 or 1.0
     return [v / norm for v in head]
+
+
+async def _maybe_in_thread(in_thread: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    if in_thread:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)

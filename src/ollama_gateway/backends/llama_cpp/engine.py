@@ -409,7 +409,7 @@ class Engine:
         for seq in list(seqs):
             if seq.batch_index >= 0 and not seq.cancelled:
                 try:
-                    token = lc.llama_sampler_sample(seq.sampler.chain, self._ctx, seq.batch_index)
+                    token = seq.sampler.sample(self._ctx, seq.batch_index)
                     self._on_token(seq, token)
                 except Exception as exc:  # this sequence fails; the others go on
                     log.exception("a sequence failed")

@@ -8,7 +8,6 @@ engine has no use for are ignored (logged at debug level).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
 from ollama_gateway.errors import BadRequest
+from ollama_gateway.grammar import json_object_gbnf, schema_to_gbnf
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +153,15 @@ def engine_options(
 
 
 def grammar_for(format: str | dict[str, Any] | None) -> str | None:
-    """A GBNF grammar for Ollama's ``format``: ``"json"`` or a JSON schema."""
+    """A GBNF grammar for Ollama's ``format``: ``"json"`` (any JSON object) or a JSON schema.
+
+    The schema is checked and bounded first (ollama_gateway.grammar): a keyword the grammar
+    cannot enforce, or a schema over the limits, is a 400 that says which and where.
+    """
     if format is None or format == "":
         return None
-    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
-
     if format == "json":
-        return JSON_GBNF
+        return json_object_gbnf()
     if isinstance(format, dict):
-        try:
-            return json_schema_to_gbnf(json.dumps(format))
-        except Exception as exc:  # the converter raises plain exceptions on odd schemas
-            raise BadRequest(f"the format schema is not supported: {exc}") from None
-    raise BadRequest(f'format must be "json" or a JSON schema, not {format!r}')
+        return schema_to_gbnf(format)
+    raise BadRequest(f'format must be "json" or a JSON schema, not {str(format)[:100]!r}')
