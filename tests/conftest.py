@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -29,8 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
     root.setLevel(logging.DEBUG)
 
 
+# Every test in these directories runs llama.cpp (or the packaged real model): the slow tier.
+_SLOW_DIRS = ("backends/llama_cpp", "testing", "realmodel")
+_TESTS = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The log audit runs last, over everything the run logged."""
+    """Tests under the llama.cpp directories are ``slow``; the log audit runs last, over
+    everything the run logged."""
+    for item in items:
+        where = Path(str(item.path)).resolve().relative_to(_TESTS).as_posix()
+        if where.startswith(_SLOW_DIRS) or "engine_gateway" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.name.startswith("test_whole_run_logs"))
 
 

@@ -169,7 +169,17 @@ def upstream(registry, tmp_path_factory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["proxied", "embedded", "upstream"])
+# The embedded and upstream targets run llama.cpp: they belong to the slow tier.
+_LLAMA = pytest.mark.slow
+
+
+@pytest.fixture(
+    params=[
+        "proxied",
+        pytest.param("embedded", marks=_LLAMA),
+        pytest.param("upstream", marks=_LLAMA),
+    ]
+)
 def target(request) -> Target:
     url = request.getfixturevalue(request.param)
     if request.param == "proxied":

@@ -192,6 +192,7 @@ async def test_a_packaged_default_model_without_its_package_says_what_to_install
 # --- the real package -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the package comes with the quickstart extra (in dev), not the fast tier's
 def test_smollm2_is_installed_with_the_test_extra():
     model = packaged.find("smollm2:135m")
     path = packaged.locate(model)
@@ -200,6 +201,7 @@ def test_smollm2_is_installed_with_the_test_extra():
     assert path.read_bytes()[:4] == b"GGUF"
 
 
+@pytest.mark.slow
 async def test_pull_smollm2_offline_then_list_show_copy_delete(store):
     events = [e async for e in pull_model("smollm2:135m", store, _closed_url())]
     assert events[-1] == {"status": "success"}

@@ -48,11 +48,8 @@ def built() -> Path | None:
 def _fetch_sources(root: Path) -> None:
     version = metadata.version("llama-cpp-python")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "-q"]
-            + ["-d", tmp, f"llama-cpp-python=={version}"],
-            check=True,
-        )
+        pip = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps"]
+        subprocess.run([*pip, "-q", "-d", tmp, f"llama-cpp-python=={version}"], check=True)
         sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
         with tarfile.open(sdist) as tar:
             members = [m for m in tar.getmembers() if "/vendor/llama.cpp/" in m.name]
