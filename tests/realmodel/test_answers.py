@@ -96,12 +96,12 @@ def test_a_system_prompt_steers_the_model(gateway):
     reply = _ollama(gateway).chat(
         model=MODEL,
         messages=[
-            {"role": "system", "content": "You only ever answer with the single word: banana."},
-            {"role": "user", "content": "What should I eat?"},
+            {"role": "system", "content": "Your name is Max."},
+            {"role": "user", "content": "What is your name?"},
         ],
         options=GREEDY,
     )
-    assert "banana" in reply.message.content.lower()
+    assert "Max" in reply.message.content
 
 
 def _closed_port() -> int:
