@@ -1,9 +1,15 @@
-"""Service info and probes: ``/`` (Ollama's "is it running"), ``/health``, ``/ready``, ``/metrics``.
+"""Service info and probes: ``/`` (Ollama's "is it running"), ``/info``, ``/health``, ``/ready``,
+``/metrics``.
+
+- ``GET|HEAD /``: the plain text ``Ollama is running``, exactly as Ollama answers it (clients
+  compare it to detect an Ollama server). No auth: it tells nothing that ``HEAD /`` did not.
+- ``GET /info``: the service's name, version, default model and backend; behind the API key.
 
 - ``GET|HEAD /health``: liveness. The process answers; no auth, no backend call.
 - ``GET|HEAD /ready``: readiness. 200 ``{"status": "ready"}`` when the backend can serve the
   default model (embedded: loaded; Ollama: the upstream answers), otherwise 503
-  ``{"status": "loading" | "upstream_unavailable", "reason": ...}``. No auth. The backend's answer
+  ``{"status": "loading" | "upstream_unavailable" | "failed", "reason": ...}`` (``failed``: the
+  default model cannot be loaded; ``serve`` then stops). No auth. The backend's answer
   is cached for :attr:`Readiness.ttl` seconds and concurrent probes share one check, so probes
   cannot hammer Ollama.
 - ``GET /metrics``: Prometheus text format; behind the API key unless ``--metrics-public``.
@@ -15,17 +21,24 @@ import asyncio
 import logging
 import time
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import Request
+from starlette.responses import PlainTextResponse, Response
 
 from ollama_gateway import __version__
 from ollama_gateway.api.bodies import JSONResponse
+from ollama_gateway.api.errors import error_responses
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.deps import BackendDep, SettingsDep
 from ollama_gateway.observability.metrics import CONTENT_TYPE, Metrics
+from ollama_gateway.schemas.service import Health, NotReady, Ready, ServiceInfo
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+routes = Routes(tags=["Service"])
+
+OLLAMA_IS_RUNNING = "Ollama is running"
+_KEYED = error_responses("plain", 401, 429, 500)
+_HEAD = {200: {"description": "As GET, without the body"}}
 
 
 class Readiness:
@@ -65,33 +78,47 @@ class Readiness:
         return False, not_ready, reason or "not ready"
 
 
-@router.get("/")
-async def root(settings: SettingsDep, backend: BackendDep) -> Response:
+@routes.get("/", response_class=PlainTextResponse)
+@routes.head("/", response_class=Response, responses=_HEAD)
+async def root() -> Response:
+    """Ollama's "is it running" answer, for clients that detect Ollama by it."""
+    return PlainTextResponse(OLLAMA_IS_RUNNING)
+
+
+@routes.get("/info", responses={200: {"model": ServiceInfo, "description": "OK"}, **_KEYED})
+async def info(settings: SettingsDep, backend: BackendDep) -> Response:
+    """The service's name, version, default model and backend."""
     return JSONResponse(
         {
             "name": "ollama-gateway",
             "version": __version__,
-            "default_model": settings.model,
+            "default_model": settings.model_name,
             "backend": backend.name,
         }
     )
 
 
-@router.head("/")
-async def root_head() -> Response:
-    return Response(status_code=200)
-
-
-@router.api_route("/health", methods=["GET", "HEAD"])
+@routes.get("/health", responses={200: {"model": Health, "description": "OK"}})
+@routes.head("/health", response_class=Response, responses=_HEAD)
 async def health() -> Response:
     """Liveness: the process answers. No auth, no backend call."""
     return JSONResponse({"status": "ok"})
 
 
-@router.api_route("/ready", methods=["GET", "HEAD"])
+_READY = {
+    200: {"model": Ready, "description": "The default model can be served"},
+    503: {"model": NotReady, "description": "Not yet, or not now: the reason says why"},
+}
+
+
+@routes.get("/ready", responses=_READY)
+@routes.head("/ready", response_class=Response, responses=_HEAD)
 async def ready(request: Request) -> Response:
     """Readiness: 200 when the default model can be served, else 503 with the reason."""
     state = request.app.state
+    fatal = getattr(state, "fatal", None)
+    if fatal:
+        return JSONResponse({"status": "failed", "reason": fatal}, status_code=503)
     backend = getattr(state, "backend", None)
     ok, status, reason = await state.readiness.check(backend)
     if ok:
@@ -99,7 +126,15 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": status, "reason": reason}, status_code=503)
 
 
-@router.get("/metrics")
+_METRICS = {
+    200: {
+        "description": "Prometheus text format 0.0.4",
+        "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+    }
+}
+
+
+@routes.get("/metrics", response_class=Response, responses={**_METRICS, **_KEYED})
 async def metrics(request: Request) -> Response:
     """Prometheus metrics (text format 0.0.4)."""
     state = request.app.state

@@ -2,9 +2,12 @@
 
 It normalises a trailing slash (``/api/generate/`` answers like ``/api/generate``, no redirect),
 gives the request an id (``X-Request-ID``, taken from the client or generated), checks the API
-key, bounds the body size, and turns any unexpected exception into a short 500 in the API's own
-shape (the traceback goes to the log with the request id). The access-log line and the request
-metrics are written by :mod:`ollama_gateway.http.access`, the layer around this one.
+key (a 401 carries ``WWW-Authenticate``), bounds the body size, and turns any unexpected
+exception into a short 500 in the API's own shape (the traceback goes to the log with the request
+id). A client that left before its answer (mid-upload, or while a non-streamed reply was being
+made) is no error: nothing is sent or logged here, and the access log records a 499. The
+access-log line and the request metrics are written by :mod:`ollama_gateway.http.access`, the
+layer around this one.
 """
 
 from __future__ import annotations
@@ -13,11 +16,17 @@ import logging
 import time
 import uuid
 
+from starlette.requests import ClientDisconnect
+
+from ollama_gateway.accounts.roles import authorize, is_limited
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
 from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
-from ollama_gateway.http.auth import KeyRing, presented_key
-from ollama_gateway.http.ratelimit import RateLimiter
+from ollama_gateway.http.auth import (
+    WWW_AUTHENTICATE,
+    WWW_AUTHENTICATE_INVALID,
+    presented_key,
+)
 
 errlog = logging.getLogger("ollama_gateway.errors")
 
@@ -52,10 +61,10 @@ class GatewayMiddleware:
     def __init__(
         self,
         app,
-        keyring: KeyRing,
+        keyring,  # KeyCache: .enabled, .match(presented) -> KeyRecord | None
         max_body_bytes: int,
         public_paths=(),
-        limiter: RateLimiter | None = None,
+        limiter=None,  # accounts Gate: await .admit(key, address) -> Admission | None
     ) -> None:
         self.app = app
         self.keyring = keyring
@@ -94,28 +103,43 @@ class GatewayMiddleware:
                 and (scope["method"], path) not in self.public
                 and not _is_preflight(scope, headers)
             ):
-                key = self.keyring.match(presented_key(headers))
+                presented, any_credential = presented_key(headers)
+                key = self.keyring.match(presented)
                 if key is None:
-                    await send_error(send_wrapper, path, 401, AUTH_MESSAGE)
+                    challenge = WWW_AUTHENTICATE_INVALID if any_credential else WWW_AUTHENTICATE
+                    await send_error(
+                        send_wrapper, path, 401, AUTH_MESSAGE, {"WWW-Authenticate": challenge}
+                    )
                     return
+                authorize(key, scope["method"], path)  # the key's role: 403 in the API's shape
             state["api_key"] = key
+            admission = None
             if (
                 self.limiter is not None
                 and (scope["method"], path) not in self.public
-                and path != "/metrics"  # scrapes never count against a key's budget
+                and is_limited(scope["method"], path)  # not scrapes, /me, the admin API
             ):
                 client = scope.get("client")
-                admission = self.limiter.admit(key, client[0] if client else None)  # may 429
+                admission = await self.limiter.admit(key, client[0] if client else None)  # 429
                 if admission is not None:
                     current_usage.set(admission.usage)
                     send_wrapper = _adding_headers(send_wrapper, admission.headers)
             receive = self._limit_body(scope, headers, receive)
-            await self.app(scope, receive, send_wrapper)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                if admission is not None and admission.releases:
+                    admission.release()
         except GatewayError as exc:
             if response_started:
                 raise
             await send_error(send_wrapper, path, exc.status_code, exc.message, exc.headers())
+        except ClientDisconnect:
+            return  # the client left: no one to answer (the access log says 499)
         except Exception:
+            if state.get("client_gone") and not response_started:
+                return  # whatever failed, it failed because the client left
+
             errlog.exception(
                 "unhandled error in %s %s (request %s)", scope["method"], path, request_id
             )

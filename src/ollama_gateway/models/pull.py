@@ -37,7 +37,6 @@ from typing import Any
 import aiohttp
 
 from ollama_gateway.errors import (
-    BadRequest,
     GatewayError,
     ModelNotFound,
     UpstreamBadResponse,
@@ -46,7 +45,7 @@ from ollama_gateway.errors import (
 )
 from ollama_gateway.models import packaged
 from ollama_gateway.models.manifest import MANIFEST_MEDIA_TYPE, Layer, Manifest, ManifestError
-from ollama_gateway.models.refs import DEFAULT_HOST, ModelRef, is_gguf_path, parse_ref
+from ollama_gateway.models.refs import DEFAULT_HOST, ModelRef, parse_ref
 from ollama_gateway.models.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -309,20 +308,20 @@ async def pull_model(
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
     retries: int = 2,
+    resolver: Any = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Pull ``ref`` into ``store``, yielding Ollama's progress events; ends with ``success``.
 
     Raises ``ModelNotFound`` (no such tag), ``UpstreamUnavailable`` (registry unreachable or a
     download interrupted more than ``retries`` times; pull again to resume),
     ``UpstreamTimeout``, ``UpstreamBadResponse`` (a missing or corrupt blob, a bad manifest) and
-    ``BadRequest`` (not a model name).
+    ``BadRequest`` (not a model name). ``resolver``: an aiohttp resolver for the downloads
+    (:class:`~ollama_gateway.models.registry_guard.GuardedResolver` refuses internal addresses).
 
     A model shipped in an installed Python package (:mod:`ollama_gateway.models.packaged`) is
     imported from there instead: no registry is asked, so it works offline.
     """
-    if is_gguf_path(ref):
-        raise BadRequest(f'cannot pull "{ref}": it is a file path, not a model name')
-    parsed = parse_ref(ref)
+    parsed = parse_ref(ref)  # a path is no model name: 400 before anything else
     shipped = packaged.find(ref)
     if shipped is not None and await asyncio.to_thread(packaged.locate, shipped) is not None:
         yield packaged.first_event(shipped)
@@ -336,7 +335,8 @@ async def pull_model(
     )
     own_session = session is None
     if session is None:
-        session = aiohttp.ClientSession(timeout=timeout)
+        connector = aiohttp.TCPConnector(resolver=resolver) if resolver is not None else None
+        session = aiohttp.ClientSession(timeout=timeout, connector=connector)
     try:
         yield {"status": "pulling manifest"}
         manifest, raw = await _fetch_manifest(session, base, parsed, timeout)
