@@ -36,6 +36,7 @@ def smollm2_gateway(
     ``workdir``; yields its URL once the model is loaded. Its log is ``workdir/gateway.log`` and
     is checked, on the way out, not to hold the key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OLLAMA", "API_KEY"))}
+    env["OLLAMA_GATEWAY_DATA_DIR"] = str(workdir / "data")  # never the user's home
     if key is not None:
         env["OLLAMA_GATEWAY_API_KEYS"] = key
     log_path = workdir / "gateway.log"
