@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ollama_gateway.backends.ollama.http import (
+from ollama_gateway.backends.upstream.http import (
     ConnectFailed,
     ConnectionDropped,
     ReadTimeout,
