@@ -1,22 +1,34 @@
 """The one settings object.
 
 CLI flags, then environment variables (``OLLAMA_GATEWAY_*``, plus the original names ``API_KEY``
-and ``MODEL_NAME`` and Ollama's ``OLLAMA_HOST`` / ``OLLAMA_MODELS``), then a ``.env`` file feed
-:class:`Settings`; ``create_app(settings)`` keeps it on ``app.state``. Nothing else reads
-``os.environ``.
+and ``MODEL_NAME`` and Ollama's ``OLLAMA_HOST`` / ``OLLAMA_MODELS``), then a ``.env`` file, then
+the YAML file named by ``config`` (:mod:`ollama_gateway.config`) feed :class:`Settings`;
+``create_app(settings)`` keeps it on ``app.state``. Nothing else reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+import orjson
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ollama_gateway.config import read_config
 from ollama_gateway.core.hosts import parse_host
 
 log = logging.getLogger(__name__)
@@ -76,6 +88,101 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+UPSTREAM_TYPES = ("ollama", "openai", "embedded")
+_UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
+
+
+class UpstreamSettings(BaseModel):
+    """One upstream of the fleet: an Ollama server, an OpenAI-compatible server (vLLM, SGLang,
+    TGI, LM Studio, llama-server, another ollama-gateway) or the embedded engine.
+
+    As a flag or in the environment an upstream can be written ``TYPE=URL`` (``openai=http://
+    vllm:8000``), ``URL`` (an Ollama server) or ``embedded``; the YAML file and JSON give every
+    field. ``api_key`` is sent as ``Authorization: Bearer``; ``headers`` are sent as given; both
+    are secrets, never logged. ``dns``: the host name is re-resolved periodically and each address
+    it resolves to is an upstream of its own (a Kubernetes headless Service).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    type: Literal["ollama", "openai", "embedded"] = "ollama"
+    url: str = ""
+    api_key: SecretStr | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    weight: float = Field(1.0, gt=0, le=1000)
+    max_in_flight: int | None = Field(None, ge=1, le=100_000)
+    models: list[str] = Field(default_factory=list)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    dns: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        kind, sep, url = value.strip().partition("=")
+        if not sep:
+            kind, url = ("embedded", "") if value.strip() == "embedded" else ("ollama", kind)
+        return {"type": kind, "url": url}
+
+    @model_validator(mode="after")
+    def _normalise(self) -> UpstreamSettings:
+        if self.type == "embedded":
+            if self.url or self.dns:
+                raise ValueError("the embedded engine has no url (and no dns)")
+            self.name = self.name or "embedded"
+        else:
+            if not self.url:
+                raise ValueError(f"an {self.type} upstream needs a url")
+            url = parse_host(self.url, 11434 if self.type == "ollama" else 8000, "upstream")
+            if self.type == "openai" and url.endswith("/v1"):
+                url = url[: -len("/v1")]  # the paths are /v1/...: the base is the server
+            self.url = url
+            host = url.split("://", 1)[1].split("/", 1)[0]
+            self.name = self.name or host
+            if self.dns and _is_address(host.rsplit(":", 1)[0]):
+                raise ValueError("dns needs a host name, not an address")
+        if not _UPSTREAM_NAME.match(self.name):
+            raise ValueError(
+                f"upstream name {self.name!r}: 1-64 letters, digits and ._:@- (a metrics label)"
+            )
+        return self
+
+    def header_values(self) -> dict[str, str]:
+        """The headers sent upstream, credentials revealed (for the HTTP client only)."""
+        out = {name: value.get_secret_value() for name, value in self.headers.items()}
+        if self.api_key is not None:
+            out["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        return out
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _pairs(value: object, what: str) -> object:
+    """``a=b,c=d`` (env), ``["a=b", ...]`` (flags), JSON, or a mapping, as a mapping."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            return orjson.loads(text)
+        value = [item for item in text.split(",") if item.strip()]
+    if isinstance(value, list | tuple):
+        out = {}
+        for item in value:
+            key, sep, rest = str(item).partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{what}: expected NAME=VALUE, not {item!r}")
+            out[key.strip()] = rest.strip()
+        return out
+    return value
+
+
 class Settings(BaseSettings):
     """Every setting of the service; ``description`` feeds both ``--help`` and the README."""
 
@@ -94,10 +201,16 @@ class Settings(BaseSettings):
         validation_alias=_env("model", "OLLAMA_GATEWAY_MODEL", "MODEL_NAME"),
         description="Default model: used when a request names none (MODEL_NAME also works).",
     )
-    backend: Literal["auto", "ollama", "embedded"] = Field(
+    backend: Literal["auto", "ollama", "embedded", "fleet"] = Field(
         "auto",
         description="Where tokens come from: an Ollama server, the embedded llama.cpp engine, "
-        "or auto (Ollama when one answers at the Ollama URL, embedded otherwise).",
+        "a fleet of upstreams, or auto (the fleet when upstreams are configured, else Ollama "
+        "when one answers at the Ollama URL, else embedded).",
+    )
+    config: Path | None = Field(
+        None,
+        description="YAML configuration file: upstreams, aliases, routing and any other setting "
+        "(flags and environment variables override it). See docs/fleet.md.",
     )
 
     # --- auth and HTTP -------------------------------------------------------------------
@@ -133,6 +246,58 @@ class Settings(BaseSettings):
     )
     request_timeout: float = Field(
         600.0, gt=0, description="Seconds a whole generation may take (504 or in-band error)."
+    )
+
+    # --- the fleet: many upstreams behind one endpoint (docs/fleet.md) -------------------
+    upstreams: Annotated[list[UpstreamSettings], NoDecode] = Field(
+        default_factory=list,
+        description="Upstreams of the fleet, each TYPE=URL (ollama, openai) or embedded; "
+        "the config file gives every field (credentials, weight, max in-flight, models, dns).",
+    )
+    aliases: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Client-facing model names served under an upstream's own name, each "
+        "NAME=UPSTREAM_NAME (e.g. deepseek-r1:1.5b=deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B).",
+    )
+    routing: Literal["least_in_flight", "round_robin"] = Field(
+        "least_in_flight",
+        description="How the fleet picks an upstream: warm first, then least in flight "
+        "relative to weight; or round_robin.",
+    )
+    session_affinity: bool = Field(
+        False,
+        description="Send requests that share a conversation's beginning to the same upstream "
+        "(KV-cache reuse) while it is healthy and not full.",
+    )
+    affinity_prefix_chars: int = Field(
+        2048, ge=16, le=1 << 20, description="Characters of a conversation's beginning hashed."
+    )
+    health_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between active health checks of each upstream."
+    )
+    discovery_interval: float = Field(
+        15.0,
+        gt=0,
+        le=86400,
+        description="Seconds between model discovery (and DNS re-resolution) of the upstreams.",
+    )
+    breaker_failures: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Consecutive failures (5xx) that eject an upstream; a refused connection "
+        "or a first-token timeout ejects at once.",
+    )
+    failover_attempts: int = Field(
+        2,
+        ge=0,
+        le=16,
+        description="Other upstreams tried when a generation fails before its first byte.",
+    )
+    fallback_models: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description="Opt-in: models tried when no upstream can serve a model, each "
+        "MODEL=OTHER[|OTHER...].",
     )
 
     # --- the embedded engine and the model store ----------------------------------------
@@ -205,6 +370,61 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("upstreams", mode="before")
+    @classmethod
+    def _parse_upstreams(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return orjson.loads(text) if text.startswith("[") else text.split(",") if text else []
+        return value
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _parse_aliases(cls, value: object) -> object:
+        return _pairs(value, "aliases")
+
+    @field_validator("fallback_models", mode="before")
+    @classmethod
+    def _parse_fallbacks(cls, value: object) -> object:
+        pairs = _pairs(value, "fallback_models")
+        if isinstance(pairs, dict):
+            return {
+                k: [m for m in v.split("|") if m] if isinstance(v, str) else v
+                for k, v in pairs.items()
+            }
+        return pairs
+
+    @model_validator(mode="after")
+    def _check_fleet(self) -> Settings:
+        names = [u.name for u in self.upstreams]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"upstream names must be unique: {', '.join(twice)} given twice")
+        if self.upstreams and self.backend in ("ollama", "embedded"):
+            raise ValueError(
+                f"backend {self.backend!r} serves one source: upstreams need backend fleet or auto"
+            )
+        if sum(u.type == "embedded" for u in self.upstreams) > 1:
+            raise ValueError("the embedded engine can be one upstream, not several")
+        return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_config_file(cls, data: Any, handler: Any) -> Any:
+        """Values from the ``config`` file where flags, environment and .env gave none."""
+        if not isinstance(data, dict) or not data.get("config"):
+            return handler(data)
+        known = set(cls.model_fields) - {"config"}
+        config = read_config(Path(data["config"]), known, os.environ)
+        from_file = set(config.values) - set(data)
+        try:
+            return handler({**config.values, **data})
+        except ValidationError as exc:
+            explained = config.explain(exc.errors(include_url=False), from_file)
+            if explained is None:
+                raise
+            raise explained from None
 
     @field_validator("ollama_url", mode="before")
     @classmethod

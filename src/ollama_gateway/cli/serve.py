@@ -4,9 +4,10 @@ Shutdown: on SIGTERM or SIGINT uvicorn stops accepting connections at once, lets
 flight (streams included) finish for up to ``shutdown_grace`` seconds, then cancels what is left
 (clients of a cancelled stream see it end), closes the backend and the process exits 0.
 
-``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for the Ollama backend
-only: each worker has its own scheduler and rate-limit buckets, so ``parallel``, ``max_queue`` and
-the per-key limits apply per worker (N times them in total).
+``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for upstreams only (the
+Ollama backend or a fleet without the embedded engine): each worker has its own scheduler,
+rate-limit buckets and upstream in-flight counts, so ``parallel``, ``max_queue``, upstreams'
+``max_in_flight`` and the per-key limits apply per worker (N times them in total).
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ def load_settings(flags: dict[str, Any]):
     """Settings from flags over environment; a bad value is a usage error (exit 2)."""
     from pydantic import ValidationError
 
+    from ollama_gateway.config import ConfigError
     from ollama_gateway.settings import Settings
 
     try:
         return Settings(**given(flags))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -65,6 +69,11 @@ def _settings_for_workers(settings) -> str:
 
     data = settings.model_dump(mode="json")
     data["api_keys"] = [key.get_secret_value() for key in settings.api_keys]
+    data["config"] = None  # already read: the workers get its values, not the file again
+    for upstream, dumped in zip(settings.upstreams, data["upstreams"], strict=True):
+        dumped["headers"] = {k: v.get_secret_value() for k, v in upstream.headers.items()}
+        key = upstream.api_key
+        dumped["api_key"] = key.get_secret_value() if key is not None else None
     return orjson.dumps(data).decode()
 
 
@@ -109,10 +118,13 @@ def serve(workers: int, **flags: Any) -> None:
     except (InsecureConfiguration, KeyFileError) as exc:
         raise click.UsageError(str(exc)) from None
     settings = asyncio.run(_prepare(settings))
-    if workers > 1 and settings.backend != "ollama":
+    embedded = settings.backend == "embedded" or any(
+        u.type == "embedded" for u in settings.upstreams
+    )
+    if workers > 1 and embedded:
         raise click.UsageError(
-            "--workers > 1 needs the Ollama backend: each worker would load its own copy of an "
-            "embedded model"
+            "--workers > 1 needs upstreams (Ollama, OpenAI-compatible): each worker would load "
+            "its own copy of an embedded model"
         )
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal it caught:
     # these handlers make that final step a clean exit 0.
