@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
-from ollama_gateway.backends.base import Backend
+from ollama_gateway.backends.base import UPSTREAM_BACKENDS, Backend
 from ollama_gateway.core.observer import GenerationObserver
 from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
@@ -142,7 +142,7 @@ class GenerationService:
         observer = GenerationObserver(
             self.metrics,
             request,
-            self.backend.name == "ollama",
+            self.backend.name in UPSTREAM_BACKENDS,
             self.settings.log_prompts,
             count_loads=not hasattr(self.backend, "bind_metrics"),  # it reports its own loads
         )

@@ -230,6 +230,7 @@ class ModelBody(BaseModel):
     verbose: bool = False
     insecure: bool = False
     stream: bool | None = None
+    upstream: str | None = Field(None, max_length=200)  # a fleet's upstream (pull, delete)
 
     def model_name(self) -> str:
         chosen = (self.model or self.name).strip()
@@ -245,3 +246,4 @@ class CopyBody(BaseModel):
 
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
+    upstream: str | None = Field(None, max_length=200)  # a fleet's upstream

@@ -20,7 +20,7 @@ from ollama_gateway.api.streaming import (
     until_disconnect,
 )
 from ollama_gateway.core.types import ModelInfo, RunningModel
-from ollama_gateway.errors import UpstreamBadResponse
+from ollama_gateway.errors import BadRequest, UpstreamBadResponse
 from ollama_gateway.http.deps import BackendDep, SettingsDep
 from ollama_gateway.schemas.ollama import (
     CopyBody,
@@ -61,6 +61,8 @@ def running_json(model: RunningModel) -> dict[str, Any]:
     out["size_vram"] = model.size_vram
     if model.context_length:
         out["context_length"] = model.context_length
+    if model.upstream:
+        out["upstream"] = model.upstream  # the fleet's upstream; clients ignore unknown fields
     return out
 
 
@@ -89,10 +91,20 @@ async def show(request: Request, backend: BackendDep) -> Response:
     return JSONResponse(data)
 
 
+def _on_upstream(backend: Any, upstream: str | None) -> dict[str, Any]:
+    """``upstream=NAME`` for a fleet's pull, delete and copy (a 400 without a fleet)."""
+    if upstream is None:
+        return {}
+    if not getattr(backend, "targets_upstreams", False):
+        raise BadRequest("this gateway has no upstreams to choose from")
+    return {"upstream": upstream}
+
+
 @router.post("/api/pull")
 async def pull(request: Request, backend: BackendDep) -> Response:
     body = await parse_body(request, ModelBody)
-    events = backend.pull(body.model_name(), insecure=body.insecure)
+    target = _on_upstream(backend, body.upstream)
+    events = backend.pull(body.model_name(), insecure=body.insecure, **target)
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
     first, rest = await until_disconnect(request, start_stream(events))
@@ -115,14 +127,14 @@ async def _last_event(events) -> dict[str, Any]:
 @router.delete("/api/delete")
 async def delete(request: Request, backend: BackendDep) -> Response:
     body = await parse_body(request, ModelBody)
-    await backend.delete(body.model_name())
+    await backend.delete(body.model_name(), **_on_upstream(backend, body.upstream))
     return Response(status_code=200)
 
 
 @router.post("/api/copy")
 async def copy(request: Request, backend: BackendDep) -> Response:
     body = await parse_body(request, CopyBody)
-    await backend.copy(body.source, body.destination)
+    await backend.copy(body.source, body.destination, **_on_upstream(backend, body.upstream))
     return Response(status_code=200)
 
 

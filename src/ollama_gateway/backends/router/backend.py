@@ -1,0 +1,342 @@
+"""The fleet as one backend: routing, per-upstream limits, health and failover.
+
+A generation goes to a routable upstream that serves its model (:mod:`.strategies` picks,
+:mod:`.admission` holds the upstream's slot or queues the request when all are full). If it fails
+before its first chunk (refused, reset, a 502/503/504, no first token in time, the model gone
+from that upstream) it is retried on another upstream, at most ``failover_attempts`` times, then
+on the model's opt-in ``fallback_models``; once a chunk has been handed on, a failure ends the
+stream as before (the API writes it in-band). Replies carry the name the client asked for.
+
+Model management (the merged lists, pull, delete, copy) is in :mod:`.management`; the background
+health checks and discovery in :mod:`.poller`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from ollama_gateway.backends.base import Backend
+from ollama_gateway.backends.ollama.backend import OllamaBackend
+from ollama_gateway.backends.openai_compat.backend import OpenAIBackend
+from ollama_gateway.backends.router.admission import Admission
+from ollama_gateway.backends.router.health import classify
+from ollama_gateway.backends.router.management import FleetModels
+from ollama_gateway.backends.router.poller import Poller
+from ollama_gateway.backends.router.registry import Registry, Resolver
+from ollama_gateway.backends.router.strategies import make_strategy, session_key
+from ollama_gateway.backends.router.upstream import Upstream, model_key
+from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
+from ollama_gateway.core.types import (
+    Chunk,
+    EmbedRequest,
+    EmbedResult,
+    GenerationRequest,
+    ModelInfo,
+    RunningModel,
+)
+from ollama_gateway.errors import (
+    GatewayError,
+    ModelNotFound,
+    ServerBusy,
+    UpstreamBadResponse,
+    UpstreamUnavailable,
+)
+from ollama_gateway.observability.upstreams import UpstreamMetrics
+from ollama_gateway.settings import Settings, UpstreamSettings
+
+if TYPE_CHECKING:
+    from ollama_gateway.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+EmbeddedFactory = Callable[[Settings], Backend]
+
+
+class RouterBackend:
+    """Every upstream of the fleet behind the one :class:`Backend` interface."""
+
+    name = "fleet"
+    splits_thinking = True
+    targets_upstreams = True  # pull, delete and copy take ``upstream=NAME``
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedded: EmbeddedFactory | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embedded = embedded
+        self.registry = Registry(settings, self._build, resolver)
+        self.admission = Admission(settings.max_queue, settings.queue_timeout)
+        self.strategy = make_strategy(settings.routing, settings.session_affinity)
+        self.poller = Poller(
+            self.registry,
+            settings.health_interval,
+            settings.discovery_interval,
+            self.admission.dispatch,
+        )
+        self.models = FleetModels(self.registry, self.poller)
+        self.metrics: UpstreamMetrics | None = None
+        self._gateway_metrics: Metrics | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _build(self, config: UpstreamSettings, address: str | None) -> Backend:
+        headers = config.header_values()
+        if config.type == "ollama":
+            return OllamaBackend(self.settings, url=config.url, headers=headers, address=address)
+        if config.type == "openai":
+            return OpenAIBackend(self.settings, config.url, headers=headers, address=address)
+        if self._embedded is None:
+            raise GatewayError("the embedded engine is not available in this fleet")
+        own = self.settings
+        if config.models:
+            own = own.model_copy(update={"model": config.models[0]})
+        backend = self._embedded(own)
+        bind = getattr(backend, "bind_metrics", None)
+        if bind is not None and self._gateway_metrics is not None:
+            bind(self._gateway_metrics)
+        return backend
+
+    def bind_metrics(self, metrics: Metrics) -> None:
+        self._gateway_metrics = metrics
+        instruments = self.metrics = UpstreamMetrics(metrics.registry)
+        metrics.on_scrape(lambda _: instruments.publish(self.registry.upstreams))
+
+    def scheduler(self) -> Scheduler:
+        """The service's scheduler: admission is per upstream here, so it never holds back."""
+        s = self.settings
+        return Scheduler(sys.maxsize, s.max_queue, s.queue_timeout)
+
+    async def start(self) -> None:
+        await self.registry.populate()
+        first = min(5.0, self.settings.connect_timeout + 1.0)
+        await self.poller.start(first)
+
+    async def close(self) -> None:
+        await self.poller.close()
+        await self.registry.close()
+
+    # -- routing ----------------------------------------------------------------------------
+    def _routable(self, key: str, tried: set[str]) -> list[Upstream]:
+        return [u for u in self.registry.serving(key) if u.routable and u.name not in tried]
+
+    async def _acquire(
+        self, model: str, key: str, session: int | None, tried: set[str]
+    ) -> Upstream:
+        """A slot of the upstream to try next (queued while all are full)."""
+        if not self.registry.serving(key):
+            await self.models.refresh()  # pulled on an upstream since the last discovery?
+        candidates = self._routable(key, tried)
+        if not candidates and not self.registry.serving(key):
+            candidates = [u for u in self.registry.undiscovered() if u.name not in tried]
+            if not candidates:
+                raise ModelNotFound(model)
+        if not candidates:
+            raise UpstreamUnavailable(
+                f'no upstream can serve "{model}" now', retry_after=self.settings.health_interval
+            )
+        chosen = self.strategy.pick(candidates, key, session)
+        if chosen is not None:
+            return Admission.take(chosen)
+
+        def choose() -> Upstream | BaseException | None:
+            left = self._routable(key, tried)
+            if not left:
+                return UpstreamUnavailable(f'no upstream can serve "{model}" now', retry_after=1)
+            return self.strategy.pick(left, key, session)
+
+        try:
+            return await self.admission.wait(choose, key)
+        except ServerBusy as exc:
+            if self._gateway_metrics is not None:
+                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE
+                self._gateway_metrics.rejected("queue_timeout" if timed_out else "queue_full")
+            raise
+
+    def _failed(self, upstream: Upstream, exc: BaseException) -> tuple[str, bool]:
+        """Record a failure; ``(status, retry elsewhere)``."""
+        status, health, retry = classify(exc)
+        if health is not None and upstream.breaker.failure(health, str(exc)):
+            _log_ejected(upstream, exc)
+        if status == "not_found" and upstream.names is not None:
+            upstream.names = {k: n for k, n in upstream.names.items() if n != exc_model(exc)}
+            self.registry.invalidate()
+        if self.metrics is not None:
+            self.metrics.answered(upstream.name, status)
+        return status, retry
+
+    # -- generation -------------------------------------------------------------------------
+    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        return self._generation(request)
+
+    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        return self._generation(request)
+
+    async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        settings = self.settings
+        session = (
+            session_key(request, settings.affinity_prefix_chars)
+            if settings.session_affinity
+            else None
+        )
+        last: BaseException | None = None
+        for model in (request.model, *settings.fallback_models.get(request.model, ())):
+            key = model_key(model)
+            tried: set[str] = set()
+            for _ in range(1 + settings.failover_attempts):
+                try:
+                    upstream = await self._acquire(model, key, session, tried)
+                except (ModelNotFound, UpstreamUnavailable) as exc:
+                    last = last or exc  # an upstream's own failure says more
+                    break
+                tried.add(upstream.name)
+                own = upstream.own_name(key) or upstream.aliases.get(key, model)
+                attempt = dataclasses.replace(request, model=own)
+                source = (
+                    upstream.backend.generate(attempt)
+                    if request.kind == "generate"
+                    else upstream.backend.chat(attempt)
+                )
+                picked = time.perf_counter()
+                try:
+                    first = await _first(source)
+                except GatewayError as exc:
+                    await self._give_up(upstream, source)
+                    _, retry = self._failed(upstream, exc)
+                    if not retry:
+                        raise
+                    last = exc
+                    if self.metrics is not None:
+                        self.metrics.failover(upstream.name)
+                    continue
+                except BaseException:
+                    await self._give_up(upstream, source)
+                    raise
+                self._started(upstream, key, time.perf_counter() - picked)
+                async for chunk in self._relay(upstream, source, first, model):
+                    yield chunk
+                return
+        raise last or UpstreamUnavailable(f'no upstream can serve "{request.model}" now')
+
+    def _started(self, upstream: Upstream, key: str, seconds: float) -> None:
+        if upstream.breaker.success():
+            _log_rejoined(upstream)
+        upstream.warm.add(key)  # it has the model loaded now
+        if self.metrics is not None:
+            self.metrics.first_chunk(upstream.name, seconds)
+
+    async def _relay(
+        self, upstream: Upstream, source: AsyncIterator[Chunk], first: Chunk, model: str
+    ) -> AsyncIterator[Chunk]:
+        """The stream, once begun: the client's model name on every chunk; a failure from here
+        on is the stream's (recorded against the upstream, then raised)."""
+        try:
+            first.model = model
+            yield first
+            if not first.done:
+                async for chunk in source:
+                    chunk.model = model
+                    yield chunk
+                    if chunk.done:
+                        break
+            if self.metrics is not None:
+                self.metrics.answered(upstream.name, "ok")
+        except GatewayError as exc:
+            self._failed(upstream, exc)
+            raise
+        finally:
+            await self._give_up(upstream, source)
+
+    async def _give_up(self, upstream: Upstream, source: Any) -> None:
+        self.admission.release(upstream)
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    # -- embeddings -------------------------------------------------------------------------
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        key = model_key(request.model)
+        tried: set[str] = set()
+        last: BaseException | None = None
+        for _ in range(1 + self.settings.failover_attempts):
+            try:
+                upstream = await self._acquire(request.model, key, None, tried)
+            except UpstreamUnavailable as exc:
+                last = last or exc
+                break
+            tried.add(upstream.name)
+            own = upstream.own_name(key) or upstream.aliases.get(key, request.model)
+            try:
+                result = await upstream.backend.embed(dataclasses.replace(request, model=own))
+            except GatewayError as exc:
+                _, retry = self._failed(upstream, exc)
+                if not retry:
+                    raise
+                last = exc
+                continue
+            finally:
+                self.admission.release(upstream)
+            if self.metrics is not None:
+                self.metrics.answered(upstream.name, "ok")
+            result.model = request.model
+            return result
+        raise last or UpstreamUnavailable(f'no upstream can serve "{request.model}" now')
+
+    # -- models, health ---------------------------------------------------------------------
+    async def list_models(self) -> list[ModelInfo]:
+        return await self.models.list_models()
+
+    async def running(self) -> list[RunningModel]:
+        return await self.models.running()
+
+    async def show(self, model: str, verbose: bool = False) -> dict[str, Any]:
+        return await self.models.show(model, verbose)
+
+    def pull(
+        self, model: str, insecure: bool = False, upstream: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        return self.models.pull(model, insecure, upstream)
+
+    async def delete(self, model: str, upstream: str | None = None) -> None:
+        await self.models.delete(model, upstream)
+
+    async def copy(self, source: str, destination: str, upstream: str | None = None) -> None:
+        await self.models.copy(source, destination, upstream)
+
+    async def check_ready(self) -> tuple[bool, str]:
+        upstreams = self.registry.upstreams
+        if any(u.routable for u in upstreams):
+            return True, ""
+        reasons = "; ".join(
+            f"{u.name}: {u.breaker.last_error or u.breaker.state.name.lower()}" for u in upstreams
+        )
+        return False, f"no upstream is healthy ({reasons or 'none configured'})"
+
+    def upstream_states(self) -> list[dict[str, Any]]:
+        """Each upstream's state, for ``/ready``."""
+        return [u.state() for u in self.registry.upstreams]
+
+
+async def _first(source: AsyncIterator[Chunk]) -> Chunk:
+    try:
+        return await source.__anext__()
+    except StopAsyncIteration:
+        raise UpstreamBadResponse("the upstream produced no output") from None
+
+
+def exc_model(exc: BaseException) -> str:
+    return getattr(exc, "model", "")
+
+
+def _log_ejected(upstream: Upstream, exc: BaseException) -> None:
+    log.warning("upstream %s ejected: %s", upstream.name, exc)
+
+
+def _log_rejoined(upstream: Upstream) -> None:
+    log.info("upstream %s rejoined", upstream.name)
