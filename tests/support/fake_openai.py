@@ -32,6 +32,7 @@ class Script:
         default_factory=lambda: {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
     )
     status: int = 200  # another status answers {"error": {"message": error}} at once
+    # (the script applies to generations and embeddings; /v1/models always answers)
     error: str = "the fake failed"
     midstream_error: str | None = None  # sent as an in-band error event after the first delta
     drop_after: int | None = None  # close the connection after this many deltas
@@ -96,10 +97,6 @@ class FakeOpenAI:
         if self.api_key and request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "invalid api key")
         script = self.script
-        if script.hang:
-            await asyncio.sleep(3600)
-        if script.status != 200:
-            return _error(script.status, script.error)
         if (request.method, request.path) == ("GET", "/v1/models"):
             data = [
                 {"id": m, "object": "model", "created": 1735689600, "owned_by": "vllm"}
@@ -108,6 +105,10 @@ class FakeOpenAI:
             return _json({"object": "list", "data": data})
         if (request.method, request.path) == ("GET", "/health"):
             return _json({"status": "ok"})
+        if script.hang:  # the script applies to generations and embeddings
+            await asyncio.sleep(3600)
+        if script.status != 200:
+            return _error(script.status, script.error)
         if not isinstance(body, dict):
             return _error(400, "missing body")
         if body.get("model") not in self.models:

@@ -18,6 +18,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from ollama_gateway.backends.base import Backend
@@ -219,8 +220,9 @@ class RouterBackend:
                     await self._give_up(upstream, source)
                     raise
                 self._started(upstream, key, time.perf_counter() - picked)
-                async for chunk in self._relay(upstream, source, first, model):
-                    yield chunk
+                async with aclosing(self._relay(upstream, source, first, model)) as relay:
+                    async for chunk in relay:
+                        yield chunk
                 return
         raise last or UpstreamUnavailable(f'no upstream can serve "{request.model}" now')
 
@@ -236,17 +238,20 @@ class RouterBackend:
     ) -> AsyncIterator[Chunk]:
         """The stream, once begun: the client's model name on every chunk; a failure from here
         on is the stream's (recorded against the upstream, then raised)."""
+        chunk = first
         try:
-            first.model = model
-            yield first
-            if not first.done:
-                async for chunk in source:
-                    chunk.model = model
+            while True:
+                chunk.model = model
+                if chunk.done:
+                    if self.metrics is not None:  # before the last chunk: the client may leave
+                        self.metrics.answered(upstream.name, "ok")
                     yield chunk
-                    if chunk.done:
-                        break
-            if self.metrics is not None:
-                self.metrics.answered(upstream.name, "ok")
+                    return
+                yield chunk
+                try:
+                    chunk = await source.__anext__()
+                except StopAsyncIteration:
+                    return
         except GatewayError as exc:
             self._failed(upstream, exc)
             raise
