@@ -116,8 +116,7 @@ class RouterBackend:
 
     async def start(self) -> None:
         await self.registry.populate()
-        first = min(5.0, self.settings.connect_timeout + 1.0)
-        await self.poller.start(first)
+        await self.poller.start()
 
     async def close(self) -> None:
         await self.poller.close()
@@ -198,7 +197,9 @@ class RouterBackend:
                     break
                 tried.add(upstream.name)
                 own = upstream.own_name(key) or upstream.aliases.get(key, model)
-                attempt = dataclasses.replace(request, model=own)
+                # always streamed from the upstream: the first-token timeout then bounds the
+                # wait for any reply (a whole one is joined by the service, as it was asked)
+                attempt = dataclasses.replace(request, model=own, stream=True)
                 source = (
                     upstream.backend.generate(attempt)
                     if request.kind == "generate"

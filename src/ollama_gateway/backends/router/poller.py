@@ -40,13 +40,15 @@ class Poller:
         self.discovery_interval = discovery_interval
         self.on_change = on_change  # an upstream rejoined or appeared: wake waiting requests
         self.probe_timeout = max(0.5, min(5.0, health_interval))
+        self.list_timeout = max(2.0, self.probe_timeout)
         self._tasks: list[asyncio.Task[None]] = []
         self._refreshing: asyncio.Task[None] | None = None
+        self.health_rounds = 0  # finished rounds (diagnostics; tests count them)
 
-    async def start(self, first_round_timeout: float) -> None:
+    async def start(self) -> None:
         """One discovery round (bounded), then the loops in the background."""
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.discovery_round(), first_round_timeout)
+            await asyncio.wait_for(self.discovery_round(), self.list_timeout + 1.0)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._every(self.health_interval, self.health_round)),
@@ -72,6 +74,7 @@ class Poller:
     # -- health -----------------------------------------------------------------------------
     async def health_round(self) -> None:
         await asyncio.gather(*(self.check(u) for u in list(self.registry.upstreams)))
+        self.health_rounds += 1
 
     async def check(self, upstream: Upstream) -> None:
         breaker = upstream.breaker
@@ -109,7 +112,7 @@ class Poller:
 
     async def discover(self, upstream: Upstream) -> None:
         backend = upstream.backend
-        timeout = max(self.probe_timeout, 2.0)
+        timeout = self.list_timeout
         try:
             models = await asyncio.wait_for(backend.list_models(), timeout)
             names = [m.name for m in models]
@@ -121,6 +124,9 @@ class Poller:
             upstream.assume_configured()
             log.debug("upstream %s: models not listed (%s)", upstream.name, exc)
             return
+        except asyncio.CancelledError:
+            upstream.assume_configured()
+            raise
         before = upstream.names
         upstream.set_models(names)
         upstream.set_warm(warm)
