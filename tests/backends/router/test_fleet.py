@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.fake_ollama import FakeOllama
 from tests.support.fake_openai import VLLM_MODEL, Script
+from tests.support.secrets import UPSTREAM_KEY
 
 R1 = "deepseek-r1:1.5b"
 
@@ -36,7 +37,7 @@ def up(name: str, url: str, **fields) -> dict:
 def test_all_three_apis_through_ollama_and_openai_upstreams(fleet, ollamas, vllm):
     a = ollamas["a"]
     a.models = ["llama2:latest"]
-    upstreams = [up("a", a.url), up("vllm", vllm.url, type="openai", api_key="sk-upstream")]
+    upstreams = [up("a", a.url), up("vllm", vllm.url, type="openai", api_key=UPSTREAM_KEY)]
     with fleet(upstreams, aliases={R1: VLLM_MODEL}) as f:
         seed = httpx.post(f"{f.url}/api/generate", json={"prompt": "Why?"})  # default model: R1
         assert seed.status_code == 200
@@ -45,7 +46,7 @@ def test_all_three_apis_through_ollama_and_openai_upstreams(fleet, ollamas, vllm
         sent = vllm.last("/v1/chat/completions")
         assert sent.body["model"] == VLLM_MODEL
         assert sent.body["messages"] == [{"role": "user", "content": "Why?"}]
-        assert sent.headers["Authorization"] == "Bearer sk-upstream"
+        assert sent.headers["Authorization"] == f"Bearer {UPSTREAM_KEY}"
 
         client = ollama.Client(host=f.url)
         parts = list(
