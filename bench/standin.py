@@ -3,9 +3,10 @@
 ``python bench/standin.py PORT [TOKENS [DELAY]]`` serves ``/api/generate`` and ``/api/chat``
 as Ollama would for an instant model: ``stream: false`` gets one JSON object, otherwise
 ``TOKENS`` NDJSON chunks (chunked transfer encoding) and a final ``done`` chunk, all at once (or
-after ``DELAY`` seconds, to play a model that takes its time). ``GET /api/version`` and ``GET /``
-answer too. It does as little as possible per request so that it is not what a benchmark
-measures: no framework, no per-request allocation beyond reading the body.
+after ``DELAY`` seconds, to play a model that takes its time). ``GET /api/version``, ``GET /``,
+``GET /api/tags`` and ``GET /api/ps`` (one model, loaded) answer too. It does as little as
+possible per request so that it is not what a benchmark measures: no framework, no per-request
+allocation beyond reading the body.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def build_replies(model: str, tokens: int) -> dict[tuple[bytes, bool], bytes]:
     return replies
 
 
+MODELS = orjson.dumps({"models": [{"name": "deepseek-r1:1.5b"}]})
+
+
 class StandIn(asyncio.Protocol):
     replies: dict[tuple[bytes, bool], bytes] = {}
     delay: float = 0.0
@@ -123,6 +127,8 @@ class StandIn(asyncio.Protocol):
         if method == b"GET":
             if path == b"/api/version":
                 return _reply(b"200 OK", b'{"version":"0.12.0"}')
+            if path in (b"/api/tags", b"/api/ps"):  # one model, loaded (for fleet discovery)
+                return _reply(b"200 OK", MODELS)
             return _reply(b"200 OK", b"Ollama is running", b"text/plain")
         try:
             data = orjson.loads(body)

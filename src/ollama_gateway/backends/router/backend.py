@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Set
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ollama_gateway.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+NOTHING_TRIED: frozenset[str] = frozenset()
 EmbeddedFactory = Callable[[Settings], Backend]
 
 
@@ -123,30 +124,42 @@ class RouterBackend:
         await self.registry.close()
 
     # -- routing ----------------------------------------------------------------------------
-    def _routable(self, key: str, tried: set[str]) -> list[Upstream]:
-        return [u for u in self.registry.serving(key) if u.routable and u.name not in tried]
+    def _routable(self, serving: list[Upstream], tried: Set[str]) -> list[Upstream]:
+        if tried:
+            return [u for u in serving if u.routable and u.name not in tried]
+        return [u for u in serving if u.routable]
+
+    def _choose(self, key: str, session: int | None, tried: Set[str]) -> Upstream | None:
+        """The hot path of routing: a slot of the upstream picked now, or None (all full, or
+        none routable). Everything it reads is in memory; nothing waits."""
+        chosen = self.strategy.pick(self._routable(self.registry.serving(key), tried), key, session)
+        if chosen is not None:
+            chosen.in_flight += 1
+        return chosen
 
     async def _acquire(
-        self, model: str, key: str, session: int | None, tried: set[str]
+        self, model: str, key: str, session: int | None, tried: Set[str]
     ) -> Upstream:
         """A slot of the upstream to try next (queued while all are full)."""
-        if not self.registry.serving(key):
+        chosen = self._choose(key, session, tried)
+        if chosen is not None:
+            return chosen
+        serving = self.registry.serving(key)
+        if not serving:
             await self.models.refresh()  # pulled on an upstream since the last discovery?
-        candidates = self._routable(key, tried)
-        if not candidates and not self.registry.serving(key):
-            candidates = [u for u in self.registry.undiscovered() if u.name not in tried]
-            if not candidates:
-                raise ModelNotFound(model)
-        if not candidates:
+            serving = self.registry.serving(key)
+            if not serving:
+                fresh = self._routable(self.registry.undiscovered(), tried)
+                if not fresh:
+                    raise ModelNotFound(model)
+                return Admission.take(min(fresh, key=lambda u: u.in_flight / u.weight))
+        if not self._routable(serving, tried):
             raise UpstreamUnavailable(
                 f'no upstream can serve "{model}" now', retry_after=self.settings.health_interval
             )
-        chosen = self.strategy.pick(candidates, key, session)
-        if chosen is not None:
-            return Admission.take(chosen)
 
         def choose() -> Upstream | BaseException | None:
-            left = self._routable(key, tried)
+            left = self._routable(self.registry.serving(key), tried)
             if not left:
                 return UpstreamUnavailable(f'no upstream can serve "{model}" now', retry_after=1)
             return self.strategy.pick(left, key, session)

@@ -97,17 +97,26 @@ class Affinity:
         self, candidates: Sequence[Upstream], model_key: str, session: int | None = None
     ) -> Upstream | None:
         if session is not None and candidates:
-            owner = max(candidates, key=lambda u: rendezvous_score(session, u))
+            owner = rendezvous_owner(session, candidates)
             if owner.in_flight < owner.max_in_flight:
                 return owner
         return self.fallback.pick(candidates, model_key, session)
 
 
-def rendezvous_score(session: int, upstream: Upstream) -> float:
-    """Weighted rendezvous (highest random weight) score of ``upstream`` for ``session``."""
-    mixed = _mix(session ^ _name_hash(upstream.name))
-    unit = (mixed + 1) / ((1 << 64) + 1)  # in (0, 1)
-    return -upstream.weight / math.log(unit)
+def rendezvous_owner(session: int, candidates: Sequence[Upstream]) -> Upstream:
+    """The candidate with the highest (weighted) rendezvous score for ``session``."""
+    weight = candidates[0].weight
+    weighted = any(u.weight != weight for u in candidates)
+    best = candidates[0]
+    best_score = -math.inf
+    for upstream in candidates:
+        mixed = _mix(session ^ upstream.hash)
+        score: float = mixed
+        if weighted:  # highest random weight: -w / ln(u) for u uniform in (0, 1)
+            score = -upstream.weight / math.log((mixed + 1) / ((1 << 64) + 1))
+        if score > best_score:
+            best, best_score = upstream, score
+    return best
 
 
 def _mix(value: int) -> int:
@@ -117,36 +126,23 @@ def _mix(value: int) -> int:
     return value ^ (value >> 31)
 
 
-_NAME_HASHES: dict[str, int] = {}
-
-
-def _name_hash(name: str) -> int:
-    found = _NAME_HASHES.get(name)
-    if found is None:
-        if len(_NAME_HASHES) > 4096:
-            _NAME_HASHES.clear()
-        found = _NAME_HASHES[name] = stable_hash(name.encode())
-    return found
-
-
-def stable_hash(data: bytes) -> int:
-    """A 64-bit hash that is the same in every process (workers agree on sessions)."""
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
-
-
 def session_key(request: GenerationRequest, limit: int) -> int:
     """The hash of a conversation's beginning: its model, system prompt and first user turn
     (which every later turn of the conversation repeats), at most ``limit`` characters."""
+    digest = hashlib.blake2b(request.model.encode(), digest_size=8)
+    left = limit
     if request.kind == "chat":
-        parts = []
         for message in request.messages:
-            parts.append(f"{message.role}\x00{message.content}")
-            if message.role == "user":
+            text = message.content[:left]
+            digest.update(b"\x00%b\x01%b" % (message.role.encode(), text.encode()))
+            left -= len(text)
+            if message.role == "user" or left <= 0:
                 break
-        text = "\x01".join(parts)
     else:
-        text = f"{request.system or ''}\x01{request.prompt}"
-    return stable_hash(f"{request.model}\x02{text[:limit]}".encode())
+        for text in (request.system or "", request.prompt):
+            digest.update(b"\x00" + text[:left].encode())
+            left -= min(left, len(text))
+    return int.from_bytes(digest.digest(), "little")
 
 
 def make_strategy(name: str, affinity: bool) -> Strategy:

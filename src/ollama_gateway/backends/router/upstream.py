@@ -7,6 +7,7 @@ upstream's own name through the upstream's ``aliases``, then the fleet's, then a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +17,11 @@ from ollama_gateway.core.service import slot_key
 from ollama_gateway.settings import UpstreamSettings
 
 model_key = slot_key
+
+
+def stable_hash(data: bytes) -> int:
+    """A 64-bit hash that is the same in every process (workers agree on sessions)."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
 class Upstream:
@@ -30,6 +36,7 @@ class Upstream:
         "breaker",
         "config",
         "group",
+        "hash",
         "in_flight",
         "kind",
         "max_in_flight",
@@ -60,6 +67,7 @@ class Upstream:
         self.in_flight = 0
         self.breaker = Breaker(breaker_failures)
         self.group = config.name  # the configured name (a DNS name's addresses share it)
+        self.hash = stable_hash(name.encode())  # for rendezvous hashing (sessions)
         self.address = address
         self.removed = False  # the address left the DNS answer: drained, then closed
         # client-facing key -> own name: this upstream's aliases win over the fleet's
