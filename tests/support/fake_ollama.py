@@ -99,6 +99,8 @@ class FakeOllama:
         return self.url
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return  # stopped already (a test took it down)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
