@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -127,13 +126,11 @@ class OllamaBackend:
     ) -> Any:
         return await self.upstream.json(method, path, body, model)
 
-    async def _lines(
+    def _lines(
         self, path: str, body: dict[str, Any], model: str | None
     ) -> AsyncIterator[dict[str, Any]]:
         """The JSON objects of a streamed NDJSON reply."""
-        async with aclosing(self.upstream.lines(path, body, model)) as lines:
-            async for line in lines:
-                yield _decode_line(line)
+        return self.upstream.lines(path, body, model, _decode_line)
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:

@@ -18,7 +18,6 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Set
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from ollama_gateway.backends.base import Backend
@@ -192,6 +191,33 @@ class RouterBackend:
         return self._generation(request)
 
     async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        """The stream, once begun: the client's model name on every chunk; a failure from here
+        on is the stream's (recorded against the upstream, then raised)."""
+        upstream, source, chunk, model = await self._begin(request)
+        try:
+            while True:
+                chunk.model = model
+                if chunk.done:
+                    if self.metrics is not None:  # before the last chunk: the client may leave
+                        self.metrics.answered(upstream.name, "ok")
+                    yield chunk
+                    return
+                yield chunk
+                try:
+                    chunk = await source.__anext__()
+                except StopAsyncIteration:
+                    return
+        except GatewayError as exc:
+            self._failed(upstream, exc)
+            raise
+        finally:
+            await self._give_up(upstream, source)
+
+    async def _begin(
+        self, request: GenerationRequest
+    ) -> tuple[Upstream, AsyncIterator[Chunk], Chunk, str]:
+        """An upstream's stream and its first chunk, trying others (and fallback models) while
+        attempts fail before it: ``(upstream, stream, first chunk, model)``."""
         settings = self.settings
         session = (
             session_key(request, settings.affinity_prefix_chars)
@@ -213,18 +239,18 @@ class RouterBackend:
                 # always streamed from the upstream: the first-token timeout then bounds the
                 # wait for any reply (a whole one is joined by the service, as it was asked)
                 attempt = dataclasses.replace(request, model=own, stream=True)
+                backend = upstream.backend
                 source = (
-                    upstream.backend.generate(attempt)
+                    backend.generate(attempt)
                     if request.kind == "generate"
-                    else upstream.backend.chat(attempt)
+                    else backend.chat(attempt)
                 )
                 picked = time.perf_counter()
                 try:
                     first = await _first(source)
                 except GatewayError as exc:
                     await self._give_up(upstream, source)
-                    _, retry = self._failed(upstream, exc)
-                    if not retry:
+                    if not self._failed(upstream, exc)[1]:
                         raise
                     last = exc
                     if self.metrics is not None:
@@ -234,10 +260,7 @@ class RouterBackend:
                     await self._give_up(upstream, source)
                     raise
                 self._started(upstream, key, time.perf_counter() - picked)
-                async with aclosing(self._relay(upstream, source, first, model)) as relay:
-                    async for chunk in relay:
-                        yield chunk
-                return
+                return upstream, source, first, model
         raise last or UpstreamUnavailable(f'no upstream can serve "{request.model}" now')
 
     def _started(self, upstream: Upstream, key: str, seconds: float) -> None:
@@ -246,31 +269,6 @@ class RouterBackend:
         upstream.warm.add(key)  # it has the model loaded now
         if self.metrics is not None:
             self.metrics.first_chunk(upstream.name, seconds)
-
-    async def _relay(
-        self, upstream: Upstream, source: AsyncIterator[Chunk], first: Chunk, model: str
-    ) -> AsyncIterator[Chunk]:
-        """The stream, once begun: the client's model name on every chunk; a failure from here
-        on is the stream's (recorded against the upstream, then raised)."""
-        chunk = first
-        try:
-            while True:
-                chunk.model = model
-                if chunk.done:
-                    if self.metrics is not None:  # before the last chunk: the client may leave
-                        self.metrics.answered(upstream.name, "ok")
-                    yield chunk
-                    return
-                yield chunk
-                try:
-                    chunk = await source.__anext__()
-                except StopAsyncIteration:
-                    return
-        except GatewayError as exc:
-            self._failed(upstream, exc)
-            raise
-        finally:
-            await self._give_up(upstream, source)
 
     async def _give_up(self, upstream: Upstream, source: Any) -> None:
         self.admission.release(upstream)

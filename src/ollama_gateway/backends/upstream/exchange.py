@@ -14,8 +14,8 @@ Ollama's ``{"error": "..."}`` or OpenAI's ``{"error": {"message": "..."}}``), ne
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
@@ -40,6 +40,11 @@ from ollama_gateway.errors import (
 
 MAX_LINE = 64 << 20  # a single line larger than this is not a reply we can use
 MAX_ERROR_BODY = 65536
+T = TypeVar("T")
+
+
+def _same(line: bytes) -> bytes:
+    return line
 
 
 class Exchange:
@@ -162,14 +167,14 @@ class Exchange:
             raise UpstreamBadResponse(f"malformed reply from {self.label} (not JSON)") from None
 
     async def lines(
-        self, path: str, body: Any, model: str | None, read_timeout: float | None = None
-    ) -> AsyncIterator[bytes]:
-        """The non-blank lines of a streamed reply (NDJSON, or SSE's ``data:`` lines).
+        self, path: str, body: Any, model: str | None, decode: Callable[[bytes], T] = _same
+    ) -> AsyncIterator[T]:
+        """The non-blank lines of a streamed reply (NDJSON, or SSE's ``data:`` lines), each
+        passed through ``decode`` (here, so that a stream is one generator, not two).
 
-        ``read_timeout`` bounds the wait for the head and between pieces (default: the
-        first-token timeout).
+        The wait for the head and between pieces is bounded by the first-token timeout.
         """
-        wait = self.first_token_timeout if read_timeout is None else read_timeout
+        wait = self.first_token_timeout
         resp = await self.send("POST", path, body, model, wait)
         try:
             async with resp:
@@ -183,9 +188,9 @@ class Exchange:
                     *lines, buffer = buffer.split(b"\n")
                     for line in lines:
                         if line.strip():
-                            yield line
+                            yield decode(line)
                 if buffer.strip():
-                    yield buffer
+                    yield decode(buffer)
         except ReadTimeout:
             raise self.late("stopped answering") from None
         except UpstreamHTTPError:
