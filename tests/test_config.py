@@ -180,3 +180,20 @@ def test_a_served_fleet_from_a_config_file(tmp_path, fake_ollama):
         proc.terminate()
         proc.communicate(timeout=15)
     assert proc.returncode == 0
+
+
+def test_the_documented_config_file_loads(tmp_path, monkeypatch):
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "fleet.md").read_text()
+    example = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("GATEWAY_KEY", KEY_A)
+    monkeypatch.setenv("VLLM_API_KEY", UPSTREAM_KEY)
+    settings = load(write(tmp_path, example))
+    assert [u.type for u in settings.upstreams] == [
+        "ollama",
+        "ollama",
+        "openai",
+        "ollama",
+        "embedded",
+    ]
+    assert settings.upstreams[2].header_values()["X-Team"] == "research"
+    assert settings.fallback_models == {"deepseek-r1:14b": ["deepseek-r1:1.5b"]}

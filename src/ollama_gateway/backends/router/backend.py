@@ -330,10 +330,9 @@ class RouterBackend:
         upstreams = self.registry.upstreams
         if any(u.routable for u in upstreams):
             return True, ""
-        reasons = "; ".join(
-            f"{u.name}: {u.breaker.last_error or u.breaker.state.name.lower()}" for u in upstreams
-        )
-        return False, f"no upstream is healthy ({reasons or 'none configured'})"
+        # states only: /ready is public, the errors (with addresses) are in the log
+        states = ", ".join(f"{u.name}: {u.breaker.state.name.lower()}" for u in upstreams)
+        return False, f"no upstream is healthy ({states or 'none configured'})"
 
     def upstream_states(self) -> list[dict[str, Any]]:
         """Each upstream's state, for ``/ready``."""
