@@ -122,7 +122,9 @@ async def test_least_in_flight_with_weights(fleet, ollamas):
     for server in (a, b):
         server.models = ["hold"]
         server.loaded = []
-    with fleet([up("a", a.url, weight=3), up("b", b.url)], parallel=16) as f:
+    with fleet(
+        [up("a", a.url, weight=3), up("b", b.url)], parallel=16, first_token_timeout=60
+    ) as f:
         async with httpx.AsyncClient(timeout=30) as client:
             tasks = await _held(client, f.url, 8)
             await _until(lambda: a.held + b.held == 8)
@@ -139,7 +141,7 @@ async def test_full_upstreams_queue_then_503_with_retry_after(fleet, ollamas):
     for server in (a, b):
         server.models = ["hold"]
     upstreams = [up("a", a.url, max_in_flight=1), up("b", b.url, max_in_flight=1)]
-    with fleet(upstreams, max_queue=1, queue_timeout=30) as f:
+    with fleet(upstreams, max_queue=1, queue_timeout=30, first_token_timeout=60) as f:
         async with httpx.AsyncClient(timeout=30) as client:
             running = await _held(client, f.url, 2)
             await _until(lambda: a.held + b.held == 2)
@@ -147,6 +149,8 @@ async def test_full_upstreams_queue_then_503_with_retry_after(fleet, ollamas):
             await _until(lambda: f.router.admission.waiting == 1)
             (refused,) = await asyncio.gather(*await _held(client, f.url, 1))
             assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+            metrics = (await client.get(f"{f.url}/metrics")).text
+            assert 'rejected_requests_total{reason="queue_full"} 1.0' in metrics
             a.release_held()
             b.release_held()
             await _until(lambda: a.held + b.held == 1)  # the queued one got a freed slot
@@ -300,3 +304,16 @@ def gateway(ollama, make_settings):
 
     with serve(create_app(make_settings(backend="ollama", ollama_url=ollama.url))) as url:
         yield url
+
+
+async def test_not_ready_while_no_upstream_is_healthy(fleet):
+    with fleet([up("gone", "http://127.0.0.1:9")], health_interval=0.2) as f:
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 30
+            while (r := await client.get(f"{f.url}/ready")).status_code == 200:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+    body = r.json()
+    assert r.status_code == 503 and body["status"] == "upstream_unavailable"
+    assert body["reason"] == "no upstream is healthy (gone: open)"
+    assert body["upstreams"][0]["state"] in ("open", "half_open")
