@@ -170,7 +170,7 @@ def test_a_served_fleet_from_a_config_file(tmp_path, fake_ollama):
         """,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLLAMA")}
-    proc, url = start_serve("--config", str(path), env=env, cwd=tmp_path)
+    proc, url = start_serve("--config", str(path), env=env, cwd=tmp_path, timeout=120)
     try:
         r = httpx.post(f"{url}/api/generate", json={"model": "r1", "prompt": "hi"})
         assert r.status_code == 200 and r.json()["model"] == "r1"
