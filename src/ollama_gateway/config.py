@@ -18,9 +18,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_VALUES = 100_000  # YAML aliases can make a small file expand: bounded
@@ -81,6 +82,7 @@ def dotted(location: Iterable[str | int]) -> str:
 
 def read_config(path: Path, known: Iterable[str], environ: Mapping[str, str]) -> ConfigFile:
     """Parse ``path``: a mapping whose keys are in ``known``; ``${NAME}`` from ``environ``."""
+    import yaml  # only a server with a config file needs it
     try:
         raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
     except OSError as exc:
@@ -118,6 +120,8 @@ def read_config(path: Path, known: Iterable[str], environ: Mapping[str, str]) ->
 
 def _value(node: yaml.Node, where: Location, config: ConfigFile, environ: Mapping[str, str]):
     """The Python value of ``node``, recording each part's line under its location."""
+    import yaml
+
     config.lines.setdefault(where, node.start_mark.line + 1)
     if len(config.lines) > MAX_VALUES or len(where) > MAX_DEPTH:
         raise config.error(where, "the configuration is too large or too deeply nested")
@@ -140,6 +144,8 @@ def _value(node: yaml.Node, where: Location, config: ConfigFile, environ: Mappin
 
 def _constructed(node: yaml.ScalarNode) -> Any:
     """A scalar as YAML's safe loader types it (int, float, bool, null or str)."""
+    import yaml
+
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)

@@ -9,13 +9,13 @@ the YAML file named by ``config`` (:mod:`ollama_gateway.config`) feed :class:`Se
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import (
     AliasChoices,
     Field,
@@ -280,7 +280,7 @@ class Settings(BaseSettings):
     def _parse_upstreams(cls, value: object) -> object:
         if isinstance(value, str):
             text = value.strip()
-            return orjson.loads(text) if text.startswith("[") else text.split(",") if text else []
+            return json.loads(text) if text.startswith("[") else text.split(",") if text else []
         return value
 
     @field_validator("aliases", mode="before")

@@ -7,10 +7,10 @@ the environment.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from ollama_gateway.core.hosts import parse_host
@@ -97,7 +97,7 @@ def parse_pairs(value: object, what: str) -> object:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("{"):
-            return orjson.loads(text)
+            return json.loads(text)
         value = [item for item in text.split(",") if item.strip()]
     if isinstance(value, list | tuple):
         out = {}

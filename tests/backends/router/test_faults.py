@@ -95,11 +95,11 @@ async def test_killing_one_of_three_under_16_clients(fleet):
                 await until(lambda: len(outcomes) >= 32 and b.in_flight >= 2)
                 port, proc = servers[1]
                 proc.kill()  # mid-stream for the requests b is serving
-                proc.wait(10)
+                await asyncio.to_thread(proc.wait, 10)  # the clients' loop keeps running
                 await until(lambda: not b.routable)
                 served = len(outcomes)
                 await until(lambda: len(outcomes) >= served + 48)  # the fleet works on without b
-                servers[1] = (port, start_fake(port, token_delay=0.04))
+                servers[1] = (port, await asyncio.to_thread(start_fake, port, 0.04))
                 rounds = f.router.poller.health_rounds
                 await until(lambda: b.routable)
                 rejoined_after = f.router.poller.health_rounds - rounds
