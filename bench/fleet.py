@@ -9,8 +9,10 @@ Four measurements, each against a baseline taken in the same run:
    least-in-flight, round-robin and affinity (plus hashing a 2 kB conversation for its key).
    Target: <= 10 us.
 2. **Throughput, 4 upstreams vs 1**: ``ollama-gateway serve`` as a fleet of 1 and of 4 instant
-   stand-ins (``bench/standin.py``), the seed call at 16 clients (``wrk``); the plain Ollama
-   backend in front of one stand-in is printed beside for reference. Target: 4/1 >= 0.95.
+   stand-ins (``bench/standin.py``, one process on 4 ports), the seed call at 16 clients
+   (``wrk``), rounds alternated; requests/s and the gateway's CPU time per request (steadier on a
+   shared machine: capacity is its inverse); the plain Ollama backend in front of one stand-in is
+   printed beside for reference. Target: 4/1 >= 0.95.
 3. **Uneven upstreams**: two stand-ins, one 3x slower (100 ms vs 300 ms a reply), 16 clients for
    ``--duration`` seconds; requests per upstream (from the gateway's ``/metrics``) with
    least-in-flight and with round-robin. Target: least-in-flight sends the fast one >= 2x.
@@ -38,7 +40,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway import KEY, ROOT, free_port, lua, wait_port, wrk
+from gateway import KEY, ROOT, cpu_seconds, free_port, lua, wait_port, wrk
 
 MODEL = "deepseek-r1:1.5b"
 SEED = '{"prompt":"x"}'
@@ -102,10 +104,16 @@ def start(command: list[str], port: int, env: dict[str, str] | None = None) -> s
     return proc
 
 
-def standin(delay: float = 0.0) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def standin(delay: float = 0.0, count: int = 1) -> tuple[subprocess.Popen, list[int]]:
+    """One stand-in process listening on ``count`` ports (so that 4 upstreams cost the machine
+    what 1 does: the comparison is the gateway's, not the scheduler's)."""
+    ports = [free_port() for _ in range(count)]
     script = str(ROOT / "bench" / "standin.py")
-    return start([sys.executable, script, str(port), "4", str(delay)], port), port
+    command = [sys.executable, script, ",".join(map(str, ports)), "4", str(delay)]
+    proc = start(command, ports[0])
+    for port in ports[1:]:
+        wait_port(port, proc)
+    return proc, ports
 
 
 def fake_ollama(port: int, token_delay: float) -> subprocess.Popen:
@@ -156,8 +164,7 @@ def per_upstream(port: int) -> dict[str, float]:
 
 # -- 2. throughput ---------------------------------------------------------------------------
 def throughput(args) -> list[tuple[str, dict]]:
-    stand_ins = [standin() for _ in range(4)]
-    ports = [p for _, p in stand_ins]
+    stand_in, ports = standin(count=4)
     rows = []
     plain = {"backend": "ollama", "ollama_url": f"http://127.0.0.1:{ports[0]}"}
     plain.update(parallel=4096, max_queue=100000)
@@ -171,18 +178,22 @@ def throughput(args) -> list[tuple[str, dict]]:
             for label, config in cases:
                 proc, port = gateway(args.src, config)
                 try:
-                    rows.append((label, seed_rps(port, args.duration)))
+                    before = cpu_seconds(proc.pid)
+                    result = seed_rps(port, args.duration)
+                    used = cpu_seconds(proc.pid) - before
+                    result["cpu_us"] = used / (result["rps"] * args.duration) * 1e6
+                    rows.append((label, result))
                 finally:
                     stop(proc)
     finally:
-        stop(*(p for p, _ in stand_ins))
+        stop(stand_in)
     return rows
 
 
 # -- 3. uneven -------------------------------------------------------------------------------
 def uneven(args) -> list[tuple[str, dict[str, float], float]]:
-    fast, fast_port = standin(0.1)
-    slow, slow_port = standin(0.3)
+    fast, (fast_port,) = standin(0.1)
+    slow, (slow_port,) = standin(0.3)
     rows = []
     try:
         for routing in ("least_in_flight", "round_robin"):
@@ -299,15 +310,23 @@ def main() -> None:
 def report_throughput(args) -> None:
     print("\n2. seed call, 16 clients, instant stand-ins (target: fleet of 4 >= 0.95x fleet of 1)")
     rows = throughput(args)
-    by: dict[str, list[float]] = {}
+    rps: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     for label, result in rows:
-        by.setdefault(label, []).append(result["rps"])
+        rps.setdefault(label, []).append(result["rps"])
+        cpu.setdefault(label, []).append(result["cpu_us"])
         bad = f"  ({result['bad']:.0f} non-2xx)" if result["bad"] else ""
-        print(f"   {label:<20}{result['rps']:>8.0f} req/s  p50 {result['p50']:.2f} ms{bad}")
-    one, four = statistics.median(by["fleet of 1"]), statistics.median(by["fleet of 4"])
+        print(
+            f"   {label:<20}{result['rps']:>8.0f} req/s  p50 {result['p50']:>6.2f} ms  "
+            f"gateway CPU {result['cpu_us']:>5.0f} us/request{bad}"
+        )
+    med = {label: statistics.median(values) for label, values in rps.items()}
+    cost = {label: statistics.median(values) for label, values in cpu.items()}
     print(
-        f"   median: fleet of 4 / fleet of 1 = {four / one:.2f}; "
-        f"fleet of 1 / ollama backend = {one / statistics.median(by['ollama backend, 1']):.2f}"
+        f"   medians: req/s fleet of 4 / fleet of 1 = {med['fleet of 4'] / med['fleet of 1']:.2f}; "
+        f"capacity (1 / CPU per request) fleet of 4 / fleet of 1 = "
+        f"{cost['fleet of 1'] / cost['fleet of 4']:.2f}; "
+        f"fleet of 1 / ollama backend = {cost['ollama backend, 1'] / cost['fleet of 1']:.2f}"
     )
 
 
