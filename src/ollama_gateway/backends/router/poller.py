@@ -93,6 +93,8 @@ class Poller:
                 await self.discover(upstream)
                 self.on_change()
             return
+        if upstream.kind == "embedded" and breaker.state is not State.HALF_OPEN:
+            return  # in this process: "not ready" is a model loading, not an upstream failing
         if breaker.state is State.HALF_OPEN:
             breaker.failure(True, reason)
         elif breaker.failure(True, reason):
