@@ -83,6 +83,7 @@ def dotted(location: Iterable[str | int]) -> str:
 def read_config(path: Path, known: Iterable[str], environ: Mapping[str, str]) -> ConfigFile:
     """Parse ``path``: a mapping whose keys are in ``known``; ``${NAME}`` from ``environ``."""
     import yaml  # only a server with a config file needs it
+
     try:
         raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
     except OSError as exc:
