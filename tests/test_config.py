@@ -197,3 +197,11 @@ def test_the_documented_config_file_loads(tmp_path, monkeypatch):
     ]
     assert settings.upstreams[2].header_values()["X-Team"] == "research"
     assert settings.fallback_models == {"deepseek-r1:14b": ["deepseek-r1:1.5b"]}
+
+
+def test_workers_are_refused_with_the_embedded_engine_in_the_fleet():
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--upstream", "http://127.0.0.1:9", "--upstream", "embedded", "--workers", "2"],
+    )
+    assert result.exit_code == 2 and "--workers > 1 needs upstreams" in result.output
