@@ -151,13 +151,15 @@ def test_official_clients_get_the_upstreams_own_text_at_temperature_0(fleet, lla
 
 
 def test_every_api_reaches_every_kind_of_upstream_through_one_port(fleet, stand_ins):
-    seed = httpx.post(f"{fleet}/api/generate", json={"prompt": "Say hi."}, headers=HEADERS)
+    seed = httpx.post(  # the seed call's body: only a prompt (no bound on its length here)
+        f"{fleet}/api/generate", json={"prompt": "Say hi."}, headers=HEADERS, timeout=300
+    )
     assert seed.status_code == 200 and seed.json()["generated_text"].strip()
     assert seed.json()["model"] == ALIAS  # the default model, through the alias
 
-    client = ollama.Client(host=fleet, headers=HEADERS)
+    client = ollama.Client(host=fleet, headers=HEADERS, timeout=120)
     assert client.chat(model="llama2", messages=QUESTION).message.content == "Hello, world!"
-    oai = openai.OpenAI(base_url=f"{fleet}/v1", api_key=KEY_A, max_retries=0)
+    oai = openai.OpenAI(base_url=f"{fleet}/v1", api_key=KEY_A, max_retries=0, timeout=120)
     embedded = oai.chat.completions.create(
         model=EMBEDDED, messages=QUESTION, temperature=0, max_tokens=16
     )
