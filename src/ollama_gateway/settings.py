@@ -405,6 +405,7 @@ class Settings(BaseSettings):
         except BadRequest as exc:
             raise ValueError(exc.message) from None
         return value
+
     @field_validator("upstreams", mode="before")
     @classmethod
     def _parse_upstreams(cls, value: object) -> object:

@@ -243,4 +243,5 @@ class CopyBody(WireBody):
     def names(self) -> tuple[str, str]:
         """``(source, destination)``, both checked to be model names."""
         return check_model_name(self.source), check_model_name(self.destination)
+
     upstream: str | None = Field(None, max_length=200)  # a fleet's upstream
