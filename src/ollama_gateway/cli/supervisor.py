@@ -26,6 +26,7 @@ import signal
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -193,7 +194,7 @@ class Supervisor:
         """
         task = asyncio.ensure_future(work) if work is not None else None
         stop = asyncio.ensure_future(self._stop.wait())
-        waiters: set[asyncio.Future[object]] = {stop, *(c.exited for c in self._children)}
+        waiters: set[asyncio.Future[Any]] = {stop, *(c.exited for c in self._children)}
         if task is not None:
             waiters.add(task)
         try:

@@ -82,9 +82,8 @@ class GenerationObserver:
         self.model = request.model
         self.upstream = upstream
         state = _state.get()
-        self._started = state.get("started") if state else None
-        if self._started is None:
-            self._started = time.perf_counter()
+        started: float | None = state.get("started") if state else None
+        self._started = started if started is not None else time.perf_counter()
         self._first: float | None = None
         self._output: list[str] | None = [] if log_prompts else None
         if log_prompts:
@@ -130,7 +129,7 @@ class GenerationObserver:
             state["model"] = self.model
             state["prompt_tokens"] = state.get("prompt_tokens", 0) + prompt
             state["generated_tokens"] = state.get("generated_tokens", 0) + generated
-            if self._first is not None and self._started is not None:
+            if self._first is not None:
                 state["ttft"] = self._first - self._started
         if self._output is not None:
             log_output(self.request.request_id, "".join(self._output))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -50,8 +50,8 @@ def slot_key(model: str) -> str:
 
 
 def admitted(
-    stream: Callable[..., AsyncIterator[Chunk]],
-) -> Callable[..., AsyncIterator[Chunk]]:
+    stream: Callable[..., AsyncGenerator[Chunk, None]],
+) -> Callable[..., AsyncGenerator[Chunk, None]]:
     """Wrap ``GenerationService.stream``: a slot of the model, a deadline, token usage.
 
     The slot is awaited before the backend is called (ServerBusy when the queue is full or the
@@ -61,7 +61,7 @@ def admitted(
     @functools.wraps(stream)
     async def admitted_stream(
         self: GenerationService, request: GenerationRequest, *args: Any, **kwargs: Any
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         self.prepare(request)
         model = slot_key(request.model)
         scheduler = self.scheduler
@@ -143,7 +143,7 @@ class GenerationService:
     @admitted
     async def stream(
         self, request: GenerationRequest, split_reasoning: bool = False
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         """The chunks of one generation; the last has ``done=True``.
 
         Reasoning goes to ``Chunk.thinking`` when ``request.think`` is true, is dropped when it
@@ -202,7 +202,7 @@ class GenerationService:
         """A whole generation as one chunk (text and thinking joined, stats of the last)."""
         texts: list[str] = []
         thinking: list[str] = []
-        tool_calls: list[dict] = []
+        tool_calls: list[dict[str, Any]] = []
         last = Chunk(done=True, stats=Stats())
         async with aclosing(self.stream(request, split_reasoning)) as chunks:
             async for chunk in chunks:

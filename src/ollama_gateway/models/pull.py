@@ -30,7 +30,7 @@ import os
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -289,8 +289,9 @@ async def _download_all(downloads: list[_BlobDownload], concurrency: int) -> Non
     try:
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
-            if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            failure = task.exception()
+            if failure is not None:
+                raise failure
     finally:
         for task in tasks:
             task.cancel()
@@ -309,7 +310,7 @@ async def pull_model(
     read_timeout: float = 60.0,
     retries: int = 2,
     resolver: Any = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Pull ``ref`` into ``store``, yielding Ollama's progress events; ends with ``success``.
 
     Raises ``ModelNotFound`` (no such tag), ``UpstreamUnavailable`` (registry unreachable or a

@@ -6,10 +6,12 @@ official clients (``ollama`` for Python, Open WebUI, LangChain) parse them uncha
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
 from fastapi import Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from ollama_gateway.accounts.policy import enforce_embed, require_model, visible
@@ -52,7 +54,9 @@ routes = Routes(
 _BAD = error_responses("ollama", 400, 404)
 
 
-def _ok(model, description: str = "OK", bad: bool = True, **more) -> dict[int | str, dict]:
+def _ok(
+    model: type[BaseModel], description: str = "OK", bad: bool = True, **more: Any
+) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model, "description": description, **more}, **(_BAD if bad else {})}
 
 
@@ -151,7 +155,7 @@ async def pull(
     return ndjson_response(lines)
 
 
-async def _last_event(events) -> dict[str, Any]:
+async def _last_event(events: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
     last: dict[str, Any] | None = None
     try:
         async for event in events:

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -158,8 +158,8 @@ class _Stream:
         raise NotImplementedError
 
     async def events(
-        self, first: Chunk, rest: AsyncIterator[Chunk], request_id: str
-    ) -> AsyncIterator[bytes]:
+        self, first: Chunk, rest: AsyncGenerator[Chunk, None], request_id: str
+    ) -> AsyncGenerator[bytes, None]:
         """The whole SSE body; errors after the start go in-band, then ``[DONE]``."""
         async with aclosing(rest):
             try:

@@ -9,6 +9,7 @@ Thin routers: the wire models (:mod:`ollama_gateway.schemas.openai`) build the n
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
 
@@ -68,7 +69,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _SSE_FAREWELL = b"data: " + error_body("openai", 503, SHUTDOWN_MESSAGE) + b"\n\n" + DONE
 
 
-def _sse(body) -> Response:
+def _sse(body: AsyncGenerator[bytes, None]) -> Response:
     return GatewayStream(body, _SSE_FAREWELL, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 

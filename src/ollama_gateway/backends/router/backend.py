@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Set
+from collections.abc import AsyncGenerator, Callable, Set
 from typing import TYPE_CHECKING, Any
 
 from ollama_gateway.backends.base import Backend
@@ -184,13 +184,13 @@ class RouterBackend:
         return status, retry
 
     # -- generation -------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
-    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def chat(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
-    async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def _generation(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         """The stream, once begun: the client's model name on every chunk; a failure from here
         on is the stream's (recorded against the upstream, then raised)."""
         upstream, source, chunk, model = await self._begin(request)
@@ -215,7 +215,7 @@ class RouterBackend:
 
     async def _begin(
         self, request: GenerationRequest
-    ) -> tuple[Upstream, AsyncIterator[Chunk], Chunk, str]:
+    ) -> tuple[Upstream, AsyncGenerator[Chunk, None], Chunk, str]:
         """An upstream's stream and its first chunk, trying others (and fallback models) while
         attempts fail before it: ``(upstream, stream, first chunk, model)``."""
         settings = self.settings
@@ -317,7 +317,7 @@ class RouterBackend:
 
     def pull(
         self, model: str, insecure: bool = False, upstream: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         return self.models.pull(model, insecure, upstream)
 
     async def delete(self, model: str, upstream: str | None = None) -> None:
@@ -339,7 +339,7 @@ class RouterBackend:
         return [u.state() for u in self.registry.upstreams]
 
 
-async def _first(source: AsyncIterator[Chunk]) -> Chunk:
+async def _first(source: AsyncGenerator[Chunk, None]) -> Chunk:
     try:
         return await source.__anext__()
     except StopAsyncIteration:

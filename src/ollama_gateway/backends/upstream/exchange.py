@@ -14,8 +14,8 @@ Ollama's ``{"error": "..."}`` or OpenAI's ``{"error": {"message": "..."}}``), ne
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any, TypeVar, overload
 
 import orjson
 
@@ -166,9 +166,17 @@ class Exchange:
         except orjson.JSONDecodeError:
             raise UpstreamBadResponse(f"malformed reply from {self.label} (not JSON)") from None
 
+    @overload
+    def lines(self, path: str, body: Any, model: str | None) -> AsyncGenerator[bytes, None]: ...
+
+    @overload
+    def lines(
+        self, path: str, body: Any, model: str | None, decode: Callable[[bytes], T]
+    ) -> AsyncGenerator[T, None]: ...
+
     async def lines(
-        self, path: str, body: Any, model: str | None, decode: Callable[[bytes], T] = _same
-    ) -> AsyncIterator[T]:
+        self, path: str, body: Any, model: str | None, decode: Callable[[bytes], Any] = _same
+    ) -> AsyncGenerator[Any, None]:
         """The non-blank lines of a streamed reply (NDJSON, or SSE's ``data:`` lines), each
         passed through ``decode`` (here, so that a stream is one generator, not two).
 
