@@ -14,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
-from ollama_gateway.api import health, ollama, openai
+from ollama_gateway.api import health, ollama, openai, status
 from ollama_gateway.api.bodies import request_id
 from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.api.health import Readiness
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
+from ollama_gateway.console import CONSOLE_PATH, mount_console
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.access import ObservabilityMiddleware
@@ -121,6 +122,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ollama.router)
     app.include_router(openai.router)
+    app.include_router(status.router)
+    if settings.console:
+        mount_console(app)
 
     # Outermost last: CORS must answer preflights before the key check runs.
     app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
@@ -130,6 +134,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         keyring=keyring,
         max_body_bytes=settings.max_body_bytes,
         public_paths=("/metrics",) if settings.metrics_public else (),
+        public_prefixes=(CONSOLE_PATH,) if settings.console else (),
     )
     if settings.cors_origins:
         app.add_middleware(

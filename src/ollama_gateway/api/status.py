@@ -1,0 +1,112 @@
+"""``GET /status``: the numbers of ``/metrics`` as one JSON object, for the web console's live view.
+
+Behind the API key like ``/metrics`` (and the same scope once keys have roles). Every number is
+read from the same instruments ``/metrics`` renders, at the same moment, so the two never disagree;
+counters are cumulative (a client derives rates from two readings and their ``time``). The shape
+is documented in docs/observability.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ollama_gateway import __version__
+from ollama_gateway.api.bodies import JSONResponse
+from ollama_gateway.api.health import refresh_loaded
+from ollama_gateway.observability.metrics import Metrics
+from ollama_gateway.observability.metrics_hot import PREFIX
+
+router = APIRouter()
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+# status field -> the sample (name without the prefix) it is read from, per model label
+_PER_MODEL = {
+    "running": "running_slots",
+    "queued": "queue_depth",
+    "size": "loaded_model_size_bytes",
+    "expires_at": "loaded_model_expiry_timestamp_seconds",
+    "prompt_tokens": "prompt_tokens_total",
+    "generated_tokens": "generated_tokens_total",
+    "generations": "generation_tokens_per_second_count",
+    "tokens_per_second_sum": "generation_tokens_per_second_sum",
+    "first_tokens": "time_to_first_token_seconds_count",
+    "first_token_seconds_sum": "time_to_first_token_seconds_sum",
+}
+_INTEGERS = {"running", "queued", "size", "prompt_tokens", "generated_tokens", "generations"}
+
+
+def _values(samples: Samples, name: str) -> list[tuple[dict[str, str], float]]:
+    return samples.get(PREFIX + name, [])
+
+
+def _by_label(samples: Samples, name: str, label: str) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for labels, value in _values(samples, name):
+        out[labels.get(label, "")] += int(value)
+    return dict(out)
+
+
+def models_of(samples: Samples) -> list[dict[str, Any]]:
+    """One entry per model label that any per-model instrument knows, sorted by name."""
+    table: dict[str, dict[str, Any]] = {}
+    for field, name in _PER_MODEL.items():
+        for labels, value in _values(samples, name):
+            model = labels.get("model", "")
+            entry = table.setdefault(model, {"name": model, "loaded": False})
+            entry[field] = int(value) if field in _INTEGERS else value
+    for model in table.values():
+        model["loaded"] = "size" in model
+        for field in _PER_MODEL:
+            model.setdefault(field, None if field == "expires_at" else 0)
+    return [table[name] for name in sorted(table)]
+
+
+def status_of(samples: Samples, ready: tuple[bool, str, str], app_state: Any) -> dict[str, Any]:
+    """The ``/status`` body from the metric samples and the readiness check."""
+    settings = app_state.settings
+    backend = getattr(app_state, "backend", None)
+    backend_name = backend.name if backend is not None else "starting"
+    ok, status, reason = ready
+    in_flight = _values(samples, "requests_in_flight")
+    upstream = {
+        "name": backend_name,
+        "url": settings.ollama_url if backend_name == "ollama" else None,
+        "healthy": ok,
+        "status": status,
+        "reason": reason,
+        "errors": _by_label(samples, "upstream_errors_total", "kind"),
+    }
+    return {
+        "time": time.time(),
+        "version": __version__,
+        "backend": backend_name,
+        "default_model": settings.model,
+        "parallel": settings.parallel,
+        "max_queue": settings.max_queue,
+        "ready": ok,
+        "upstreams": [upstream],
+        "requests": {
+            "in_flight": int(in_flight[0][1]) if in_flight else 0,
+            "total": sum(int(v) for _, v in _values(samples, "requests_total")),
+            "rejected": _by_label(samples, "rejected_requests_total", "reason"),
+        },
+        "models": models_of(samples),
+    }
+
+
+@router.get("/status")
+async def status(request: Request) -> Response:
+    """The live numbers of ``/metrics`` as JSON (loaded models, slots, queues, tokens, health)."""
+    state = request.app.state
+    instruments: Metrics = state.metrics
+    backend = getattr(state, "backend", None)
+    if backend is not None:
+        await refresh_loaded(instruments, backend)
+    ready = await state.readiness.check(backend)
+    return JSONResponse(status_of(instruments.samples(), ready, state))

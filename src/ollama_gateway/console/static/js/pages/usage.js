@@ -1,0 +1,119 @@
+// Usage: tokens and requests per day as charts, by key or by model, over a date range; the
+// same rows as a table with totals, and as CSV. An admin sees every key; a user key its own.
+
+import { listKeys, usage } from "../admin.js";
+import { ApiError } from "../api.js";
+import { stackedBars } from "../chart.js";
+import { download, field, fill, h } from "../dom.js";
+import { count } from "../format.js";
+
+const COLUMNS = ["requests", "errors", "prompt_tokens", "generated_tokens", "total_tokens"];
+const MAX_DAYS = 366;
+
+function daysBetween(since, until) {
+  const days = [];
+  const at = new Date(`${since}T00:00:00Z`);
+  const end = new Date(`${until}T00:00:00Z`);
+  while (at <= end && days.length < MAX_DAYS) {
+    days.push(at.toISOString().slice(0, 10));
+    at.setUTCDate(at.getUTCDate() + 1);
+  }
+  return days;
+}
+
+/** Chart series: one per key or model, a value per day. */
+function series(rows, days, dimension, metric, names) {
+  const byName = new Map();
+  for (const row of rows) {
+    const name = names(row[dimension]);
+    if (!byName.has(name)) byName.set(name, new Array(days.length).fill(0));
+    const i = days.indexOf(row.day);
+    if (i >= 0) byName.get(name)[i] += row[metric] || 0;
+  }
+  return [...byName.entries()]
+    .sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0))
+    .map(([name, values]) => ({ name, values }));
+}
+
+function totals(rows) {
+  const sum = Object.fromEntries(COLUMNS.map((c) => [c, 0]));
+  for (const row of rows) for (const c of COLUMNS) sum[c] += row[c] || 0;
+  return sum;
+}
+
+function table(rows, dimension, names) {
+  if (!rows.length) return h("p", { class: "muted", id: "usage-empty" }, "No requests in this range.");
+  const sum = totals(rows);
+  const head = ["Day", dimension === "key" ? "Key" : "Model", "Requests", "Errors", "Prompt tokens", "Generated tokens", "Total tokens"];
+  return h("div", { class: "table-wrap" }, h("table", { id: "usage-table" },
+    h("thead", null, h("tr", null, head.map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", null, rows.map((row) => h("tr", null,
+      h("td", null, row.day), h("td", null, names(row[dimension])),
+      COLUMNS.map((c) => h("td", { class: "num", "data-column": c }, count(row[c] || 0)))))),
+    h("tfoot", null, h("tr", { id: "usage-totals" }, h("th", { scope: "row", colspan: 2 }, "Total"),
+      COLUMNS.map((c) => h("td", { class: "num", "data-column": c }, count(sum[c])))))));
+}
+
+function csv(rows, dimension, names) {
+  const quote = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  const lines = [["day", dimension, ...COLUMNS].join(",")];
+  for (const row of rows) {
+    lines.push([row.day, names(row[dimension]), ...COLUMNS.map((c) => row[c] || 0)].map(quote).join(","));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function render(context, container) {
+  const everyone = context.can.keys;
+  // days are UTC days, as the gateway counts them
+  const today = new Date();
+  const start = new Date(today.getTime() - 13 * 86400000);
+  const utcDay = (date) => date.toISOString().slice(0, 10);
+  const since = h("input", { type: "date", id: "usage-since", value: utcDay(start) });
+  const until = h("input", { type: "date", id: "usage-until", value: utcDay(today) });
+  const dimension = h("select", { id: "usage-by" },
+    (everyone ? [["key", "By key"], ["model", "By model"]] : [["model", "By model"]])
+      .map(([value, label]) => h("option", { value }, label)));
+  const body = h("div", { id: "usage-body" }, h("p", { class: "muted" }, "Loading…"));
+  let keyNames = new Map();
+  let current = { rows: [], by: "model" };
+
+  const names = (value) => keyNames.get(value) || value || "–";
+
+  async function load() {
+    const by = dimension.value;
+    const range = { since: since.value, until: until.value };
+    if (!range.since || !range.until || range.since > range.until) {
+      fill(body, h("p", { class: "error", role: "alert" }, "Choose a start day on or before the end day."));
+      return;
+    }
+    try {
+      const [rows, keys] = await Promise.all([
+        usage(context.api, { everyone, by: ["day", by], ...range }),
+        everyone && by === "key" ? listKeys(context.api).catch(() => []) : Promise.resolve([]),
+      ]);
+      keyNames = new Map(keys.map((k) => [k.id, k.name || k.prefix]));
+      current = { rows, by };
+      const days = daysBetween(range.since, range.until);
+      fill(body,
+        h("div", { class: "card" },
+          stackedBars({ categories: days, series: series(rows, days, by, "total_tokens", names), label: "Tokens per day", unit: " tokens" }),
+          stackedBars({ categories: days, series: series(rows, days, by, "requests", names), label: "Requests per day", unit: " requests" })),
+        h("div", { class: "card" }, table(rows, by, names)));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) context.expired();
+      else fill(body, h("p", { class: "error", role: "alert" }, err.message));
+    }
+  }
+
+  const form = h("form", { class: "card filters", on: { submit: (e) => { e.preventDefault(); load(); } } },
+    field("From", since), field("To", until), field("Group", dimension),
+    h("button", { type: "submit", class: "primary", id: "usage-show" }, "Show"),
+    h("button", { type: "button", id: "usage-csv", on: { click: () => download(
+      `usage-${since.value}-${until.value}.csv`, csv(current.rows, current.by, names), "text/csv") } }, "Download CSV"));
+  dimension.addEventListener("change", load);
+
+  fill(container, h("h1", { id: "page-title" }, everyone ? "Usage" : "My usage"), form, body);
+  load();
+  return null;
+}
