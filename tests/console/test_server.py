@@ -72,9 +72,7 @@ def test_only_reads_are_open_under_ui(gateway):
 
 
 def test_the_setting_turns_the_console_off(ollama, make_settings):
-    settings = make_settings(
-        backend="ollama", ollama_url=ollama.url, api_keys=KEY, console=False
-    )
+    settings = make_settings(backend="ollama", ollama_url=ollama.url, api_keys=KEY, console=False)
     with serve(create_app(settings)) as url:
         assert httpx.get(url + "/ui/").status_code == 401  # not a public path any more
         assert httpx.get(url + "/ui/", headers=AUTH).status_code == 404
@@ -119,8 +117,10 @@ def test_status_reports_the_numbers_of_metrics(gateway, ollama):
     ]
     by_name = {m["name"]: m for m in status["models"]}
     llama = by_name["llama2"]
-    assert llama["generated_tokens"] == 8 == _metric(
-        metrics, "ollama_gateway_generated_tokens_total", model="llama2"
+    assert (
+        llama["generated_tokens"]
+        == 8
+        == _metric(metrics, "ollama_gateway_generated_tokens_total", model="llama2")
     )
     assert llama["prompt_tokens"] == 6
     assert llama["generations"] == 2
@@ -195,8 +195,17 @@ def _code(text: str) -> str:
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: str(p.relative_to(STATIC_DIR)))
 def test_no_script_turns_strings_into_markup(path: Path):
     text = _code(path.read_text(encoding="utf-8"))
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
-                 "new Function", "setAttribute(\"style", "localStorage", "document.cookie"):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        'setAttribute("style',
+        "localStorage",
+        "document.cookie",
+    ):
         assert sink not in text, f"{path.name} uses {sink}"
 
 
