@@ -11,8 +11,9 @@ import pytest
 from ollama_gateway.app import create_app
 from ollama_gateway.console.mount import STATIC_DIR
 from tests.support.live import serve
+from tests.support.secrets import KEY_A
 
-KEY = "console-test-key-0123456789"
+KEY = KEY_A
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 

@@ -92,8 +92,7 @@ function signInPage(message) {
   input.focus();
 }
 
-function renderNav() {
-  const current = route();
+function renderNav(current) {
   fill(nav, h("ul", null, PAGES.filter((p) => p.when(session.can)).map((page) => h("li", null,
     h("a", {
       href: `#/${page.id}`,
@@ -135,7 +134,7 @@ function show() {
   }
   const allowed = PAGES.filter((p) => p.when(session.can));
   const page = allowed.find((p) => p.id === route()) || allowed[0];
-  renderNav();
+  renderNav(page?.id);
   if (!page) {
     fill(main, h("div", { class: "card" }, h("h1", null, "Nothing to show"),
       h("p", null, "This key may not use any of the console's pages.")));

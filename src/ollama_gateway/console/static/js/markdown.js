@@ -180,16 +180,17 @@ function table(lines, i, out) {
 // --- inline ---------------------------------------------------------------------------------
 
 // Each span is bounded (SPAN characters), so a reply full of unmatched markers stays linear.
-const SPAN = "{1,2000}?";
+const SPAN = "{0,2000}?";
 const INLINE = [
   { re: /^(`+)(?!`)([^`][\s\S]{0,2000}?)\1(?!`)/, make: (m) => h("code", null, m[2].replace(/^ (.*) $/s, "$1")) },
   { re: /^\[([^\]\n]{1,500})\]\(\s*<?([^)\s>]{1,2000})>?(?:\s+"[^"\n]{0,200}")?\s*\)/, make: (m) => link(m[2], inline(m[1])) },
-  { re: new RegExp(`^(\\*\\*|__)(?=\\S)([\\s\\S]${SPAN}\\S)\\1`), make: (m) => h("strong", null, inline(m[2])) },
+  { re: new RegExp(`^\\*\\*(?=\\S)([\\s\\S]${SPAN}\\S)\\*\\*`), make: (m) => h("strong", null, inline(m[1])) },
   { re: new RegExp(`^~~(?=\\S)([\\s\\S]${SPAN}\\S)~~`), make: (m) => h("del", null, inline(m[1])) },
   { re: new RegExp(`^\\*(?=[^\\s*])([\\s\\S]${SPAN}[^\\s*])\\*(?!\\*)`), make: (m) => h("em", null, inline(m[1])) },
-  { re: /^\*([^\s*])\*(?!\*)/, make: (m) => h("em", null, m[1]) },
-  // _emphasis_ and bare URLs only start a word: snake_case_names and a/http://x stay text
-  { re: new RegExp(`^_(?=[^\\s_])([\\s\\S]${SPAN}[^\\s_])_(?![\\p{L}\\p{N}])`, "u"), make: (m) => h("em", null, inline(m[1])), wordStart: true },
+  // __strong__, _emphasis_ and bare URLs only start and end at word boundaries:
+  // snake_case_names, __dunder__.attributes and a/http://x stay text
+  { re: new RegExp(`^__(?=[^\\s_])([\\s\\S]${SPAN}[^\\s_])__(?![\\p{L}\\p{N}_])`, "u"), make: (m) => h("strong", null, inline(m[1])), wordStart: true },
+  { re: new RegExp(`^_(?=[^\\s_])([\\s\\S]${SPAN}[^\\s_])_(?![\\p{L}\\p{N}_])`, "u"), make: (m) => h("em", null, inline(m[1])), wordStart: true },
   { re: /^(?:https?:\/\/|mailto:)[^\s<>"'`]{0,2000}[^\s<>"'`.,;:!?)\]]/i, make: (m) => link(m[0], m[0]), wordStart: true },
 ];
 const SPECIAL = /[`[*_~\\\n]/;
@@ -252,7 +253,7 @@ function spans(text) {
 
 function match(text, i) {
   const rest = text.slice(i, i + 4200);
-  const afterWord = i > 0 && /[\p{L}\p{N}/]/u.test(text[i - 1]);
+  const afterWord = i > 0 && /[\p{L}\p{N}/_]/u.test(text[i - 1]);
   for (const { re, make, wordStart } of INLINE) {
     if (wordStart && afterWord) continue;
     const found = re.exec(rest);
