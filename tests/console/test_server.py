@@ -117,7 +117,8 @@ def test_status_reports_the_numbers_of_metrics(gateway, ollama):
         }
     ]
     by_name = {m["name"]: m for m in status["models"]}
-    llama = by_name["llama2"]
+    assert "llama2" not in by_name  # one model, under its full name
+    llama = by_name["llama2:latest"]
     assert (
         llama["generated_tokens"]
         == 8

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from ollama_gateway import __version__
 from ollama_gateway.api.bodies import JSONResponse
 from ollama_gateway.api.health import refresh_loaded
+from ollama_gateway.core.service import slot_key
 from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.observability.metrics_hot import PREFIX
 
@@ -53,18 +54,31 @@ def _by_label(samples: Samples, name: str, label: str) -> dict[str, int]:
 
 
 def models_of(samples: Samples) -> list[dict[str, Any]]:
-    """One entry per model label that any per-model instrument knows, sorted by name."""
+    """One entry per model that any per-model instrument knows, sorted by name.
+
+    ``llama2`` and ``llama2:latest`` are one model (the scheduler counts slots under the full
+    name, the token counters under the name a request used): their numbers are added up under
+    the name ``/api/ps`` shows when the model is loaded, else the full name.
+    """
     table: dict[str, dict[str, Any]] = {}
+    names: dict[str, str] = {}
     for field, name in _PER_MODEL.items():
         for labels, value in _values(samples, name):
             model = labels.get("model", "")
-            entry = table.setdefault(model, {"name": model, "loaded": False})
-            entry[field] = int(value) if field in _INTEGERS else value
-    for model in table.values():
+            key = slot_key(model) if model else model
+            entry = table.setdefault(key, {"name": key, "loaded": False})
+            if field == "size":
+                names[key] = model  # the loaded model's own name
+            if field == "expires_at":
+                entry[field] = max(entry.get(field) or 0.0, value)
+            else:  # counts and sums add up
+                entry[field] = entry.get(field, 0) + (int(value) if field in _INTEGERS else value)
+    for key, model in table.items():
+        model["name"] = names.get(key, key)
         model["loaded"] = "size" in model
         for field in _PER_MODEL:
             model.setdefault(field, None if field == "expires_at" else 0)
-    return [table[name] for name in sorted(table)]
+    return sorted(table.values(), key=lambda m: m["name"])
 
 
 def status_of(samples: Samples, ready: tuple[bool, str, str], app_state: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ export function ask({ title, message, confirm = "OK", danger = false, input = nu
     const error = h("p", { class: "error", role: "alert" });
     const ok = h("button", { type: "submit", class: danger ? "danger" : "primary", id: "dialog-confirm" }, confirm);
     const cancel = h("button", { type: "button", id: "dialog-cancel" }, "Cancel");
-    const form = h("form", { method: "post" },
+    const form = h("form", { method: "post", novalidate: true },
       h("h2", null, title),
       message ? h("p", null, message) : null,
       input ? h("label", { class: "field" }, h("span", { class: "label" }, input.label), field) : null,
@@ -70,7 +70,7 @@ export function formDialog({ title, body, confirm = "Save", read }) {
     const error = h("p", { class: "error", role: "alert" });
     const ok = h("button", { type: "submit", class: "primary", id: "dialog-confirm" }, confirm);
     const cancel = h("button", { type: "button", id: "dialog-cancel" }, "Cancel");
-    const form = h("form", { method: "post" }, h("h2", null, title), body, error,
+    const form = h("form", { method: "post", novalidate: true }, h("h2", null, title), body, error,
       h("div", { class: "actions" }, cancel, ok));
     const dialog = h("dialog", { class: "card wide", "aria-label": title }, form);
     let answer = null;

@@ -101,7 +101,7 @@ function settingsPanel(models, onChange) {
       field("Seed", bind(h("input", { id: "seed", type: "number", step: 1, placeholder: "random",
         value: chat.seed }), "seed")),
       field("Reasoning", bind(h("select", { id: "think" },
-        [["default", "Model default"], ["on", "Think"], ["off", "Don't think"]].map(([value, label]) =>
+        [["default", "Default"], ["on", "Think"], ["off", "Don't think"]].map(([value, label]) =>
           h("option", { value, selected: value === chat.think }, label))), "think", "change"))),
     field("Output", output),
     schemaField);

@@ -50,7 +50,7 @@ function upstreams(status) {
 
 function models(status, readings) {
   if (!status.models.length) return h("p", { class: "muted" }, "No model has been used or loaded yet.");
-  const head = ["Model", "Loaded", "Slots in use", "Queued", "Tokens/s now", "Avg speed", "Avg first token", "Generated", "Unloads"];
+  const head = ["Model", "Loaded", "Slots in use", "Queued", "Tokens/s, 10 s", "Avg speed", "Avg first token", "Generated", "Unloads"];
   return h("div", { class: "table-wrap" }, h("table", { id: "status-models" },
     h("thead", null, h("tr", null, head.map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", null, status.models.map((m) => h("tr", { "data-model": m.name },
@@ -77,11 +77,13 @@ function view(status, readings) {
       tile("Health", ready ? "ready" : status.upstreams[0]?.status || "not ready", "tile-health", ready ? "ok" : "bad"),
       tile("Generating", String(running), "tile-running"),
       tile("Queued", String(queued), "tile-queued"),
-      tile("Tokens/s now", rate(throughput[throughput.length - 1] || 0).replace(" tokens/s", ""), "tile-rate"),
+      tile("Tokens/s, last 10 s", rate(throughput[throughput.length - 1] || 0).replace(" tokens/s", ""), "tile-rate"),
       tile("Loaded models", String(status.models.filter((m) => m.loaded).length), "tile-loaded"),
       tile("Requests in flight", String(status.requests.in_flight), "tile-flight")),
     h("section", { class: "card" }, h("h2", null, "Tokens per second"),
-      sparkline(throughput, { label: "Tokens per second, last three minutes", unit: " tokens/s", width: 640, height: 96 })),
+      sparkline(throughput, { label: "Tokens per second, last three minutes", unit: " tokens/s", width: 640, height: 96 }),
+      h("p", { class: "muted small" }, "Generated tokens over the last ten seconds, counted when each generation ends "
+        + "(as /metrics counts them); the last three minutes.")),
     h("section", { class: "card" }, h("h2", null, "Models"), models(status, readings)),
     h("section", { class: "card" }, h("h2", null, "Upstreams"), upstreams(status)),
     h("p", { class: "muted", id: "status-updated" },
