@@ -1,43 +1,32 @@
 // The admin API (issue 13) as the Keys and Usage pages use it: every endpoint and field they
-// rely on is named here, in one place.
+// rely on is named here, in one place (the server side is api/admin.py).
 //
-//   GET    /me                          the signed-in key: {id, name, prefix, role, ...}
-//   GET    /me/usage?by=&since=&until=  the signed-in key's own usage rows
-//   GET    /admin/keys                  [key] or {keys: [key]}
-//   POST   /admin/keys                  create: fields below -> key, plus the plaintext `key`
-//   PATCH  /admin/keys/{id}             update any of the fields below (disable: {disabled})
-//   POST   /admin/keys/{id}/rotate      a new secret for the key -> key, plus `key`
-//   DELETE /admin/keys/{id}             revoke
-//   GET    /admin/usage?by=&since=&until=   everyone's usage rows
+//   GET    /me                           the signed-in key: {id, source, name, prefix, role, ...}
+//   GET    /me/usage?by=&since=&until=   the signed-in key's own usage
+//   GET    /admin/keys                   {keys: [key]}
+//   POST   /admin/keys                   create: the fields below -> key + `key` (the secret, once)
+//   PATCH  /admin/keys/{id}              change the fields given (null clears a limit)
+//   POST   /admin/keys/{id}/disable      turn a key off (and /enable: on again)
+//   POST   /admin/keys/{id}/rotate       a new secret for the same key -> key + `key`
+//   DELETE /admin/keys/{id}              revoke (204)
+//   GET    /admin/usage?by=&since=&until=[&format=csv]   everyone's usage
 //
-// A key: id, name, prefix, role, models (names and glob patterns; [] = all), rpm, tpm,
-// tokens_per_day, tokens_per_month, requests_per_day, requests_per_month, max_concurrent,
-// expires_at (ISO time or null), disabled, labels ({name: value}), created_at, last_used_at.
-// A usage row: the `by` columns (day, key, model, api) and requests, errors, prompt_tokens,
-// generated_tokens, total_tokens.
-
-export const KEY_FIELDS = [
-  "name", "role", "models", "rpm", "tpm", "tokens_per_day", "tokens_per_month",
-  "requests_per_day", "requests_per_month", "max_concurrent", "expires_at", "labels",
-];
+// A key: id, name (no spaces or "="), prefix, role (admin, user, metrics), models (names and
+// glob patterns; [] = all), rpm, tpm, tokens_per_day, tokens_per_month, requests_per_day,
+// requests_per_month, max_concurrent, weight, expires_at, disabled, labels ({name: value}),
+// created_at, updated_at, last_used_at (times in UTC).
+// A usage report: {by, since, until, rows: [{<by columns: day, key (+ name), model, api>,
+// requests, errors, prompt_tokens, generated_tokens, total_tokens}]}.
 
 function list(answer, field) {
   if (Array.isArray(answer)) return answer;
   return (answer && Array.isArray(answer[field])) ? answer[field] : [];
 }
 
-/** The plaintext of a key the server just created or rotated (shown once). */
-export function secretOf(answer) {
-  for (const name of ["key", "plaintext", "api_key", "secret"]) {
-    if (answer && typeof answer[name] === "string") return answer[name];
-  }
-  return "";
-}
-
-function recordOf(answer) {
-  if (answer && typeof answer.key === "object" && answer.key) return answer.key;
-  if (answer && typeof answer.record === "object" && answer.record) return answer.record;
-  return answer;
+/** The key record and its secret (shown once) from a create or rotate answer. */
+function created(answer) {
+  const { key, ...record } = answer;
+  return { key: record, secret: typeof key === "string" ? key : "" };
 }
 
 export async function listKeys(api) {
@@ -45,26 +34,39 @@ export async function listKeys(api) {
 }
 
 export async function createKey(api, fields) {
-  const answer = await api.json("POST", "/admin/keys", fields);
-  return { key: recordOf(answer), secret: secretOf(answer) };
+  return created(await api.json("POST", "/admin/keys", fields));
 }
 
 export async function updateKey(api, id, changes) {
-  return recordOf(await api.json("PATCH", `/admin/keys/${encodeURIComponent(id)}`, changes));
+  return api.json("PATCH", `/admin/keys/${encodeURIComponent(id)}`, changes);
+}
+
+export async function setDisabled(api, id, disabled) {
+  const action = disabled ? "disable" : "enable";
+  return api.json("POST", `/admin/keys/${encodeURIComponent(id)}/${action}`, {});
 }
 
 export async function rotateKey(api, id) {
-  const answer = await api.json("POST", `/admin/keys/${encodeURIComponent(id)}/rotate`, {});
-  return { key: recordOf(answer), secret: secretOf(answer) };
+  return created(await api.json("POST", `/admin/keys/${encodeURIComponent(id)}/rotate`, {}));
 }
 
 export async function revokeKey(api, id) {
   await api.json("DELETE", `/admin/keys/${encodeURIComponent(id)}`);
 }
 
-/** Usage rows grouped `by` (e.g. ["day", "key"]) between two days (inclusive, YYYY-MM-DD). */
-export async function usage(api, { everyone, by, since, until }) {
+function usagePath(everyone, by, since, until, format) {
   const query = new URLSearchParams({ by: by.join(","), since, until });
-  const path = everyone ? "/admin/usage" : "/me/usage";
-  return list(await api.get(`${path}?${query}`), "usage");
+  if (format) query.set("format", format);
+  return `${everyone ? "/admin/usage" : "/me/usage"}?${query}`;
+}
+
+/** Usage rows grouped `by` (e.g. ["day", "key"]) between two UTC days (inclusive). */
+export async function usage(api, { everyone, by, since, until }) {
+  return list(await api.get(usagePath(everyone, by, since, until)), "rows");
+}
+
+/** The same report as CSV, as the server writes it. */
+export async function usageCsv(api, { everyone, by, since, until }) {
+  const response = await api.request("GET", usagePath(everyone, by, since, until, "csv"));
+  return response.text();
 }

@@ -48,10 +48,16 @@ export function until(when, now = Date.now()) {
   return `in ${(left / 3600).toFixed(1)} h`;
 }
 
+/** An ISO time string as a Date; one without a zone is UTC (the admin API's times are). */
+export function utc(text) {
+  const zoned = /([zZ]|[+-]\d\d:?\d\d)$/.test(text) || !/T\d/.test(text);
+  return new Date(zoned ? text : `${text}Z`);
+}
+
 /** An ISO time or Unix seconds -> "2026-12-01 23:45" in local time. */
 export function when(value) {
   if (value === null || value === undefined || value === "") return "never";
-  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  const date = typeof value === "number" ? new Date(value * 1000) : utc(String(value));
   if (Number.isNaN(date.getTime())) return String(value);
   const pad = (n) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `

@@ -1,11 +1,11 @@
 // Keys (admin): create (the secret shown once), list with last use, edit role, models, limits,
 // quotas and expiry, disable, rotate, revoke. Everything goes through the admin API (admin.js).
 
-import { createKey, listKeys, revokeKey, rotateKey, updateKey } from "../admin.js";
+import { createKey, listKeys, revokeKey, rotateKey, setDisabled, updateKey } from "../admin.js";
 import { ApiError } from "../api.js";
 import { ask, formDialog, tell } from "../dialog.js";
 import { copyButton, field, fill, h } from "../dom.js";
-import { count, when } from "../format.js";
+import { count, utc, when } from "../format.js";
 
 const LIMITS = [
   ["rpm", "Requests / minute"],
@@ -15,6 +15,7 @@ const LIMITS = [
   ["requests_per_day", "Requests / day"],
   ["requests_per_month", "Requests / month"],
   ["max_concurrent", "Concurrent requests"],
+  ["weight", "Queue weight"],
 ];
 
 function labelsText(labels) {
@@ -24,17 +25,19 @@ function labelsText(labels) {
 /** The fields of a key as a form; read() returns the API's fields (null for "no limit"). */
 function keyForm(key = {}) {
   const inputs = {};
-  inputs.name = h("input", { type: "text", name: "name", value: key.name || "", required: true, maxlength: 200 });
+  inputs.name = h("input", { type: "text", name: "name", value: key.name || "", required: true, maxlength: 200, pattern: "[^\\s=]+" });
   inputs.role = h("select", { name: "role" }, ["user", "admin", "metrics"].map((role) =>
     h("option", { value: role, selected: role === (key.role || "user") }, role)));
   inputs.models = h("input", { type: "text", name: "models", value: (key.models || []).join(", "), placeholder: "all models" });
   for (const [name] of LIMITS) {
-    inputs[name] = h("input", { type: "number", name, min: 1, step: 1, value: key[name] ?? "", placeholder: "no limit" });
+    inputs[name] = h("input", { type: "number", name, min: 1, step: 1, value: key[name] ?? "",
+      placeholder: name === "weight" ? "1" : "no limit" });
   }
   inputs.expires_at = h("input", { type: "date", name: "expires_at", value: key.expires_at ? String(key.expires_at).slice(0, 10) : "" });
   inputs.labels = h("input", { type: "text", name: "labels", value: labelsText(key.labels), placeholder: "team=search, owner=ana" });
   const node = h("div", { class: "key-form" },
-    h("div", { class: "grid-2" }, field("Name", inputs.name), field("Role", inputs.role)),
+    h("div", { class: "grid-2" }, field("Name", inputs.name, "No spaces; shown in logs and usage."),
+      field("Role", inputs.role, "admin: everything; user: chat and its models; metrics: status only.")),
     field("Models", inputs.models, "Names or patterns such as qwen*, separated by commas; empty: every model."),
     h("div", { class: "grid-2" }, LIMITS.map(([name, label]) => field(label, inputs[name]))),
     h("div", { class: "grid-2" }, field("Expires (end of day, UTC)", inputs.expires_at), field("Labels", inputs.labels)));
@@ -42,6 +45,7 @@ function keyForm(key = {}) {
   function read() {
     const name = inputs.name.value.trim();
     if (!name) throw new Error("Give the key a name.");
+    if (/[\s=]/.test(name)) throw new Error("A key's name has no spaces and no \"=\".");
     const fields = {
       name,
       role: inputs.role.value,
@@ -51,7 +55,7 @@ function keyForm(key = {}) {
     };
     for (const [limit, label] of LIMITS) {
       const text = inputs[limit].value.trim();
-      const value = text === "" ? null : Number(text);
+      const value = text === "" ? (limit === "weight" ? 1 : null) : Number(text);
       if (value !== null && !(Number.isInteger(value) && value > 0)) {
         throw new Error(`${label}: a whole number above 0, or empty for no limit.`);
       }
@@ -76,12 +80,12 @@ function showSecret(title, secret) {
 
 function state(key) {
   if (key.disabled) return h("span", { class: "pill bad" }, "disabled");
-  if (key.expires_at && Date.parse(key.expires_at) < Date.now()) return h("span", { class: "pill bad" }, "expired");
+  if (key.expires_at && utc(key.expires_at) < new Date()) return h("span", { class: "pill bad" }, "expired");
   return h("span", { class: "pill ok" }, "active");
 }
 
 function limitsText(key) {
-  const parts = LIMITS.filter(([name]) => key[name]).map(([name, label]) => `${count(key[name])} ${label.toLowerCase()}`);
+  const parts = LIMITS.filter(([name]) => key[name] && !(name === "weight" && key[name] === 1)).map(([name, label]) => `${count(key[name])} ${label.toLowerCase()}`);
   return parts.length ? parts.join(", ") : "none";
 }
 
@@ -153,7 +157,7 @@ export function render(context, container) {
       const disabled = !key.disabled;
       if (disabled && !(await ask({ title: `Disable ${key.name}?`, confirm: "Disable", danger: true,
         message: "Requests with it are refused until it is enabled again." }))) return;
-      await act(`${disabled ? "disabled" : "enabled"} ${key.name}`, () => updateKey(api, key.id, { disabled }));
+      await act(`${disabled ? "disabled" : "enabled"} ${key.name}`, () => setDisabled(api, key.id, disabled));
     },
     async rotate(key) {
       if (!(await ask({ title: `Rotate ${key.name}?`, confirm: "Rotate", danger: true,

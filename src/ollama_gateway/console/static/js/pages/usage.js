@@ -1,7 +1,7 @@
 // Usage: tokens and requests per day as charts, by key or by model, over a date range; the
 // same rows as a table with totals, and as CSV. An admin sees every key; a user key its own.
 
-import { listKeys, usage } from "../admin.js";
+import { usage, usageCsv } from "../admin.js";
 import { ApiError } from "../api.js";
 import { stackedBars } from "../chart.js";
 import { download, field, fill, h } from "../dom.js";
@@ -54,15 +54,6 @@ function table(rows, dimension, names) {
       COLUMNS.map((c) => h("td", { class: "num", "data-column": c }, count(sum[c])))))));
 }
 
-function csv(rows, dimension, names) {
-  const quote = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-  const lines = [["day", dimension, ...COLUMNS].join(",")];
-  for (const row of rows) {
-    lines.push([row.day, names(row[dimension]), ...COLUMNS.map((c) => row[c] || 0)].map(quote).join(","));
-  }
-  return `${lines.join("\n")}\n`;
-}
-
 export function render(context, container) {
   const everyone = context.can.keys;
   // days are UTC days, as the gateway counts them
@@ -76,7 +67,7 @@ export function render(context, container) {
       .map(([value, label]) => h("option", { value }, label)));
   const body = h("div", { id: "usage-body" }, h("p", { class: "muted" }, "Loading…"));
   let keyNames = new Map();
-  let current = { rows: [], by: "model" };
+  let current = { rows: [], by: "model", since: "", until: "" };
 
   const names = (value) => keyNames.get(value) || value || "–";
 
@@ -88,12 +79,9 @@ export function render(context, container) {
       return;
     }
     try {
-      const [rows, keys] = await Promise.all([
-        usage(context.api, { everyone, by: ["day", by], ...range }),
-        everyone && by === "key" ? listKeys(context.api).catch(() => []) : Promise.resolve([]),
-      ]);
-      keyNames = new Map(keys.map((k) => [k.id, k.name || k.prefix]));
-      current = { rows, by };
+      const rows = await usage(context.api, { everyone, by: ["day", by], ...range });
+      keyNames = new Map(rows.filter((r) => r.name).map((r) => [r.key, r.name]));
+      current = { rows, by, ...range };
       const days = daysBetween(range.since, range.until);
       fill(body,
         h("div", { class: "card" },
@@ -106,11 +94,20 @@ export function render(context, container) {
     }
   }
 
+  async function downloadCsv() {
+    try {
+      const text = await usageCsv(context.api, { everyone, by: ["day", current.by], since: current.since, until: current.until });
+      download(`usage-${current.since}-${current.until}-by-${current.by}.csv`, text, "text/csv");
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) context.expired();
+      else fill(body, h("p", { class: "error", role: "alert" }, err.message));
+    }
+  }
+
   const form = h("form", { class: "card filters", on: { submit: (e) => { e.preventDefault(); load(); } } },
     field("From", since), field("To", until), field("Group", dimension),
     h("button", { type: "submit", class: "primary", id: "usage-show" }, "Show"),
-    h("button", { type: "button", id: "usage-csv", on: { click: () => download(
-      `usage-${since.value}-${until.value}.csv`, csv(current.rows, current.by, names), "text/csv") } }, "Download CSV"));
+    h("button", { type: "button", id: "usage-csv", on: { click: downloadCsv } }, "Download CSV"));
   dimension.addEventListener("change", load);
 
   fill(container, h("h1", { id: "page-title" }, everyone ? "Usage" : "My usage"), form, body);
