@@ -184,7 +184,7 @@ def test_the_console_ships_only_our_own_readable_files():
     for path in FILES:
         text = path.read_text(encoding="utf-8")
         longest = max(len(line) for line in text.splitlines())
-        assert longest <= 160, f"{path.name}: a {longest}-character line (minified?)"
+        assert longest <= 120, f"{path.name}: a {longest}-character line (minified?)"
         assert not REMOTE.search(text), f"{path.name} loads something from the web"
 
 

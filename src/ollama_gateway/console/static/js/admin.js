@@ -20,7 +20,7 @@
 
 function list(answer, field) {
   if (Array.isArray(answer)) return answer;
-  return (answer && Array.isArray(answer[field])) ? answer[field] : [];
+  return answer && Array.isArray(answer[field]) ? answer[field] : [];
 }
 
 /** The key record and its secret (shown once) from a create or rotate answer. */

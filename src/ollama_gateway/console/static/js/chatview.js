@@ -15,12 +15,20 @@ export function messageView(message) {
     return view;
   }
   view.reasoning = h("div", { class: "thinking-text plain" });
-  view.thinking = h("details", { class: "thinking", hidden: true },
-    h("summary", null, "Reasoning"), view.reasoning);
+  view.thinking = h(
+    "details",
+    { class: "thinking", hidden: true },
+    h("summary", null, "Reasoning"),
+    view.reasoning,
+  );
   view.content = h("div", { class: "content markdown" });
   view.stats = h("footer", { class: "stats" });
-  article.append(h("header", null, message.model || "assistant"), view.thinking, view.content,
-    view.stats);
+  article.append(
+    h("header", null, message.model || "assistant"),
+    view.thinking,
+    view.content,
+    view.stats,
+  );
   update(view, true);
   return view;
 }
@@ -54,8 +62,9 @@ function statsLine(message) {
     parts.push(h("span", { "data-stat": "prompt" }, `${count(stats.prompt_tokens)} prompt tokens`));
   }
   if (stats.generated_tokens !== undefined) {
-    parts.push(h("span", { "data-stat": "generated" },
-      `${count(stats.generated_tokens)} generated tokens`));
+    parts.push(
+      h("span", { "data-stat": "generated" }, `${count(stats.generated_tokens)} generated tokens`),
+    );
   }
   if (stats.first_token !== undefined) {
     parts.push(h("span", { "data-stat": "ttft" }, `first token ${seconds(stats.first_token)}`));

@@ -10,17 +10,32 @@ import { h } from "./dom.js";
 export function ask({ title, message, confirm = "OK", danger = false, input = null }) {
   return new Promise((resolve) => {
     const field = input
-      ? h("input", { type: "text", id: "dialog-input", value: input.value || "", required: true, "aria-label": input.label })
+      ? h("input", {
+          type: "text",
+          id: "dialog-input",
+          value: input.value || "",
+          required: true,
+          "aria-label": input.label,
+        })
       : null;
     const error = h("p", { class: "error", role: "alert" });
-    const ok = h("button", { type: "submit", class: danger ? "danger" : "primary", id: "dialog-confirm" }, confirm);
+    const ok = h(
+      "button",
+      { type: "submit", class: danger ? "danger" : "primary", id: "dialog-confirm" },
+      confirm,
+    );
     const cancel = h("button", { type: "button", id: "dialog-cancel" }, "Cancel");
-    const form = h("form", { method: "post", novalidate: true },
+    const form = h(
+      "form",
+      { method: "post", novalidate: true },
       h("h2", null, title),
       message ? h("p", null, message) : null,
-      input ? h("label", { class: "field" }, h("span", { class: "label" }, input.label), field) : null,
+      input
+        ? h("label", { class: "field" }, h("span", { class: "label" }, input.label), field)
+        : null,
       error,
-      h("div", { class: "actions" }, cancel, ok));
+      h("div", { class: "actions" }, cancel, ok),
+    );
     const dialog = h("dialog", { class: "card", "aria-label": title }, form);
     let answer = false;
     form.addEventListener("submit", (event) => {
@@ -48,8 +63,13 @@ export function ask({ title, message, confirm = "OK", danger = false, input = nu
 export function tell(title, ...content) {
   return new Promise((resolve) => {
     const close = h("button", { type: "button", class: "primary", id: "dialog-close" }, "Done");
-    const dialog = h("dialog", { class: "card", "aria-label": title },
-      h("h2", null, title), ...content, h("div", { class: "actions" }, close));
+    const dialog = h(
+      "dialog",
+      { class: "card", "aria-label": title },
+      h("h2", null, title),
+      ...content,
+      h("div", { class: "actions" }, close),
+    );
     close.addEventListener("click", () => dialog.close());
     dialog.addEventListener("close", () => {
       dialog.remove();
@@ -70,8 +90,14 @@ export function formDialog({ title, body, confirm = "Save", read }) {
     const error = h("p", { class: "error", role: "alert" });
     const ok = h("button", { type: "submit", class: "primary", id: "dialog-confirm" }, confirm);
     const cancel = h("button", { type: "button", id: "dialog-cancel" }, "Cancel");
-    const form = h("form", { method: "post", novalidate: true }, h("h2", null, title), body, error,
-      h("div", { class: "actions" }, cancel, ok));
+    const form = h(
+      "form",
+      { method: "post", novalidate: true },
+      h("h2", null, title),
+      body,
+      error,
+      h("div", { class: "actions" }, cancel, ok),
+    );
     const dialog = h("dialog", { class: "card wide", "aria-label": title }, form);
     let answer = null;
     form.addEventListener("submit", (event) => {

@@ -55,8 +55,13 @@ export function fill(node, ...children) {
 
 /** A labelled form field: the label wraps its control, so clicking the label focuses it. */
 export function field(label, control, hint) {
-  return h("label", { class: "field" }, h("span", { class: "label" }, label), control,
-    hint ? h("small", { class: "muted" }, hint) : null);
+  return h(
+    "label",
+    { class: "field" },
+    h("span", { class: "label" }, label),
+    control,
+    hint ? h("small", { class: "muted" }, hint) : null,
+  );
 }
 
 /** A unique id for label/aria wiring. */
@@ -89,7 +94,9 @@ export function copyButton(text, label = "Copy", target = null) {
   button.addEventListener("click", async () => {
     const done = await copyText(text(), target);
     button.textContent = done ? "Copied" : "Selected: press Ctrl+C";
-    setTimeout(() => { button.textContent = label; }, 1500);
+    setTimeout(() => {
+      button.textContent = label;
+    }, 1500);
   });
   return button;
 }

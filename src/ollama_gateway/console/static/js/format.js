@@ -32,7 +32,8 @@ export function seconds(value) {
 /** Tokens per second with one decimal. */
 export function rate(value) {
   return value === null || value === undefined || !Number.isFinite(value)
-    ? "–" : `${value.toFixed(1)} tokens/s`;
+    ? "–"
+    : `${value.toFixed(1)} tokens/s`;
 }
 
 /** A time in the future relative to now: "in 4 min", "in 12 s", "now". */
@@ -60,8 +61,10 @@ export function when(value) {
   const date = typeof value === "number" ? new Date(value * 1000) : utc(String(value));
   if (Number.isNaN(date.getTime())) return String(value);
   const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
-    + `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}`
+  );
 }
 
 /** A Date -> "YYYY-MM-DD" (local). */

@@ -57,14 +57,20 @@ function signInPage(message) {
   const button = h("button", { type: "submit", class: "primary" }, "Sign in");
   // No name attribute and no action: even without this script the key could not be submitted
   // into a URL. The submit handler below is the only way it leaves the field.
-  const form = h("form", { class: "card signin", method: "post", novalidate: true },
+  const form = h(
+    "form",
+    { class: "card signin", method: "post", novalidate: true },
     h("h1", null, "Sign in"),
     h("label", { for: "key" }, "API key"),
     input,
-    h("p", { id: "signin-hint", class: "muted" },
-      "The key stays in this tab (session storage) and is sent only in the Authorization header."),
+    h(
+      "p",
+      { id: "signin-hint", class: "muted" },
+      "The key stays in this tab (session storage) and is sent only in the Authorization header.",
+    ),
     error,
-    button);
+    button,
+  );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const key = input.value.trim();
@@ -81,8 +87,10 @@ function signInPage(message) {
       input.value = "";
       start(found);
     } catch (err) {
-      error.textContent = err instanceof ApiError && err.status === 401
-        ? "That key was not accepted." : `Cannot sign in: ${err.message}`;
+      error.textContent =
+        err instanceof ApiError && err.status === 401
+          ? "That key was not accepted."
+          : `Cannot sign in: ${err.message}`;
       input.select();
     } finally {
       button.disabled = false;
@@ -93,11 +101,27 @@ function signInPage(message) {
 }
 
 function renderNav(current) {
-  fill(nav, h("ul", null, PAGES.filter((p) => p.when(session.can)).map((page) => h("li", null,
-    h("a", {
-      href: `#/${page.id}`,
-      "aria-current": page.id === current ? "page" : null,
-    }, page.title)))));
+  fill(
+    nav,
+    h(
+      "ul",
+      null,
+      PAGES.filter((p) => p.when(session.can)).map((page) =>
+        h(
+          "li",
+          null,
+          h(
+            "a",
+            {
+              href: `#/${page.id}`,
+              "aria-current": page.id === current ? "page" : null,
+            },
+            page.title,
+          ),
+        ),
+      ),
+    ),
+  );
   menu.hidden = false;
 }
 
@@ -107,10 +131,18 @@ function renderWho() {
     parts.push(h("span", { class: "pill" }, "no key needed"));
   } else {
     const label = session.me?.name || `key ${storedKey().slice(0, 6)}…`;
-    parts.push(h("span", { class: "muted" }, label), " ",
-      h("span", { class: "pill", id: "role" }, session.role));
-    parts.push(h("button", { type: "button", class: "small", id: "signout", on: { click: signOut } },
-      "Sign out"));
+    parts.push(
+      h("span", { class: "muted" }, label),
+      " ",
+      h("span", { class: "pill", id: "role" }, session.role),
+    );
+    parts.push(
+      h(
+        "button",
+        { type: "button", class: "small", id: "signout", on: { click: signOut } },
+        "Sign out",
+      ),
+    );
   }
   fill(who, parts);
 }
@@ -136,12 +168,22 @@ function show() {
   const page = allowed.find((p) => p.id === route()) || allowed[0];
   renderNav(page?.id);
   if (!page) {
-    fill(main, h("div", { class: "card" }, h("h1", null, "Nothing to show"),
-      h("p", null, "This key may not use any of the console's pages.")));
+    fill(
+      main,
+      h(
+        "div",
+        { class: "card" },
+        h("h1", null, "Nothing to show"),
+        h("p", null, "This key may not use any of the console's pages."),
+      ),
+    );
     return;
   }
   document.title = `${page.title} · ollama-gateway`;
-  const container = h("section", { class: `page page-${page.id}`, "aria-labelledby": "page-title" });
+  const container = h("section", {
+    class: `page page-${page.id}`,
+    "aria-labelledby": "page-title",
+  });
   fill(main, container);
   const context = { ...session, expired };
   leave = page.module.render(context, container) || null;
@@ -170,6 +212,11 @@ function start(found) {
 }
 
 async function boot() {
+  // the skip link focuses the page without touching the URL's fragment (the router's)
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
   menu.addEventListener("click", () => {
     const open = document.body.classList.toggle("menu-open");
     menu.setAttribute("aria-expanded", String(open));
@@ -184,9 +231,16 @@ async function boot() {
       signInPage(key ? "The key is no longer accepted. Sign in again." : "");
       return;
     }
-    fill(main, h("div", { class: "card" }, h("h1", null, "Cannot reach the gateway"),
-      h("p", { class: "error", role: "alert" }, err.message),
-      h("button", { type: "button", on: { click: () => window.location.reload() } }, "Retry")));
+    fill(
+      main,
+      h(
+        "div",
+        { class: "card" },
+        h("h1", null, "Cannot reach the gateway"),
+        h("p", { class: "error", role: "alert" }, err.message),
+        h("button", { type: "button", on: { click: () => window.location.reload() } }, "Retry"),
+      ),
+    );
   }
 }
 

@@ -23,7 +23,14 @@ const MAX_DEPTH = 8; // nesting (quotes in lists in quotes...) deeper than this 
 /** The rendered Markdown of `source` as a DocumentFragment. */
 export function renderMarkdown(source) {
   const fragment = document.createDocumentFragment();
-  fragment.append(...blocks(String(source ?? "").replace(/\r\n?/g, "\n").split("\n"), 0));
+  fragment.append(
+    ...blocks(
+      String(source ?? "")
+        .replace(/\r\n?/g, "\n")
+        .split("\n"),
+      0,
+    ),
+  );
   return fragment;
 }
 
@@ -43,15 +50,33 @@ function blocks(lines, depth) {
     }
     const start = i;
     while (i < lines.length && lines[i].trim() && (i === start || !startsBlock(lines, i))) i += 1;
-    out.push(h("p", null, inline(lines.slice(start, i).map((l) => l.trim()).join("\n"))));
+    out.push(
+      h(
+        "p",
+        null,
+        inline(
+          lines
+            .slice(start, i)
+            .map((l) => l.trim())
+            .join("\n"),
+        ),
+      ),
+    );
   }
   return out;
 }
 
 function startsBlock(lines, i) {
   const line = lines[i];
-  return FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line)
-    || BULLET.test(line) || ORDERED.test(line) || isTable(lines, i);
+  return (
+    FENCE.test(line) ||
+    HEADING.test(line) ||
+    RULE.test(line) ||
+    QUOTE.test(line) ||
+    BULLET.test(line) ||
+    ORDERED.test(line) ||
+    isTable(lines, i)
+  );
 }
 
 /** Render the block starting at lines[i] into `out`; the number of lines used (0: none). */
@@ -95,7 +120,15 @@ function indentedCode(lines, i, out) {
   let end = i;
   while (end < lines.length && (/^ {4,}/.test(lines[end]) || !lines[end].trim())) end += 1;
   while (end > i && !lines[end - 1].trim()) end -= 1;
-  out.push(codeBlock(lines.slice(i, end).map((l) => l.slice(4)).join("\n"), ""));
+  out.push(
+    codeBlock(
+      lines
+        .slice(i, end)
+        .map((l) => l.slice(4))
+        .join("\n"),
+      "",
+    ),
+  );
   return end - i;
 }
 
@@ -118,10 +151,12 @@ function list(lines, i, depth, out) {
     // the item's continuation: deeper-indented lines (a nested list) and lazy paragraph lines
     while (end < lines.length && lines[end].trim()) {
       const deeper = lines[end].length - lines[end].trimStart().length > indent;
-      const sibling = (BULLET.exec(lines[end]) || ORDERED.exec(lines[end]));
+      const sibling = BULLET.exec(lines[end]) || ORDERED.exec(lines[end]);
       if (sibling && !deeper) break;
       if (!deeper && startsBlock(lines, end)) break;
-      body.push(deeper ? lines[end].slice(Math.min(indent + 2, lines[end].search(/\S/))) : lines[end]);
+      body.push(
+        deeper ? lines[end].slice(Math.min(indent + 2, lines[end].search(/\S/))) : lines[end],
+      );
       end += 1;
     }
     items.push(h("li", null, itemContent(body, depth)));
@@ -139,15 +174,28 @@ function list(lines, i, depth, out) {
 }
 
 function itemContent(body, depth) {
-  const nested = body.findIndex((l, n) => n > 0 && (BULLET.test(l) || ORDERED.test(l) || FENCE.test(l)));
+  const nested = body.findIndex(
+    (l, n) => n > 0 && (BULLET.test(l) || ORDERED.test(l) || FENCE.test(l)),
+  );
   if (nested < 0) return inline(body.map((l) => l.trim()).join("\n"));
-  return [inline(body.slice(0, nested).map((l) => l.trim()).join("\n")),
-    blocks(body.slice(nested), depth + 1)];
+  return [
+    inline(
+      body
+        .slice(0, nested)
+        .map((l) => l.trim())
+        .join("\n"),
+    ),
+    blocks(body.slice(nested), depth + 1),
+  ];
 }
 
 function isTable(lines, i) {
-  return lines[i].includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1])
-    && lines[i + 1].includes("-");
+  return (
+    lines[i].includes("|") &&
+    i + 1 < lines.length &&
+    TABLE_RULE.test(lines[i + 1]) &&
+    lines[i + 1].includes("-")
+  );
 }
 
 function cells(line) {
@@ -170,10 +218,38 @@ function table(lines, i, out) {
     rows.push(cells(lines[end]));
     end += 1;
   }
-  const cell = (tag, text, n) => h(tag, aligns[n] ? { class: `align-${aligns[n]}` } : null, inline(text));
-  out.push(h("div", { class: "table-wrap" }, h("table", null,
-    h("thead", null, h("tr", null, head.map((c, n) => cell("th", c, n)))),
-    h("tbody", null, rows.map((r) => h("tr", null, head.map((_, n) => cell("td", r[n] ?? "", n))))))));
+  const cell = (tag, text, n) =>
+    h(tag, aligns[n] ? { class: `align-${aligns[n]}` } : null, inline(text));
+  out.push(
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        null,
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            head.map((c, n) => cell("th", c, n)),
+          ),
+        ),
+        h(
+          "tbody",
+          null,
+          rows.map((r) =>
+            h(
+              "tr",
+              null,
+              head.map((_, n) => cell("td", r[n] ?? "", n)),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
   return end - i;
 }
 
@@ -182,16 +258,40 @@ function table(lines, i, out) {
 // Each span is bounded (SPAN characters), so a reply full of unmatched markers stays linear.
 const SPAN = "{0,2000}?";
 const INLINE = [
-  { re: /^(`+)(?!`)([^`][\s\S]{0,2000}?)\1(?!`)/, make: (m) => h("code", null, m[2].replace(/^ (.*) $/s, "$1")) },
-  { re: /^\[([^\]\n]{1,500})\]\(\s*<?([^)\s>]{1,2000})>?(?:\s+"[^"\n]{0,200}")?\s*\)/, make: (m) => link(m[2], inline(m[1])) },
-  { re: new RegExp(`^\\*\\*(?=\\S)([\\s\\S]${SPAN}\\S)\\*\\*`), make: (m) => h("strong", null, inline(m[1])) },
+  {
+    re: /^(`+)(?!`)([^`][\s\S]{0,2000}?)\1(?!`)/,
+    make: (m) => h("code", null, m[2].replace(/^ (.*) $/s, "$1")),
+  },
+  {
+    re: /^\[([^\]\n]{1,500})\]\(\s*<?([^)\s>]{1,2000})>?(?:\s+"[^"\n]{0,200}")?\s*\)/,
+    make: (m) => link(m[2], inline(m[1])),
+  },
+  {
+    re: new RegExp(`^\\*\\*(?=\\S)([\\s\\S]${SPAN}\\S)\\*\\*`),
+    make: (m) => h("strong", null, inline(m[1])),
+  },
   { re: new RegExp(`^~~(?=\\S)([\\s\\S]${SPAN}\\S)~~`), make: (m) => h("del", null, inline(m[1])) },
-  { re: new RegExp(`^\\*(?=[^\\s*])([\\s\\S]${SPAN}[^\\s*])\\*(?!\\*)`), make: (m) => h("em", null, inline(m[1])) },
+  {
+    re: new RegExp(`^\\*(?=[^\\s*])([\\s\\S]${SPAN}[^\\s*])\\*(?!\\*)`),
+    make: (m) => h("em", null, inline(m[1])),
+  },
   // __strong__, _emphasis_ and bare URLs only start and end at word boundaries:
   // snake_case_names, __dunder__.attributes and a/http://x stay text
-  { re: new RegExp(`^__(?=[^\\s_])([\\s\\S]${SPAN}[^\\s_])__(?![\\p{L}\\p{N}_])`, "u"), make: (m) => h("strong", null, inline(m[1])), wordStart: true },
-  { re: new RegExp(`^_(?=[^\\s_])([\\s\\S]${SPAN}[^\\s_])_(?![\\p{L}\\p{N}_])`, "u"), make: (m) => h("em", null, inline(m[1])), wordStart: true },
-  { re: /^(?:https?:\/\/|mailto:)[^\s<>"'`]{0,2000}[^\s<>"'`.,;:!?)\]]/i, make: (m) => link(m[0], m[0]), wordStart: true },
+  {
+    re: new RegExp(`^__(?=[^\\s_])([\\s\\S]${SPAN}[^\\s_])__(?![\\p{L}\\p{N}_])`, "u"),
+    make: (m) => h("strong", null, inline(m[1])),
+    wordStart: true,
+  },
+  {
+    re: new RegExp(`^_(?=[^\\s_])([\\s\\S]${SPAN}[^\\s_])_(?![\\p{L}\\p{N}_])`, "u"),
+    make: (m) => h("em", null, inline(m[1])),
+    wordStart: true,
+  },
+  {
+    re: /^(?:https?:\/\/|mailto:)[^\s<>"'`]{0,2000}[^\s<>"'`.,;:!?)\]]/i,
+    make: (m) => link(m[0], m[0]),
+    wordStart: true,
+  },
 ];
 const SPECIAL = /[`[*_~\\\n]/;
 const URL_START = /^(?:https?:\/\/|mailto:)/i;

@@ -66,7 +66,7 @@ export async function connect(key) {
   // Without an admin API (a gateway before issue 13) every key may do everything.
   const roles = keys !== 404;
   let role = me?.role;
-  if (!role) role = keys === 200 || !roles ? "admin" : (tags === 200 ? "user" : "metrics");
+  if (!role) role = keys === 200 || !roles ? "admin" : tags === 200 ? "user" : "metrics";
   return {
     api,
     info,

@@ -21,14 +21,17 @@ export function python(value, indent = 0) {
   }
   const entries = Object.entries(value);
   if (!entries.length) return "{}";
-  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${python(v, indent + 4)}`)
+  return `{\n${entries
+    .map(([k, v]) => `${inner}${JSON.stringify(k)}: ${python(v, indent + 4)}`)
     .join(",\n")},\n${pad}}`;
 }
 
 function keywords(pairs, indent) {
   const pad = " ".repeat(indent);
-  return pairs.filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${pad}${k}=${python(v, indent)},`).join("\n");
+  return pairs
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${pad}${k}=${python(v, indent)},`)
+    .join("\n");
 }
 
 export function curl(origin, body, withKey) {
@@ -41,22 +44,26 @@ export function curl(origin, body, withKey) {
 
 export function ollamaPython(origin, body, withKey) {
   const headers = withKey
-    ? `,\n    headers={"Authorization": f"Bearer {os.environ['${KEY_VARIABLE}']}"},\n` : "\n";
+    ? `,\n    headers={"Authorization": f"Bearer {os.environ['${KEY_VARIABLE}']}"},\n`
+    : "\n";
   return [
     withKey ? "import os\n" : "",
     "from ollama import Client\n\n",
     `client = Client(\n    host=${JSON.stringify(origin)}${headers})\n`,
     "stream = client.chat(\n",
-    keywords([
-      ["model", body.model],
-      ["messages", body.messages],
-      ["options", body.options],
-      ["format", body.format],
-      ["think", body.think],
-      ["stream", true],
-    ], 4),
+    keywords(
+      [
+        ["model", body.model],
+        ["messages", body.messages],
+        ["options", body.options],
+        ["format", body.format],
+        ["think", body.think],
+        ["stream", true],
+      ],
+      4,
+    ),
     "\n)\nfor chunk in stream:\n",
-    "    print(chunk.message.content, end=\"\", flush=True)\nprint()\n",
+    '    print(chunk.message.content, end="", flush=True)\nprint()\n',
   ].join("");
 }
 
@@ -71,24 +78,27 @@ export function openaiPython(origin, body, withKey) {
   let effort;
   if (body.think !== undefined) effort = body.think ? "medium" : "none";
   // the openai client insists on a key; a gateway without keys ignores whatever it sends
-  const key = withKey ? `os.environ["${KEY_VARIABLE}"]` : "\"none\"";
+  const key = withKey ? `os.environ["${KEY_VARIABLE}"]` : '"none"';
   return [
     withKey ? "import os\n" : "",
     "from openai import OpenAI\n\n",
     `client = OpenAI(base_url=${JSON.stringify(`${origin}/v1`)}, api_key=${key})\n`,
     "stream = client.chat.completions.create(\n",
-    keywords([
-      ["model", body.model],
-      ["messages", body.messages],
-      ["temperature", options.temperature],
-      ["max_tokens", options.num_predict],
-      ["seed", options.seed],
-      ["response_format", responseFormat(body.format)],
-      ["reasoning_effort", effort],
-      ["stream", true],
-    ], 4),
+    keywords(
+      [
+        ["model", body.model],
+        ["messages", body.messages],
+        ["temperature", options.temperature],
+        ["max_tokens", options.num_predict],
+        ["seed", options.seed],
+        ["response_format", responseFormat(body.format)],
+        ["reasoning_effort", effort],
+        ["stream", true],
+      ],
+      4,
+    ),
     "\n)\nfor chunk in stream:\n",
     "    if chunk.choices:\n",
-    "        print(chunk.choices[0].delta.content or \"\", end=\"\", flush=True)\nprint()\n",
+    '        print(chunk.choices[0].delta.content or "", end="", flush=True)\nprint()\n',
   ].join("");
 }

@@ -21,21 +21,58 @@ function processor(running) {
 
 function row(model, running, context, actions) {
   const details = model.details || {};
-  const where = [context.info.backend === "embedded" ? "embedded engine" : context.info.backend,
-    processor(running)].filter(Boolean).join(" · ");
-  return h("tr", { "data-model": model.name },
+  const where = [
+    context.info.backend === "embedded" ? "embedded engine" : context.info.backend,
+    processor(running),
+  ]
+    .filter(Boolean)
+    .join(" · ");
+  return h(
+    "tr",
+    { "data-model": model.name },
     h("th", { scope: "row" }, model.name),
     h("td", null, details.family || "–"),
     h("td", null, details.parameter_size || "–"),
     h("td", null, details.quantization_level || "–"),
     h("td", { class: "num" }, bytes(model.size)),
     h("td", null, where),
-    h("td", null, running ? h("span", { class: "pill ok" }, "loaded") : h("span", { class: "muted" }, "no")),
-    h("td", { "data-expires": running?.expires_at || "" }, running ? until(running.expires_at) : "–"),
-    context.can.manage ? h("td", { class: "row-actions" },
-      h("button", { type: "button", class: "small", "data-action": "copy", on: { click: () => actions.copy(model.name) } }, "Copy"),
-      h("button", { type: "button", class: "small danger", "data-action": "delete", on: { click: () => actions.remove(model.name) } }, "Delete"))
-      : null);
+    h(
+      "td",
+      null,
+      running ? h("span", { class: "pill ok" }, "loaded") : h("span", { class: "muted" }, "no"),
+    ),
+    h(
+      "td",
+      { "data-expires": running?.expires_at || "" },
+      running ? until(running.expires_at) : "–",
+    ),
+    context.can.manage
+      ? h(
+          "td",
+          { class: "row-actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "small",
+              "data-action": "copy",
+              on: { click: () => actions.copy(model.name) },
+            },
+            "Copy",
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "small danger",
+              "data-action": "delete",
+              on: { click: () => actions.remove(model.name) },
+            },
+            "Delete",
+          ),
+        )
+      : null,
+  );
 }
 
 function table(context, tags, ps, actions) {
@@ -45,15 +82,49 @@ function table(context, tags, ps, actions) {
     if (!listed.some((t) => t.name === m.name)) listed.push(m); // served but not in the store
   }
   if (!listed.length) return h("p", { class: "muted" }, "No models yet.");
-  const head = ["Name", "Family", "Parameters", "Quantization", "Size", "Runs on", "Loaded", "Unloads"];
+  const head = [
+    "Name",
+    "Family",
+    "Parameters",
+    "Quantization",
+    "Size",
+    "Runs on",
+    "Loaded",
+    "Unloads",
+  ];
   if (context.can.manage) head.push("Actions");
-  return h("div", { class: "table-wrap" }, h("table", { id: "models-table" },
-    h("thead", null, h("tr", null, head.map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", null, listed.map((m) => row(m, loaded.get(m.name), context, actions)))));
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { id: "models-table" },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          head.map((t) => h("th", { scope: "col" }, t)),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        listed.map((m) => row(m, loaded.get(m.name), context, actions)),
+      ),
+    ),
+  );
 }
 
 function pullPanel(context, onDone) {
-  const name = h("input", { type: "text", id: "pull-name", placeholder: "e.g. qwen3:0.6b", required: true, "aria-label": "Model to pull" });
+  const name = h("input", {
+    type: "text",
+    id: "pull-name",
+    placeholder: "e.g. qwen3:0.6b",
+    required: true,
+    "aria-label": "Model to pull",
+  });
   const go = h("button", { type: "submit", class: "primary", id: "pull" }, "Pull");
   const cancel = h("button", { type: "button", id: "pull-cancel", hidden: true }, "Cancel");
   const status = h("p", { id: "pull-status", role: "status" });
@@ -64,8 +135,13 @@ function pullPanel(context, onDone) {
     const id = `layer-${event.digest.replace(/[^\w]/g, "").slice(-12)}`;
     let item = layers.querySelector(`#${id}`);
     if (!item) {
-      item = h("div", { class: "layer", id }, h("span", { class: "label" }),
-        h("progress", { max: 1, value: 0 }), h("span", { class: "amount num" }));
+      item = h(
+        "div",
+        { class: "layer", id },
+        h("span", { class: "label" }),
+        h("progress", { max: 1, value: 0 }),
+        h("span", { class: "amount num" }),
+      );
       layers.append(item);
     }
     const [label, progress, amount] = item.children;
@@ -83,8 +159,11 @@ function pullPanel(context, onDone) {
     status.className = "";
     status.textContent = `pulling ${model}…`;
     try {
-      for await (const event of context.api.ndjson("/api/pull", { model, stream: true },
-        { signal: controller.signal })) {
+      for await (const event of context.api.ndjson(
+        "/api/pull",
+        { model, stream: true },
+        { signal: controller.signal },
+      )) {
         if (event.digest && event.total) bar(event);
         status.textContent = event.status || status.textContent;
       }
@@ -104,17 +183,31 @@ function pullPanel(context, onDone) {
   }
 
   cancel.addEventListener("click", () => controller?.abort());
-  const form = h("form", { class: "card pull", on: { submit: (e) => {
-    e.preventDefault();
-    if (name.value.trim() && !controller) pull(name.value.trim());
-  } } },
-  h("h2", null, "Pull a model"),
-  h("div", { class: "inline" }, name, go, cancel), status, layers);
+  const form = h(
+    "form",
+    {
+      class: "card pull",
+      on: {
+        submit: (e) => {
+          e.preventDefault();
+          if (name.value.trim() && !controller) pull(name.value.trim());
+        },
+      },
+    },
+    h("h2", null, "Pull a model"),
+    h("div", { class: "inline" }, name, go, cancel),
+    status,
+    layers,
+  );
   return { node: form, stop: () => controller?.abort() };
 }
 
 export function render(context, container) {
-  const list = h("div", { id: "models-list", class: "card" }, h("p", { class: "muted" }, "Loading…"));
+  const list = h(
+    "div",
+    { id: "models-list", class: "card" },
+    h("p", { class: "muted" }, "Loading…"),
+  );
   const notice = h("p", { role: "status", id: "models-notice" });
   let timer = null;
   let shown = "";
@@ -130,12 +223,17 @@ export function render(context, container) {
       const signature = JSON.stringify([tags.models, ps.models]);
       if (signature !== shown) {
         const focused = document.activeElement?.closest?.("[data-model] [data-action]");
-        const where = focused && [focused.closest("[data-model]").dataset.model, focused.dataset.action];
+        const where = focused && [
+          focused.closest("[data-model]").dataset.model,
+          focused.dataset.action,
+        ];
         fill(list, table(context, tags, ps, actions));
         shown = signature;
         if (where) {
-          [...list.querySelectorAll("[data-model]")].find((r) => r.dataset.model === where[0])
-            ?.querySelector(`[data-action="${where[1]}"]`)?.focus();
+          [...list.querySelectorAll("[data-model]")]
+            .find((r) => r.dataset.model === where[0])
+            ?.querySelector(`[data-action="${where[1]}"]`)
+            ?.focus();
         }
       }
       for (const cell of list.querySelectorAll("[data-expires]")) {
@@ -161,27 +259,32 @@ export function render(context, container) {
 
   const actions = {
     async copy(source) {
-      const destination = await ask({ title: `Copy ${source}`, confirm: "Copy",
+      const destination = await ask({
+        title: `Copy ${source}`,
+        confirm: "Copy",
         message: "The copy shares the original's files; it takes no extra space.",
-        input: { label: "New name", value: `${source.split(":")[0]}-copy:latest` } });
+        input: { label: "New name", value: `${source.split(":")[0]}-copy:latest` },
+      });
       if (destination) {
-        await act(`copied ${source} to ${destination}`,
-          () => context.api.json("POST", "/api/copy", { source, destination }));
+        await act(`copied ${source} to ${destination}`, () =>
+          context.api.json("POST", "/api/copy", { source, destination }),
+        );
       }
     },
     async remove(model) {
-      const sure = await ask({ title: `Delete ${model}?`, confirm: "Delete", danger: true,
-        message: "Its files are removed from the model store unless another name uses them." });
-      if (sure) await act(`deleted ${model}`, () => context.api.json("DELETE", "/api/delete", { model }));
+      const sure = await ask({
+        title: `Delete ${model}?`,
+        confirm: "Delete",
+        danger: true,
+        message: "Its files are removed from the model store unless another name uses them.",
+      });
+      if (sure)
+        await act(`deleted ${model}`, () => context.api.json("DELETE", "/api/delete", { model }));
     },
   };
 
   const pull = context.can.manage ? pullPanel(context, refresh) : null;
-  fill(container,
-    h("h1", { id: "page-title" }, "Models"),
-    notice,
-    list,
-    pull ? pull.node : null);
+  fill(container, h("h1", { id: "page-title" }, "Models"), notice, list, pull ? pull.node : null);
   refresh();
   timer = setInterval(refresh, REFRESH_MS);
   return () => {

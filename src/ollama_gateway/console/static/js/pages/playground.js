@@ -18,7 +18,8 @@ const chat = {
   seed: "",
   think: "default",
   output: "text",
-  schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}',
+  schema:
+    '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}',
   messages: [],
 };
 
@@ -77,34 +78,114 @@ function settingsPanel(models, onChange) {
     });
     return control;
   };
-  const select = bind(h("select", { id: "model" },
-    models.map((name) => h("option", { value: name, selected: name === chat.model }, name))),
-  "model", "change");
-  const schema = bind(h("textarea", { id: "schema", rows: 6, spellcheck: "false", value: chat.schema }),
-    "schema");
+  const select = bind(
+    h(
+      "select",
+      { id: "model" },
+      models.map((name) => h("option", { value: name, selected: name === chat.model }, name)),
+    ),
+    "model",
+    "change",
+  );
+  const schema = bind(
+    h("textarea", { id: "schema", rows: 6, spellcheck: "false", value: chat.schema }),
+    "schema",
+  );
   const schemaField = field("JSON schema", schema);
   schemaField.hidden = chat.output !== "schema";
-  const output = bind(h("select", { id: "output" },
-    [["text", "Text"], ["json", "JSON"], ["schema", "JSON schema"]].map(([value, label]) =>
-      h("option", { value, selected: value === chat.output }, label))), "output", "change");
-  output.addEventListener("change", () => { schemaField.hidden = chat.output !== "schema"; });
+  const output = bind(
+    h(
+      "select",
+      { id: "output" },
+      [
+        ["text", "Text"],
+        ["json", "JSON"],
+        ["schema", "JSON schema"],
+      ].map(([value, label]) => h("option", { value, selected: value === chat.output }, label)),
+    ),
+    "output",
+    "change",
+  );
+  output.addEventListener("change", () => {
+    schemaField.hidden = chat.output !== "schema";
+  });
   const wide = window.matchMedia("(min-width: 900px)").matches;
-  return h("details", { class: "settings card", open: wide },
+  return h(
+    "details",
+    { class: "settings card", open: wide },
     h("summary", null, "Settings"),
     field("Model", select),
-    field("System prompt", bind(h("textarea", { id: "system", rows: 3, value: chat.system }), "system")),
-    h("div", { class: "grid-2" },
-      field("Temperature", bind(h("input", { id: "temperature", type: "number", min: 0, max: 2,
-        step: 0.1, placeholder: "default", value: chat.temperature }), "temperature")),
-      field("Max tokens", bind(h("input", { id: "max-tokens", type: "number", min: 1, step: 1,
-        placeholder: "default", value: chat.maxTokens }), "maxTokens")),
-      field("Seed", bind(h("input", { id: "seed", type: "number", step: 1, placeholder: "random",
-        value: chat.seed }), "seed")),
-      field("Reasoning", bind(h("select", { id: "think" },
-        [["default", "Default"], ["on", "Think"], ["off", "Don't think"]].map(([value, label]) =>
-          h("option", { value, selected: value === chat.think }, label))), "think", "change"))),
+    field(
+      "System prompt",
+      bind(h("textarea", { id: "system", rows: 3, value: chat.system }), "system"),
+    ),
+    h(
+      "div",
+      { class: "grid-2" },
+      field(
+        "Temperature",
+        bind(
+          h("input", {
+            id: "temperature",
+            type: "number",
+            min: 0,
+            max: 2,
+            step: 0.1,
+            placeholder: "default",
+            value: chat.temperature,
+          }),
+          "temperature",
+        ),
+      ),
+      field(
+        "Max tokens",
+        bind(
+          h("input", {
+            id: "max-tokens",
+            type: "number",
+            min: 1,
+            step: 1,
+            placeholder: "default",
+            value: chat.maxTokens,
+          }),
+          "maxTokens",
+        ),
+      ),
+      field(
+        "Seed",
+        bind(
+          h("input", {
+            id: "seed",
+            type: "number",
+            step: 1,
+            placeholder: "random",
+            value: chat.seed,
+          }),
+          "seed",
+        ),
+      ),
+      field(
+        "Reasoning",
+        bind(
+          h(
+            "select",
+            { id: "think" },
+            [
+              ["default", "Default"],
+              ["on", "Think"],
+              ["off", "Don't think"],
+            ].map(([value, label]) =>
+              h("option", { value, selected: value === chat.think }, label),
+            ),
+          ),
+          "think",
+          "change",
+        ),
+      ),
+    ),
     field("Output", output),
-    schemaField);
+    schemaField,
+  );
 }
 
 function codePanel(context, draftText) {
@@ -117,10 +198,24 @@ function codePanel(context, draftText) {
   ];
   const pre = h("pre", { class: "code", id: "snippet", tabindex: 0 });
   let current = 0;
-  const buttons = tabs.map(([label], i) => h("button", {
-    type: "button", role: "tab", class: "tab", "data-snippet": label,
-    on: { click: () => { current = i; refresh(); } },
-  }, label));
+  const buttons = tabs.map(([label], i) =>
+    h(
+      "button",
+      {
+        type: "button",
+        role: "tab",
+        class: "tab",
+        "data-snippet": label,
+        on: {
+          click: () => {
+            current = i;
+            refresh();
+          },
+        },
+      },
+      label,
+    ),
+  );
   function refresh() {
     let text;
     try {
@@ -131,12 +226,15 @@ function codePanel(context, draftText) {
     pre.textContent = text;
     buttons.forEach((b, i) => b.setAttribute("aria-selected", String(i === current)));
   }
-  const details = h("details", { class: "card code-panel", id: "code-panel" },
+  const details = h(
+    "details",
+    { class: "card code-panel", id: "code-panel" },
     h("summary", null, "Code for this request"),
     h("p", { class: "muted" }, "The key is read from the OLLAMA_GATEWAY_KEY environment variable."),
     h("div", { role: "tablist", class: "tabs" }, buttons),
     pre,
-    copyButton(() => pre.textContent, "Copy code", pre));
+    copyButton(() => pre.textContent, "Copy code", pre),
+  );
   details.addEventListener("toggle", refresh);
   return { node: details, refresh };
 }
@@ -145,9 +243,18 @@ export function render(context, container) {
   let controller = null;
   let closed = false;
   const transcript = h("div", { class: "transcript", id: "transcript", "aria-live": "polite" });
-  const input = h("textarea", { id: "prompt", rows: 3, placeholder: "Message (Enter to send, Shift+Enter for a new line)", "aria-label": "Message" });
+  const input = h("textarea", {
+    id: "prompt",
+    rows: 3,
+    placeholder: "Message (Enter to send, Shift+Enter for a new line)",
+    "aria-label": "Message",
+  });
   const sendButton = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
-  const stopButton = h("button", { type: "button", class: "danger", id: "stop", hidden: true }, "Stop");
+  const stopButton = h(
+    "button",
+    { type: "button", class: "danger", id: "stop", hidden: true },
+    "Stop",
+  );
   const formError = h("p", { class: "error", role: "alert", id: "composer-error" });
   const code = codePanel(context, () => input.value.trim());
 
@@ -158,9 +265,16 @@ export function render(context, container) {
   }
 
   function redraw() {
-    fill(transcript, chat.messages.length
-      ? chat.messages.map((m) => messageView(m).article)
-      : h("p", { class: "muted empty" }, "Ask something to start. Replies stream in as the model writes them."));
+    fill(
+      transcript,
+      chat.messages.length
+        ? chat.messages.map((m) => messageView(m).article)
+        : h(
+            "p",
+            { class: "muted empty" },
+            "Ask something to start. Replies stream in as the model writes them.",
+          ),
+    );
   }
 
   async function send() {
@@ -180,7 +294,13 @@ export function render(context, container) {
     }
     input.value = "";
     chat.messages.push({ role: "user", content: text });
-    const reply = { role: "assistant", model: body.model, content: "", thinking: "", streaming: true };
+    const reply = {
+      role: "assistant",
+      model: body.model,
+      content: "",
+      thinking: "",
+      streaming: true,
+    };
     chat.messages.push(reply);
     redraw();
     const view = messageView(reply);
@@ -191,7 +311,9 @@ export function render(context, container) {
     const timing = { sent: performance.now(), first: null, last: null, chunks: 0 };
     let final = null;
     try {
-      for await (const chunk of context.api.ndjson("/api/chat", body, { signal: controller.signal })) {
+      for await (const chunk of context.api.ndjson("/api/chat", body, {
+        signal: controller.signal,
+      })) {
         const message = chunk.message || {};
         if (message.content || message.thinking) {
           timing.last = performance.now();
@@ -223,48 +345,99 @@ export function render(context, container) {
     }
   }
 
-  const form = h("form", { class: "composer", on: { submit: (e) => { e.preventDefault(); send(); } } },
-    input, h("div", { class: "actions" }, sendButton, stopButton), formError);
+  const form = h(
+    "form",
+    {
+      class: "composer",
+      on: {
+        submit: (e) => {
+          e.preventDefault();
+          send();
+        },
+      },
+    },
+    input,
+    h("div", { class: "actions" }, sendButton, stopButton),
+    formError,
+  );
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       send();
     }
   });
-  input.addEventListener("input", () => { if (code.node.open) code.refresh(); });
+  input.addEventListener("input", () => {
+    if (code.node.open) code.refresh();
+  });
   stopButton.addEventListener("click", () => controller?.abort());
   container.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && controller) controller.abort();
   });
 
-  const toolbar = h("div", { class: "toolbar" },
-    h("button", { type: "button", id: "new-chat", on: { click: () => {
-      if (controller) controller.abort();
-      chat.messages = [];
-      redraw();
-      code.refresh();
-    } } }, "New chat"),
-    h("button", { type: "button", id: "export", on: { click: () => exportChat() } }, "Export JSON"));
+  const toolbar = h(
+    "div",
+    { class: "toolbar" },
+    h(
+      "button",
+      {
+        type: "button",
+        id: "new-chat",
+        on: {
+          click: () => {
+            if (controller) controller.abort();
+            chat.messages = [];
+            redraw();
+            code.refresh();
+          },
+        },
+      },
+      "New chat",
+    ),
+    h("button", { type: "button", id: "export", on: { click: () => exportChat() } }, "Export JSON"),
+  );
 
-  fill(container,
+  fill(
+    container,
     h("h1", { id: "page-title", class: "visually-hidden" }, "Playground"),
-    h("div", { class: "playground" },
-      h("div", { class: "side", id: "settings-slot" }, h("p", { class: "muted" }, "Loading models…")),
-      h("div", { class: "chat" }, transcript, form, toolbar, code.node)));
+    h(
+      "div",
+      { class: "playground" },
+      h(
+        "div",
+        { class: "side", id: "settings-slot" },
+        h("p", { class: "muted" }, "Loading models…"),
+      ),
+      h("div", { class: "chat" }, transcript, form, toolbar, code.node),
+    ),
+  );
   redraw();
 
-  modelNames(context).then((models) => {
-    if (!models.includes(chat.model)) {
-      chat.model = models.includes(context.info.default_model) ? context.info.default_model : (models[0] || "");
-    }
-    const slot = container.querySelector("#settings-slot");
-    fill(slot, models.length ? settingsPanel(models, () => { if (code.node.open) code.refresh(); })
-      : h("p", { class: "error" }, "This key may not use any model."));
-    input.focus();
-  }).catch((err) => {
-    if (err instanceof ApiError && err.status === 401) context.expired();
-    else fill(container.querySelector("#settings-slot"), h("p", { class: "error", role: "alert" }, err.message));
-  });
+  modelNames(context)
+    .then((models) => {
+      if (!models.includes(chat.model)) {
+        chat.model = models.includes(context.info.default_model)
+          ? context.info.default_model
+          : models[0] || "";
+      }
+      const slot = container.querySelector("#settings-slot");
+      fill(
+        slot,
+        models.length
+          ? settingsPanel(models, () => {
+              if (code.node.open) code.refresh();
+            })
+          : h("p", { class: "error" }, "This key may not use any model."),
+      );
+      input.focus();
+    })
+    .catch((err) => {
+      if (err instanceof ApiError && err.status === 401) context.expired();
+      else
+        fill(
+          container.querySelector("#settings-slot"),
+          h("p", { class: "error", role: "alert" }, err.message),
+        );
+    });
 
   return () => {
     closed = true;
@@ -278,9 +451,16 @@ function exportChat() {
     model: chat.model,
     system: chat.system || null,
     options: chatOptions(),
-    format: chat.output === "text" ? null : (chat.output === "json" ? "json" : safeSchema()),
-    messages: chat.messages.map(({ role, content, thinking, model, stats, stopped, error }) =>
-      ({ role, content, thinking: thinking || undefined, model, stats, stopped, error })),
+    format: chat.output === "text" ? null : chat.output === "json" ? "json" : safeSchema(),
+    messages: chat.messages.map(({ role, content, thinking, model, stats, stopped, error }) => ({
+      role,
+      content,
+      thinking: thinking || undefined,
+      model,
+      stats,
+      stopped,
+      error,
+    })),
   };
   const stamp = data.exported_at.slice(0, 19).replace(/[:T]/g, "-");
   download(`conversation-${stamp}.json`, `${JSON.stringify(data, null, 2)}\n`, "application/json");

@@ -33,38 +33,127 @@ function modelTokens(name) {
 }
 
 function tile(label, value, id, kind) {
-  return h("div", { class: ["tile", kind], id }, h("span", { class: "label" }, label),
-    h("strong", { class: "value" }, value));
+  return h(
+    "div",
+    { class: ["tile", kind], id },
+    h("span", { class: "label" }, label),
+    h("strong", { class: "value" }, value),
+  );
 }
 
 function upstreams(status) {
-  return h("div", { class: "table-wrap" }, h("table", { id: "upstreams" },
-    h("thead", null, h("tr", null, ["Upstream", "Address", "Health", "Errors"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", null, status.upstreams.map((u) => h("tr", { "data-upstream": u.name },
-      h("th", { scope: "row" }, u.name === "embedded" ? "embedded engine" : u.name),
-      h("td", null, u.url || "in this process"),
-      h("td", null, h("span", { class: ["pill", u.healthy ? "ok" : "bad"] }, u.status),
-        u.reason ? h("small", { class: "muted" }, ` ${u.reason}`) : null),
-      h("td", null, Object.entries(u.errors).map(([k, v]) => `${k}: ${v}`).join(", ") || "none"))))));
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { id: "upstreams" },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          ["Upstream", "Address", "Health", "Errors"].map((t) => h("th", { scope: "col" }, t)),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        status.upstreams.map((u) =>
+          h(
+            "tr",
+            { "data-upstream": u.name },
+            h("th", { scope: "row" }, u.name === "embedded" ? "embedded engine" : u.name),
+            h("td", null, u.url || "in this process"),
+            h(
+              "td",
+              null,
+              h("span", { class: ["pill", u.healthy ? "ok" : "bad"] }, u.status),
+              u.reason ? h("small", { class: "muted" }, ` ${u.reason}`) : null,
+            ),
+            h(
+              "td",
+              null,
+              Object.entries(u.errors)
+                .map(([k, v]) => `${k}: ${v}`)
+                .join(", ") || "none",
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function models(status, readings) {
-  if (!status.models.length) return h("p", { class: "muted" }, "No model has been used or loaded yet.");
-  const head = ["Model", "Loaded", "Slots in use", "Queued", "Tokens/s, 10 s", "Avg speed", "Avg first token", "Generated", "Unloads"];
-  return h("div", { class: "table-wrap" }, h("table", { id: "status-models" },
-    h("thead", null, h("tr", null, head.map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", null, status.models.map((m) => h("tr", { "data-model": m.name },
-      h("th", { scope: "row" }, m.name),
-      h("td", null, m.loaded ? `yes · ${bytes(m.size)}` : "no"),
-      h("td", { "data-field": "running" },
-        h("meter", { min: 0, max: status.parallel, value: m.running, "aria-label": `${m.running} of ${status.parallel} slots` }),
-        ` ${m.running} / ${status.parallel}`),
-      h("td", { "data-field": "queued", class: "num" }, count(m.queued)),
-      h("td", { class: "num" }, rate(tokensPerSecond(readings, modelTokens(m.name)))),
-      h("td", { class: "num" }, m.generations ? rate(m.tokens_per_second_sum / m.generations) : "–"),
-      h("td", { class: "num" }, m.first_tokens ? seconds(m.first_token_seconds_sum / m.first_tokens) : "–"),
-      h("td", { class: "num" }, count(m.generated_tokens)),
-      h("td", null, m.expires_at ? until(m.expires_at) : "–"))))));
+  if (!status.models.length)
+    return h("p", { class: "muted" }, "No model has been used or loaded yet.");
+  const head = [
+    "Model",
+    "Loaded",
+    "Slots in use",
+    "Queued",
+    "Tokens/s, 10 s",
+    "Avg speed",
+    "Avg first token",
+    "Generated",
+    "Unloads",
+  ];
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { id: "status-models" },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          head.map((t) => h("th", { scope: "col" }, t)),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        status.models.map((m) =>
+          h(
+            "tr",
+            { "data-model": m.name },
+            h("th", { scope: "row" }, m.name),
+            h("td", null, m.loaded ? `yes · ${bytes(m.size)}` : "no"),
+            h(
+              "td",
+              { "data-field": "running" },
+              h("meter", {
+                min: 0,
+                max: status.parallel,
+                value: m.running,
+                "aria-label": `${m.running} of ${status.parallel} slots`,
+              }),
+              ` ${m.running} / ${status.parallel}`,
+            ),
+            h("td", { "data-field": "queued", class: "num" }, count(m.queued)),
+            h("td", { class: "num" }, rate(tokensPerSecond(readings, modelTokens(m.name)))),
+            h(
+              "td",
+              { class: "num" },
+              m.generations ? rate(m.tokens_per_second_sum / m.generations) : "–",
+            ),
+            h(
+              "td",
+              { class: "num" },
+              m.first_tokens ? seconds(m.first_token_seconds_sum / m.first_tokens) : "–",
+            ),
+            h("td", { class: "num" }, count(m.generated_tokens)),
+            h("td", null, m.expires_at ? until(m.expires_at) : "–"),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function view(status, readings) {
@@ -73,22 +162,50 @@ function view(status, readings) {
   const queued = status.models.reduce((sum, m) => sum + m.queued, 0);
   const ready = status.ready;
   return [
-    h("div", { class: "tiles" },
-      tile("Health", ready ? "ready" : status.upstreams[0]?.status || "not ready", "tile-health", ready ? "ok" : "bad"),
+    h(
+      "div",
+      { class: "tiles" },
+      tile(
+        "Health",
+        ready ? "ready" : status.upstreams[0]?.status || "not ready",
+        "tile-health",
+        ready ? "ok" : "bad",
+      ),
       tile("Generating", String(running), "tile-running"),
       tile("Queued", String(queued), "tile-queued"),
-      tile("Tokens/s, last 10 s", rate(throughput[throughput.length - 1] || 0).replace(" tokens/s", ""), "tile-rate"),
+      tile(
+        "Tokens/s, last 10 s",
+        rate(throughput[throughput.length - 1] || 0).replace(" tokens/s", ""),
+        "tile-rate",
+      ),
       tile("Loaded models", String(status.models.filter((m) => m.loaded).length), "tile-loaded"),
-      tile("Requests in flight", String(status.requests.in_flight), "tile-flight")),
-    h("section", { class: "card" }, h("h2", null, "Tokens per second"),
-      sparkline(throughput, { label: "Tokens per second, last three minutes", unit: " tokens/s", width: 640, height: 96 }),
-      h("p", { class: "muted small" }, "Generated tokens over the last ten seconds, counted when each generation ends "
-        + "(as /metrics counts them); the last three minutes.")),
+      tile("Requests in flight", String(status.requests.in_flight), "tile-flight"),
+    ),
+    h(
+      "section",
+      { class: "card" },
+      h("h2", null, "Tokens per second"),
+      sparkline(throughput, {
+        label: "Tokens per second, last three minutes",
+        unit: " tokens/s",
+        width: 640,
+        height: 96,
+      }),
+      h(
+        "p",
+        { class: "muted small" },
+        "Generated tokens over the last ten seconds, counted when each generation ends " +
+          "(as /metrics counts them); the last three minutes.",
+      ),
+    ),
     h("section", { class: "card" }, h("h2", null, "Models"), models(status, readings)),
     h("section", { class: "card" }, h("h2", null, "Upstreams"), upstreams(status)),
-    h("p", { class: "muted", id: "status-updated" },
-      `${status.backend} backend · gateway ${status.version} · ${count(status.requests.total)} requests answered · `
-      + `updated ${new Date(status.time * 1000).toLocaleTimeString()}`),
+    h(
+      "p",
+      { class: "muted", id: "status-updated" },
+      `${status.backend} backend · gateway ${status.version} · ${count(status.requests.total)} requests answered · ` +
+        `updated ${new Date(status.time * 1000).toLocaleTimeString()}`,
+    ),
   ];
 }
 

@@ -42,16 +42,58 @@ function totals(rows) {
 }
 
 function table(rows, dimension, names) {
-  if (!rows.length) return h("p", { class: "muted", id: "usage-empty" }, "No requests in this range.");
+  if (!rows.length)
+    return h("p", { class: "muted", id: "usage-empty" }, "No requests in this range.");
   const sum = totals(rows);
-  const head = ["Day", dimension === "key" ? "Key" : "Model", "Requests", "Errors", "Prompt tokens", "Generated tokens", "Total tokens"];
-  return h("div", { class: "table-wrap" }, h("table", { id: "usage-table" },
-    h("thead", null, h("tr", null, head.map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", null, rows.map((row) => h("tr", null,
-      h("td", null, row.day), h("td", null, names(row[dimension])),
-      COLUMNS.map((c) => h("td", { class: "num", "data-column": c }, count(row[c] || 0)))))),
-    h("tfoot", null, h("tr", { id: "usage-totals" }, h("th", { scope: "row", colspan: 2 }, "Total"),
-      COLUMNS.map((c) => h("td", { class: "num", "data-column": c }, count(sum[c])))))));
+  const head = [
+    "Day",
+    dimension === "key" ? "Key" : "Model",
+    "Requests",
+    "Errors",
+    "Prompt tokens",
+    "Generated tokens",
+    "Total tokens",
+  ];
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { id: "usage-table" },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          head.map((t) => h("th", { scope: "col" }, t)),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        rows.map((row) =>
+          h(
+            "tr",
+            null,
+            h("td", null, row.day),
+            h("td", null, names(row[dimension])),
+            COLUMNS.map((c) => h("td", { class: "num", "data-column": c }, count(row[c] || 0))),
+          ),
+        ),
+      ),
+      h(
+        "tfoot",
+        null,
+        h(
+          "tr",
+          { id: "usage-totals" },
+          h("th", { scope: "row", colspan: 2 }, "Total"),
+          COLUMNS.map((c) => h("td", { class: "num", "data-column": c }, count(sum[c]))),
+        ),
+      ),
+    ),
+  );
 }
 
 export function render(context, container) {
@@ -62,9 +104,17 @@ export function render(context, container) {
   const utcDay = (date) => date.toISOString().slice(0, 10);
   const since = h("input", { type: "date", id: "usage-since", value: utcDay(start) });
   const until = h("input", { type: "date", id: "usage-until", value: utcDay(today) });
-  const dimension = h("select", { id: "usage-by" },
-    (everyone ? [["key", "By key"], ["model", "By model"]] : [["model", "By model"]])
-      .map(([value, label]) => h("option", { value }, label)));
+  const dimension = h(
+    "select",
+    { id: "usage-by" },
+    (everyone
+      ? [
+          ["key", "By key"],
+          ["model", "By model"],
+        ]
+      : [["model", "By model"]]
+    ).map(([value, label]) => h("option", { value }, label)),
+  );
   const body = h("div", { id: "usage-body" }, h("p", { class: "muted" }, "Loading…"));
   let keyNames = new Map();
   let current = { rows: [], by: "model", since: "", until: "" };
@@ -75,7 +125,10 @@ export function render(context, container) {
     const by = dimension.value;
     const range = { since: since.value, until: until.value };
     if (!range.since || !range.until || range.since > range.until) {
-      fill(body, h("p", { class: "error", role: "alert" }, "Choose a start day on or before the end day."));
+      fill(
+        body,
+        h("p", { class: "error", role: "alert" }, "Choose a start day on or before the end day."),
+      );
       return;
     }
     try {
@@ -83,11 +136,26 @@ export function render(context, container) {
       keyNames = new Map(rows.filter((r) => r.name).map((r) => [r.key, r.name]));
       current = { rows, by, ...range };
       const days = daysBetween(range.since, range.until);
-      fill(body,
-        h("div", { class: "card" },
-          stackedBars({ categories: days, series: series(rows, days, by, "total_tokens", names), label: "Tokens per day", unit: " tokens" }),
-          stackedBars({ categories: days, series: series(rows, days, by, "requests", names), label: "Requests per day", unit: " requests" })),
-        h("div", { class: "card" }, table(rows, by, names)));
+      fill(
+        body,
+        h(
+          "div",
+          { class: "card" },
+          stackedBars({
+            categories: days,
+            series: series(rows, days, by, "total_tokens", names),
+            label: "Tokens per day",
+            unit: " tokens",
+          }),
+          stackedBars({
+            categories: days,
+            series: series(rows, days, by, "requests", names),
+            label: "Requests per day",
+            unit: " requests",
+          }),
+        ),
+        h("div", { class: "card" }, table(rows, by, names)),
+      );
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) context.expired();
       else fill(body, h("p", { class: "error", role: "alert" }, err.message));
@@ -96,7 +164,12 @@ export function render(context, container) {
 
   async function downloadCsv() {
     try {
-      const text = await usageCsv(context.api, { everyone, by: ["day", current.by], since: current.since, until: current.until });
+      const text = await usageCsv(context.api, {
+        everyone,
+        by: ["day", current.by],
+        since: current.since,
+        until: current.until,
+      });
       download(`usage-${current.since}-${current.until}-by-${current.by}.csv`, text, "text/csv");
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) context.expired();
@@ -104,10 +177,23 @@ export function render(context, container) {
     }
   }
 
-  const form = h("form", { class: "card filters", on: { submit: (e) => { e.preventDefault(); load(); } } },
-    field("From", since), field("To", until), field("Group", dimension),
+  const form = h(
+    "form",
+    {
+      class: "card filters",
+      on: {
+        submit: (e) => {
+          e.preventDefault();
+          load();
+        },
+      },
+    },
+    field("From", since),
+    field("To", until),
+    field("Group", dimension),
     h("button", { type: "submit", class: "primary", id: "usage-show" }, "Show"),
-    h("button", { type: "button", id: "usage-csv", on: { click: downloadCsv } }, "Download CSV"));
+    h("button", { type: "button", id: "usage-csv", on: { click: downloadCsv } }, "Download CSV"),
+  );
   dimension.addEventListener("change", load);
 
   fill(container, h("h1", { id: "page-title" }, everyone ? "Usage" : "My usage"), form, body);
