@@ -30,7 +30,10 @@ async function modelNames(context) {
     context.api.get("/api/ps").catch(() => ({ models: [] })),
   ]);
   const names = [...(tags.models || []), ...(ps.models || [])].map((m) => m.name || m.model);
-  if (context.info.default_model) names.push(context.info.default_model);
+  // the default model is served even when not in the store (a .gguf path): listed too, unless
+  // the key may only use some models (then /api/tags already says which)
+  const limited = Boolean(context.me?.models?.length);
+  if (context.info.default_model && !limited) names.push(context.info.default_model);
   return [...new Set(names.filter(Boolean))];
 }
 
