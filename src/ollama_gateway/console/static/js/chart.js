@@ -55,7 +55,7 @@ export function sparkline(values, { label, width = 320, height = 64, unit = "" }
  * `series` is [{name, values: [number per category]}].
  */
 export function stackedBars({ categories, series, label, unit = "", height = 220 }) {
-  const width = Math.max(320, categories.length * 28 + 56);
+  const width = Math.max(960, categories.length * 28 + 56); // drawn to the card's width
   const left = 48;
   const bottom = 28;
   const plotHeight = height - bottom - 8;

@@ -268,7 +268,7 @@ function table(keys, actions) {
 
 export function render(context, container) {
   const { api } = context;
-  const list = h("div", { id: "keys-list" }, h("p", { class: "muted" }, "Loading…"));
+  const list = h("div", { id: "keys-list", class: "card" }, h("p", { class: "muted" }, "Loading…"));
   const notice = h("p", { role: "status", id: "keys-notice" });
 
   async function refresh() {

@@ -21,18 +21,26 @@ function daysBetween(since, until) {
   return days;
 }
 
-/** Chart series: one per key or model, a value per day. */
-function series(rows, days, dimension, metric, names) {
-  const byName = new Map();
+/** The keys or models in the order of their total tokens, then requests (the same colour in
+ * both charts). */
+function order(rows, dimension, names) {
+  const sums = new Map();
   for (const row of rows) {
     const name = names(row[dimension]);
-    if (!byName.has(name)) byName.set(name, new Array(days.length).fill(0));
-    const i = days.indexOf(row.day);
-    if (i >= 0) byName.get(name)[i] += row[metric] || 0;
+    const [tokens, requests] = sums.get(name) || [0, 0];
+    sums.set(name, [tokens + (row.total_tokens || 0), requests + (row.requests || 0)]);
   }
-  return [...byName.entries()]
-    .sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0))
-    .map(([name, values]) => ({ name, values }));
+  return [...sums.entries()].sort((a, b) => b[1][0] - a[1][0] || b[1][1] - a[1][1]).map(([n]) => n);
+}
+
+/** Chart series: one per key or model (in `names` order), a value per day. */
+function series(rows, days, dimension, metric, names, ordered) {
+  const byName = new Map(ordered.map((name) => [name, new Array(days.length).fill(0)]));
+  for (const row of rows) {
+    const i = days.indexOf(row.day);
+    if (i >= 0) byName.get(names(row[dimension]))[i] += row[metric] || 0;
+  }
+  return ordered.map((name) => ({ name, values: byName.get(name) }));
 }
 
 function totals(rows) {
@@ -136,6 +144,7 @@ export function render(context, container) {
       keyNames = new Map(rows.filter((r) => r.name).map((r) => [r.key, r.name]));
       current = { rows, by, ...range };
       const days = daysBetween(range.since, range.until);
+      const ordered = order(rows, by, names);
       fill(
         body,
         h(
@@ -143,13 +152,13 @@ export function render(context, container) {
           { class: "card" },
           stackedBars({
             categories: days,
-            series: series(rows, days, by, "total_tokens", names),
+            series: series(rows, days, by, "total_tokens", names, ordered),
             label: "Tokens per day",
             unit: " tokens",
           }),
           stackedBars({
             categories: days,
-            series: series(rows, days, by, "requests", names),
+            series: series(rows, days, by, "requests", names, ordered),
             label: "Requests per day",
             unit: " requests",
           }),
