@@ -17,7 +17,7 @@ function short(value) {
   if (value >= 1e9) return `${+(value / 1e9).toFixed(1)}G`;
   if (value >= 1e6) return `${+(value / 1e6).toFixed(1)}M`;
   if (value >= 1e3) return `${+(value / 1e3).toFixed(1)}k`;
-  return `${+value.toFixed(value < 10 ? 1 : 0)}`;
+  return `${+value.toFixed(1)}`;
 }
 
 /** A small line chart of the last values (oldest first). */
