@@ -115,7 +115,7 @@ def test_stop_ends_the_generation_on_the_server(new_tab, live, shots):
     eventually(lambda: _reply_length(chat) > 20)
     assert live.running() == 1
     eventually(lambda: watcher.locator("#tile-running .value").inner_text() == "1")
-    watcher.screenshot(path=shots / "status.png", full_page=True)
+    watcher.screenshot(path=shots / "status-generating.png", full_page=True)
     chat.click("#stop")
     chat.wait_for_selector(".msg-assistant:not(.streaming) .stats .warn:text('stopped')")
     eventually(lambda: live.running() == 0)
@@ -128,6 +128,31 @@ def test_stop_ends_the_generation_on_the_server(new_tab, live, shots):
     assert chat.locator("#send").is_visible()
     generated = chat.locator(".msg-assistant .stats [data-stat='generated']").inner_text()
     assert int(generated.split()[0]) < 500
+
+
+def test_status_shows_the_tokens_per_second_of_recent_generations(page, live, shots):
+    sign_in(page, live.url)
+    page.click("nav a[href='#/status']")
+    page.wait_for_selector("#tile-rate")
+    before = live.status()
+    for _ in range(2):
+        reply = httpx.post(
+            live.url + "/api/generate",
+            headers=AUTH,
+            json={"prompt": "Count to ten.", "stream": False, "options": {"num_predict": 24}},
+            timeout=120,
+        )
+        assert reply.status_code == 200
+    after = live.status()
+    made = sum(m["generated_tokens"] for m in after["models"]) - sum(
+        m["generated_tokens"] for m in before["models"]
+    )
+    assert made == 48
+    # the page's rate: tokens made within its last ten seconds of readings, so above zero now
+    rate = page.locator("#tile-rate .value")
+    eventually(lambda: float(rate.inner_text()) > 0, timeout=20)
+    assert page.locator("svg.sparkline polyline").count() == 1
+    page.screenshot(path=shots / "status.png", full_page=True)
 
 
 def _progress(page) -> list[tuple[float, float]]:
