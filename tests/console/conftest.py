@@ -143,6 +143,20 @@ def sign_in(page: Any, url: str, key: str = KEY) -> None:
     page.wait_for_selector("nav a", state="attached")
 
 
+def offer_model(page: Any, name: str) -> None:
+    """Add ``name`` to the playground's model list (one the server does not list) and pick it."""
+    page.wait_for_selector("#model option", state="attached")
+    page.evaluate(
+        """(name) => {
+            const select = document.querySelector("#model");
+            select.append(new Option(name, name));
+            select.value = name;
+            select.dispatchEvent(new Event("change"));
+        }""",
+        name,
+    )
+
+
 def eventually(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
     """Poll ``check`` until it returns something truthy; fail with its last value."""
     deadline = time.monotonic() + timeout

@@ -6,7 +6,7 @@ import threading
 
 import httpx
 
-from tests.console.conftest import KEY, eventually, sign_in
+from tests.console.conftest import KEY, eventually, offer_model, sign_in
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 NONE = "\N{EN DASH}"  # what the console shows for an unknown value
@@ -85,14 +85,7 @@ def test_status_follows_a_generation(page, fake_gateway, ollama):
 
 def test_stop_closes_the_request_to_the_upstream(page, fake_gateway, ollama):
     sign_in(page, fake_gateway)
-    page.evaluate(
-        """() => {
-            const select = document.querySelector("#model");
-            select.append(new Option("trickle", "trickle"));
-            select.value = "trickle";
-            select.dispatchEvent(new Event("change"));
-        }"""
-    )
+    offer_model(page, "trickle")
     disconnects = ollama.disconnects
     page.fill("#prompt", "go on forever")
     page.press("#prompt", "Enter")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.conftest import KEY, eventually, sign_in
+from tests.console.conftest import KEY, eventually, offer_model, sign_in
 
 HOSTILE = (
     '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> '
@@ -164,14 +164,7 @@ def test_the_snippet_follows_the_draft(page, fake_gateway):
 
 def test_an_error_from_the_server_shows_in_the_reply(page, fake_gateway):
     sign_in(page, fake_gateway)
-    page.evaluate(
-        """() => {
-            const select = document.querySelector("#model");
-            select.append(new Option("missing", "missing"));
-            select.value = "missing";
-            select.dispatchEvent(new Event("change"));
-        }"""
-    )
+    offer_model(page, "missing")
     page.fill("#prompt", "hello")
     page.press("#prompt", "Enter")
     error = page.locator(".msg-assistant .stats .error")

@@ -28,6 +28,9 @@ PUBLIC = {
     ("GET", "/ready"),
     ("HEAD", "/ready"),
 }
+# Reads of the gateway's own numbers (Prometheus scrapes, the console's live status) never count
+# against a key's budget.
+UNMETERED = frozenset({"/metrics", "/status"})
 _REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
@@ -101,11 +104,7 @@ class GatewayMiddleware:
                     await send_error(send_wrapper, path, 401, AUTH_MESSAGE)
                     return
             state["api_key"] = key
-            if (
-                self.limiter is not None
-                and not public
-                and path != "/metrics"  # scrapes never count against a key's budget
-            ):
+            if self.limiter is not None and not public and path not in UNMETERED:
                 client = scope.get("client")
                 admission = self.limiter.admit(key, client[0] if client else None)  # may 429
                 if admission is not None:

@@ -6,7 +6,7 @@ import { ask } from "../dialog.js";
 import { fill, h } from "../dom.js";
 import { bytes, until } from "../format.js";
 
-const REFRESH_MS = 5000;
+const REFRESH_MS = 10000; // while the tab is visible
 
 /** Where a loaded model runs, as `ollama ps` says it: CPU, GPU or a split. */
 function processor(running) {
@@ -286,7 +286,9 @@ export function render(context, container) {
   const pull = context.can.manage ? pullPanel(context, refresh) : null;
   fill(container, h("h1", { id: "page-title" }, "Models"), notice, list, pull ? pull.node : null);
   refresh();
-  timer = setInterval(refresh, REFRESH_MS);
+  timer = setInterval(() => {
+    if (document.visibilityState === "visible") refresh();
+  }, REFRESH_MS);
   return () => {
     clearInterval(timer);
     if (pull) pull.stop();
