@@ -86,6 +86,14 @@ def test_api_paths_keep_their_trailing_slash_handling(gateway):
     assert httpx.get(gateway + "/health/").status_code == 200
 
 
+def test_console_files_are_one_route_in_the_metrics(gateway):
+    for path in ("/ui/", "/ui/js/main.js", "/ui/css/console.css", "/ui/no-such-file.js"):
+        httpx.get(gateway + path)
+    metrics = httpx.get(gateway + "/metrics", headers=AUTH).text
+    routes = set(re.findall(r'^ollama_gateway_requests_total\{.*route="([^"]*)"', metrics, re.M))
+    assert routes == {"/ui"}
+
+
 def _metric(text: str, name: str, **labels: str) -> float:
     wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
     pattern = re.escape(name + (f"{{{wanted}}}" if wanted else "")) + r" (\S+)"
