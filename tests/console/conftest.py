@@ -1,6 +1,6 @@
 """A real browser (Debian's chromium driven by Playwright) and live gateways for the console.
 
-- ``browser``: one headless Chromium for the session. Its own download is not used: the system
+- ``browser``: one headless Chromium per test module. Its own download is not used: the system
   ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it) is started by path.
 - ``page``: a fresh browser context and tab per test. It records uncaught script errors and
   Content-Security-Policy violations, and the test fails if there were any.
@@ -49,7 +49,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture(scope="session")
+# One browser per test module, not per session: while Playwright's sync API is active it marks an
+# event loop as running in this thread, so asyncio.run() in the tests that follow would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(
