@@ -196,3 +196,53 @@ def test_cors_preflight_from_an_unlisted_origin_is_not_echoed(ollama, make_setti
         assert good.status_code == 200  # preflight needs no key
         assert good.headers["access-control-allow-origin"] == "https://app.example"
         assert "access-control-allow-credentials" not in good.headers
+
+
+# --- one rule for the headers that carry a key -----------------------------------------------
+# Every X-API-KEY and Authorization: Bearer header must hold the same key; anything else is a 401.
+CHALLENGE = 'Bearer realm="ollama-gateway"'
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-API-KEY", KEY_A), ("X-API-KEY", WRONG_KEY)],
+        [("X-API-KEY", WRONG_KEY), ("X-API-KEY", KEY_A)],
+        [("Authorization", f"Bearer {KEY_A}"), ("Authorization", f"Bearer {WRONG_KEY}")],
+        [("Authorization", f"Bearer {WRONG_KEY}"), ("Authorization", f"Bearer {KEY_A}")],
+        [("X-API-KEY", ""), ("Authorization", f"Bearer {KEY_A}")],
+        [("Authorization", f"Bearer {KEY_A}"), ("X-API-KEY", "")],
+        [("X-API-KEY", KEY_A), ("Authorization", "Bearer")],
+        [("X-API-KEY", KEY_A), ("Authorization", f"Bearer {KEY_B}")],  # two good keys: neither
+        [("X-API-KEY", KEY_B), ("X-API-KEY", KEY_A)],
+    ],
+)
+def test_conflicting_credentials_are_401_whatever_their_order(keyed, headers):
+    r = httpx.post(keyed + "/api/generate", json={"prompt": "hi"}, headers=headers)
+    assert r.status_code == 401
+    assert r.json() == AUTH_BODY
+    assert r.headers["www-authenticate"] == CHALLENGE + ', error="invalid_token"'
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-API-KEY", KEY_A), ("X-API-KEY", KEY_A)],
+        [("X-API-KEY", KEY_A), ("Authorization", f"Bearer {KEY_A}")],
+        [("Authorization", f"Bearer {KEY_B}"), ("authorization", f"bearer  {KEY_B}")],
+        [("Authorization", "Basic dXNlcjpwYXNz"), ("X-API-KEY", KEY_A)],  # a proxy's, not ours
+    ],
+)
+def test_one_key_however_many_headers_carry_it(keyed, headers):
+    r = httpx.post(keyed + "/api/generate", json={"prompt": "hi"}, headers=headers)
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("path", ["/api/generate", "/api/tags", "/v1/models", "/metrics"])
+def test_a_401_says_how_to_authenticate(keyed, path):
+    none = httpx.request("POST" if path == "/api/generate" else "GET", keyed + path)
+    assert none.status_code == 401
+    assert none.headers["www-authenticate"] == CHALLENGE  # no key presented: no error code
+    wrong = httpx.get(keyed + path, headers={"X-API-KEY": WRONG_KEY})
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == CHALLENGE + ', error="invalid_token"'

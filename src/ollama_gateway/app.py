@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from ollama_gateway.http.auth import KeyRing
 from ollama_gateway.http.fastpath import FastPath, fastapi_options
 from ollama_gateway.http.middleware import GatewayMiddleware
 from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
+from ollama_gateway.http.shutdown import ShutdownNotice, on_stop_signals
 from ollama_gateway.observability.metrics import Metrics, scheduler_slots
 from ollama_gateway.settings import Settings, is_loopback
 
@@ -82,24 +84,45 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, exc.status_code, message, getattr(exc, "headers", None))
 
 
-def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
-    """Build the gateway. ``backend`` overrides the one the settings would choose (tests)."""
-    keyring = KeyRing.from_settings(settings)
+def _fatal(app: FastAPI, reason: str) -> None:
+    """The service cannot work (its default model cannot load): say why and stop serving.
+
+    ``serve`` sets ``app.state.stop_server``; elsewhere ``/ready`` reports the failure.
+    """
+    app.state.fatal = reason
+    log.error("stopping: %s", reason)
+    stop = getattr(app.state, "stop_server", None)
+    if stop is not None:
+        stop()
+
+
+def create_app(
+    settings: Settings, backend: Backend | None = None, keyring: KeyRing | None = None
+) -> FastAPI:
+    """Build the gateway. ``backend`` overrides the one the settings would choose (tests);
+    ``keyring`` the keys the settings name (``--workers``: digests handed over by the parent)."""
+    keyring = keyring if keyring is not None else KeyRing.from_settings(settings)
     check_startup(settings, keyring)
     metrics = Metrics()
+    shutdown = ShutdownNotice()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen = backend or await build_backend(settings)
         if hasattr(chosen, "bind_metrics"):
             chosen.bind_metrics(metrics)
+        if hasattr(chosen, "on_fatal"):
+            chosen.on_fatal = lambda reason: _fatal(app, reason)
+        shutdown.attach(asyncio.get_running_loop())
         await chosen.start()
         app.state.backend = chosen
         service = app.state.service = GenerationService(chosen, settings, metrics=metrics)
         metrics.on_scrape(lambda m: m.set_slots(scheduler_slots(service.scheduler)))
         try:
-            yield
+            with on_stop_signals(shutdown, settings.shutdown_grace):
+                yield
         finally:
+            shutdown.detach()
             await chosen.close()
 
     app = FastAPI(
@@ -116,6 +139,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.state.keyring = keyring
     app.state.metrics = metrics
     app.state.readiness = Readiness()
+    app.state.shutdown = shutdown
+    app.state.fatal = None
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -18,6 +18,21 @@ Serving logic raises these; each API family maps them once onto its own error sh
 
 from __future__ import annotations
 
+ECHO_LIMIT = 200
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` as an error message may echo it: at most ``limit`` characters, then an ellipsis.
+
+    Client-supplied strings (model names above all) are echoed through this, so that a 900 KB
+    name cannot come back twice in a reply or a log line.
+
+    >>> clip("llama3"), clip("x" * 300)[-3:], len(clip("x" * 300))
+    ('llama3', 'xx…', 201)
+    """
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 class GatewayError(Exception):
     status_code: int = 500
@@ -53,7 +68,7 @@ class ModelNotFound(GatewayError):
     status_code = 404
 
     def __init__(self, model: str, message: str | None = None) -> None:
-        super().__init__(message or f'model "{model}" not found, try pulling it first')
+        super().__init__(message or f'model "{clip(model)}" not found, try pulling it first')
         self.model = model
 
 

@@ -18,6 +18,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ollama_gateway.core.hosts import parse_host
+from ollama_gateway.errors import BadRequest, clip
+from ollama_gateway.models.refs import ModelSpec, parse_model_spec, parse_ref
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def parse_duration(value: str | float | int | None) -> float | None:
     body = text.lstrip("+-")
     parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", body)
     if not parts or "".join(n + u for n, u in parts) != body:
-        raise ValueError(f"invalid duration {value!r}")
+        raise ValueError(f"invalid duration {clip(repr(value))}")
     return sign * sum(float(n) * units[u] for n, u in parts)
 
 
@@ -92,7 +94,8 @@ class Settings(BaseSettings):
     model: str = Field(
         DEFAULT_MODEL,
         validation_alias=_env("model", "OLLAMA_GATEWAY_MODEL", "MODEL_NAME"),
-        description="Default model: used when a request names none (MODEL_NAME also works).",
+        description="Default model: used when a request names none (MODEL_NAME also works). "
+        "A store name, or a GGUF file (embedded) served as its stem plus :latest, or NAME=PATH.",
     )
     backend: Literal["auto", "ollama", "embedded"] = Field(
         "auto",
@@ -120,6 +123,11 @@ class Settings(BaseSettings):
         description="Origins allowed by CORS, comma-separated. Empty: CORS off.",
     )
     max_body_bytes: int = Field(1 << 20, gt=0, description="Largest request body accepted (413).")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses (or networks) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed, comma-separated. Empty: those headers are ignored.",
+    )
 
     # --- the Ollama upstream -------------------------------------------------------------
     ollama_url: str = Field(
@@ -212,6 +220,34 @@ class Settings(BaseSettings):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            proxies = [p.strip() for v in value for p in str(v).split(",") if p.strip()]
+            for proxy in proxies:
+                if proxy == "*":
+                    continue
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ValueError(f"{proxy!r} is not an IP address or network") from None
+            return proxies
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        try:
+            spec = parse_model_spec(value)
+            if spec.path is None:
+                parse_ref(spec.name)
+        except BadRequest as exc:
+            raise ValueError(exc.message) from None
+        return value
+
     @field_validator("ollama_url", mode="before")
     @classmethod
     def _parse_ollama_url(cls, value: object) -> object:
@@ -234,6 +270,16 @@ class Settings(BaseSettings):
         return self
 
     # --- derived ------------------------------------------------------------------------
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The default model as the operator gave it: its name and, for a file, the path."""
+        return parse_model_spec(self.model)
+
+    @property
+    def model_name(self) -> str:
+        """The default model's name in the API (a file's short name, never its path)."""
+        return self.model_spec.name
+
     @property
     def keep_alive_seconds(self) -> float:
         return parse_duration(self.keep_alive) or 0.0

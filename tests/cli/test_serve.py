@@ -50,3 +50,49 @@ def test_serve_process_answers_the_seed_call(ollama):
         out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0
     assert b"process-key-0123456789" not in out
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return found
+    for child in children:
+        found += [child, *_descendants(child)]
+    return found
+
+
+def test_workers_never_hold_a_plaintext_key(ollama):
+    """``--workers``: keys reach the workers as digests, in no worker's environment or argv."""
+    from_env, from_flag = "worker-env-key-0123456789abcdef", "worker-flag-key-0123456789abcdef"
+    env = {**os.environ, "API_KEY": from_env}
+    proc, url = start_serve(
+        *("--ollama-url", ollama.url, "--backend", "ollama", "--workers", "2"),
+        *("--api-key", from_env, "--api-key", from_flag),
+        env=env,
+        timeout=120,  # two spawned workers on a loaded machine
+    )
+    try:
+        for key in (from_env, from_flag):
+            reply = httpx.post(
+                url + "/api/generate", json={"prompt": "hi"}, headers={"X-API-KEY": key}
+            )
+            assert reply.status_code == 200
+        assert httpx.post(url + "/api/generate", json={"prompt": "hi"}).status_code == 401
+        workers = _descendants(proc.pid)
+        assert len(workers) >= 2
+        for pid in workers:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read()
+            for key in (from_env, from_flag):
+                assert key.encode() not in environ, pid
+                assert key.encode() not in argv, pid
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert from_env.encode() not in out and from_flag.encode() not in out

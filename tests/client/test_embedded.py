@@ -14,7 +14,7 @@ def test_the_seed_call_runs_real_inference(engine_gateway, tiny_model):
     with Client(engine_gateway, api_key=KEY, timeout=60) as client:
         answer = client.generate("hello world", options=GREEDY)
     assert answer.generated_text == answer.response != ""
-    assert answer.model == str(tiny_model)
+    assert answer.model == "tiny:latest"  # the file's short name, never its path
     assert answer.eval_count == 8 and answer.done_reason == "length"
     assert answer.elapsed_time is not None and answer.elapsed_time > 0
 

@@ -75,22 +75,83 @@ async def test_sigterm_finishes_streams_in_flight_refuses_new_ones_and_exits_0(u
     assert lines[-1]["done"] is True
 
 
-async def test_sigterm_cancels_a_never_ending_stream_after_the_grace_period(upstream):
+def _sse_in_thread(url: str, body: dict, out: list) -> threading.Thread:
+    def run() -> None:
+        try:
+            with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=30) as r:
+                out.append(r.status_code)
+                for line in r.iter_lines():
+                    if line:
+                        out.append(line)
+        except httpx.HTTPError as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _post_in_thread(url: str, body: dict, out: list) -> threading.Thread:
+    def run() -> None:
+        try:
+            out.append(httpx.post(url + "/api/generate", json=body, timeout=30))
+        except httpx.HTTPError as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+async def test_sigterm_ends_what_outlives_the_grace_period_in_band(upstream):
+    """Streams still running when the grace period ends get their API's in-band error and end
+    (not a truncated body); a request still waiting answers 503."""
     proc, url = _start(upstream.url, grace=1)
     try:
-        lines: list = []
-        thread = _stream_in_thread(url, {"model": "trickle", "prompt": "x", "stream": True}, lines)
-        await until(lambda: len(lines) >= 2, "the stream to start")
+        ndjson: list = []
+        sse: list = []
+        waiting: list = []
+        threads = [
+            _stream_in_thread(url, {"model": "trickle", "prompt": "x", "stream": True}, ndjson),
+            _sse_in_thread(
+                url,
+                {
+                    "model": "trickle",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "x"}],
+                },
+                sse,
+            ),
+            _post_in_thread(url, {"model": "hold", "prompt": "x", "stream": False}, waiting),
+        ]
+        await until(lambda: len(ndjson) >= 2 and len(sse) >= 2, "the streams to start")
+        await until(lambda: upstream.held == 1, "the non-streamed request to wait")
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(20)
         took = time.monotonic() - signalled
-        thread.join(10)
+        for thread in threads:
+            thread.join(10)
     finally:
         if proc.poll() is None:
             proc.kill()
         output = proc.communicate(timeout=10)[0].decode()
     assert code == 0, output
-    assert took >= 1.0  # it did wait for the stream during the grace period
-    assert not thread.is_alive()  # the client saw its stream end
-    await until(lambda: upstream.disconnects >= 1, "the upstream stream to be closed")
+    assert took >= 1.0  # it did wait for the streams during the grace period
+    assert not any(thread.is_alive() for thread in threads)  # every client saw its end
+    assert ndjson[0] == 200
+    assert all(line["response"] == "x" for line in ndjson[1:-1])
+    assert ndjson[-1] == {"error": "the server is shutting down; the request was stopped"}
+    assert sse[0] == 200
+    assert sse[-1] == "data: [DONE]"
+    assert orjson.loads(sse[-2].removeprefix("data: "))["error"] == {
+        "message": "the server is shutting down; the request was stopped",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+    [reply] = waiting
+    assert reply.status_code == 503
+    assert reply.json()["detail"] == "the server is shutting down; the request was stopped"
+    assert "Exception in ASGI application" not in output
+    await until(lambda: upstream.disconnects >= 2, "the upstream streams to be closed")

@@ -279,7 +279,7 @@ async def test_a_pull_stopped_midway_leaves_no_model(store):
 
 
 async def test_a_path_or_a_bad_name_cannot_be_pulled(store):
-    with pytest.raises(BadRequest, match="file path"):
+    with pytest.raises(BadRequest, match="invalid model name"):
         await anext(pull_model("./model.gguf", store))
     with pytest.raises(BadRequest, match="invalid model name"):
         await anext(pull_model("bad name", store))

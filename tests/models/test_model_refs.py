@@ -136,3 +136,24 @@ def test_doctests_pass():
     result = doctest.testmod(refs, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 5
     assert result.failed == 0
+
+
+def test_the_fast_check_never_accepts_what_the_parser_refuses():
+    """``check_model_name`` accepts valid names with one regular expression; anything it does
+    not accept goes to ``parse_ref``. It must never accept a name ``parse_ref`` refuses."""
+    import random
+
+    from ollama_gateway.models.refs import check_model_name
+
+    rng = random.Random(7)
+    alphabet = "ab_Z09.-:/@ \\~\x00\n"
+    for _ in range(50_000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14)))
+        try:
+            parse_ref(name)
+        except BadRequest:
+            with pytest.raises(BadRequest, match=r"invalid model name|a model name is required"):
+                check_model_name(name)
+    for name in ["llama3", "ns/m:v1", "localhost:5000/ns/m:q8", "https://h.io/a/b:c",
+                 "m@sha256:" + "a" * 64, "a" * 80 + ":" + "b" * 80]:  # fmt: skip
+        assert check_model_name(name) == name

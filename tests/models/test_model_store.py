@@ -253,18 +253,41 @@ def _tiny_gguf(path: Path) -> None:
     writer.close()
 
 
-def test_a_gguf_path_resolves_without_template(tmp_path, models_root):
+def test_the_operators_gguf_file_resolves_under_its_name(tmp_path, models_root):
     path = tmp_path / "tiny.gguf"
     _tiny_gguf(path)
-    resolved = ModelStore(models_root).resolve(str(path))
+    resolved = ModelStore(models_root).resolve_file(str(path), "tiny:latest")
+    assert resolved.name == "tiny:latest"
     assert resolved.model_path == path
     assert resolved.template is None and resolved.system is None and resolved.params == {}
     assert resolved.size == path.stat().st_size
+    assert resolved.digest == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert resolved.identity == (path.stat().st_dev, path.stat().st_ino)
     assert resolved.config["model_family"] == "llama"
     assert resolved.config["file_type"] == "Q8_0"
     assert resolved.config["model_type"] == "1.8B"
     with pytest.raises(ModelNotFound, match="not found"):
-        ModelStore(models_root).resolve(str(tmp_path / "missing.gguf"))
+        ModelStore(models_root).resolve_file(str(tmp_path / "missing.gguf"), "missing:latest")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/etc/passwd", "/nonexistent/file", "./tiny.gguf", "../tiny.gguf", "~/tiny.gguf", "a\\b"],
+)
+def test_a_path_is_not_a_name_of_the_store(tmp_path, models_root, name, monkeypatch):
+    (tmp_path / "tiny.gguf").write_bytes(b"GGUF")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BadRequest, match="invalid model name"):
+        ModelStore(models_root).resolve(name)
+
+
+def test_two_names_of_one_blob_have_one_identity(models_root):
+    deepseek(models_root)
+    store = ModelStore(models_root)
+    store.copy("deepseek-r1:1.5b", "mine:v1")
+    a, b = store.resolve("deepseek-r1:1.5b"), store.resolve("mine:v1")
+    assert a.identity is not None and a.identity == b.identity
+    assert (a.name, b.name) == ("deepseek-r1:1.5b", "mine:v1")
 
 
 def test_import_gguf_creates_an_ollama_model(tmp_path, models_root):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_engine_generations_move_the_metrics(embedded, tiny):
     url = embedded
     assert httpx.get(url + "/ready").json() == {"status": "ready", "backend": "embedded"}
     before = scrape(url)
-    model = str(tiny)
+    model = "tiny:latest"  # metrics name the file by its short name, never its path
     # the default model was loaded at start, before any request
     assert value(before, "ollama_gateway_loaded_models") == 1
     assert value(before, "ollama_gateway_model_load_duration_seconds_count", model=model) == 1
@@ -82,7 +83,7 @@ def test_engine_generations_move_the_metrics(embedded, tiny):
     assert label_values(samples, "ollama_gateway_upstream_errors_total", "kind") == set()
 
 
-def test_a_default_model_that_cannot_load_is_not_ready(make_settings, tmp_path):
+def test_a_default_model_that_cannot_load_is_a_failure_not_loading(make_settings, tmp_path):
     settings = make_settings(
         backend="embedded",
         model="no-such-model:1b",
@@ -90,8 +91,11 @@ def test_a_default_model_that_cannot_load_is_not_ready(make_settings, tmp_path):
         pull_on_start=False,
     )
     with serve(create_app(settings)) as url:
-        r = httpx.get(url + "/ready")
+        deadline = time.monotonic() + 30
+        while (r := httpx.get(url + "/ready")).json()["status"] == "loading":
+            assert time.monotonic() < deadline, r.json()
+            time.sleep(0.05)
         assert r.status_code == 503
-        assert r.json()["status"] == "loading"
+        assert r.json()["status"] == "failed"  # not "loading" forever
         assert "no-such-model" in r.json()["reason"]
         assert httpx.get(url + "/health").status_code == 200

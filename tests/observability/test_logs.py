@@ -248,3 +248,24 @@ def test_a_client_that_leaves_before_the_answer_is_a_499(gateway, json_log):
     line = _access(json_log, "gone-1")
     assert line["status"] == 499
     assert line["route"] == "/api/generate"
+
+
+def test_a_text_record_is_one_line_whatever_its_message_holds():
+    from ollama_gateway.observability.logs import TextFormatter
+
+    formatter = TextFormatter()
+    message = "model=%s"
+    forged = "x\n2026-01-01 00:00:00,000 INFO ollama_gateway.access: forged\r\x1b[2J\u2028\x85"
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, message, (forged,), None)
+    line = formatter.format(record)
+    assert len(line.splitlines()) == 1
+    escaped = "x\\n2026-01-01 00:00:00,000 INFO ollama_gateway.access: forged"
+    assert line.endswith("model=" + escaped + "\\r\\x1b[2J\\u2028\\x85")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        failed = logging.LogRecord("t", logging.ERROR, __file__, 1, "a\nb", (), sys.exc_info())
+    lines = formatter.format(failed).splitlines()
+    assert lines[0].endswith("t: a\\nb") and lines[1] == "Traceback (most recent call last):"

@@ -3,7 +3,8 @@
 - ``GET|HEAD /health``: liveness. The process answers; no auth, no backend call.
 - ``GET|HEAD /ready``: readiness. 200 ``{"status": "ready"}`` when the backend can serve the
   default model (embedded: loaded; Ollama: the upstream answers), otherwise 503
-  ``{"status": "loading" | "upstream_unavailable", "reason": ...}``. No auth. The backend's answer
+  ``{"status": "loading" | "upstream_unavailable" | "failed", "reason": ...}`` (``failed``: the
+  default model cannot be loaded; ``serve`` then stops). No auth. The backend's answer
   is cached for :attr:`Readiness.ttl` seconds and concurrent probes share one check, so probes
   cannot hammer Ollama.
 - ``GET /metrics``: Prometheus text format; behind the API key unless ``--metrics-public``.
@@ -71,7 +72,7 @@ async def root(settings: SettingsDep, backend: BackendDep) -> Response:
         {
             "name": "ollama-gateway",
             "version": __version__,
-            "default_model": settings.model,
+            "default_model": settings.model_name,
             "backend": backend.name,
         }
     )
@@ -92,6 +93,9 @@ async def health() -> Response:
 async def ready(request: Request) -> Response:
     """Readiness: 200 when the default model can be served, else 503 with the reason."""
     state = request.app.state
+    fatal = getattr(state, "fatal", None)
+    if fatal:
+        return JSONResponse({"status": "failed", "reason": fatal}, status_code=503)
     backend = getattr(state, "backend", None)
     ok, status, reason = await state.readiness.check(backend)
     if ok:

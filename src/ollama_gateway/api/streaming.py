@@ -3,31 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
-from starlette.requests import Request
+import orjson
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from ollama_gateway.errors import GatewayError
+from ollama_gateway.errors import GatewayError, ServiceUnavailable
+from ollama_gateway.http.shutdown import SHUTDOWN_MESSAGE, ShutdownNotice
 
 log = logging.getLogger("ollama_gateway.api")
 
 T = TypeVar("T")
 
 
+def _notice(scope: dict[str, Any]) -> ShutdownNotice | None:
+    app = scope.get("app")
+    return getattr(getattr(app, "state", None), "shutdown", None)
+
+
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run ``work`` unless the client goes away first (then cancel it: the backend stops)."""
+    """Run ``work`` unless the client goes away first (then cancel it: the backend stops).
+
+    A client that left raises :class:`~starlette.requests.ClientDisconnect` (logged as a 499);
+    work still running when the shutdown grace period ends answers 503.
+    """
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_wait_disconnect(request))
+    notice = _notice(request.scope)
+    tracking = notice.tracking() if notice is not None else contextlib.nullcontext()
     try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        with tracking as me:
+            try:
+                done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                if notice is None or not notice.stopped(me):
+                    raise
+                raise ServiceUnavailable(SHUTDOWN_MESSAGE) from None
         if task in done:
             return task.result()
-        task.cancel()
-        raise asyncio.CancelledError("client disconnected")
+        raise ClientDisconnect()
     finally:
         watcher.cancel()
         if not task.done():
@@ -73,5 +92,23 @@ async def start_stream(source: AsyncIterator[T]) -> tuple[T, AsyncIterator[T]]:
     return first, source
 
 
+class GatewayStream(StreamingResponse):
+    """A streamed reply that ends with ``farewell`` (its API's in-band error) instead of being
+    cut off when the server stops (see :mod:`ollama_gateway.http.shutdown`)."""
+
+    def __init__(self, content: AsyncIterator[bytes], farewell: bytes, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.farewell = farewell
+
+    async def __call__(self, scope, receive, send) -> None:
+        notice = _notice(scope)
+        if notice is not None:
+            self.body_iterator = notice.guard(self.body_iterator, self.farewell)
+        await super().__call__(scope, receive, send)
+
+
+_NDJSON_FAREWELL = orjson.dumps({"error": SHUTDOWN_MESSAGE}) + b"\n"
+
+
 def ndjson_response(body: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> Response:
-    return StreamingResponse(body, media_type="application/x-ndjson", headers=headers)
+    return GatewayStream(body, _NDJSON_FAREWELL, media_type="application/x-ndjson", headers=headers)

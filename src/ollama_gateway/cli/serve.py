@@ -4,9 +4,19 @@ Shutdown: on SIGTERM or SIGINT uvicorn stops accepting connections at once, lets
 flight (streams included) finish for up to ``shutdown_grace`` seconds, then cancels what is left
 (clients of a cancelled stream see it end), closes the backend and the process exits 0.
 
+When the grace period ends, streams still running get an in-band error and end, and requests
+still waiting answer 503 (:mod:`ollama_gateway.http.shutdown`). A default model that cannot be
+loaded stops the server: it exits 1 with the reason.
+
 ``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for the Ollama backend
 only: each worker has its own scheduler and rate-limit buckets, so ``parallel``, ``max_queue`` and
-the per-key limits apply per worker (N times them in total).
+the per-key limits apply per worker (N times them in total). Workers get the keys as SHA-256
+digests, never in plaintext: the settings they are handed hold none, and the plaintext key
+variables (``API_KEY``, ``OLLAMA_GATEWAY_API_KEYS``) are removed from the environment they inherit.
+
+``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from ``--trusted-proxies``
+(uvicorn's own default, 127.0.0.1, is not used): otherwise any client could pick the address that
+per-address rate limits count.
 """
 
 from __future__ import annotations
@@ -44,6 +54,11 @@ async def _prepare(settings):
 
     backend = await choose_backend(settings)
     settings = settings.model_copy(update={"backend": backend})
+    if backend != "embedded" and settings.model_spec.path is not None:
+        raise click.UsageError(
+            f"--model {settings.model} is a file: files are served by the embedded backend "
+            "(--backend embedded); Ollama serves the models of its own store"
+        )
     if backend == "embedded":
         try:
             await ensure_default_model(settings)
@@ -58,13 +73,18 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 # How the supervisor hands the validated settings to its workers (spawned processes).
 _WORKER_SETTINGS = "OLLAMA_GATEWAY__WORKER_SETTINGS"
+# Environment variables that may hold plaintext keys: workers must not inherit them.
+_KEY_VARIABLES = ("API_KEY", "OLLAMA_GATEWAY_API_KEYS")
 
 
 def _settings_for_workers(settings) -> str:
+    """The settings as JSON for the workers: the keys as SHA-256 digests, never in plaintext."""
     import orjson
 
-    data = settings.model_dump(mode="json")
-    data["api_keys"] = [key.get_secret_value() for key in settings.api_keys]
+    from ollama_gateway.http.auth import digest_of
+
+    data = settings.model_dump(mode="json", exclude={"api_keys"})
+    data["api_key_digests"] = [digest_of(k.get_secret_value()).hex() for k in settings.api_keys]
     return orjson.dumps(data).decode()
 
 
@@ -73,12 +93,15 @@ def worker_app():
     import orjson
 
     from ollama_gateway.app import create_app
+    from ollama_gateway.http.auth import KeyRing
     from ollama_gateway.observability.logs import configure_logging
     from ollama_gateway.settings import Settings
 
-    settings = Settings(_env_file=None, **orjson.loads(os.environ[_WORKER_SETTINGS]))
+    data = orjson.loads(os.environ[_WORKER_SETTINGS])
+    digests = [bytes.fromhex(d) for d in data.pop("api_key_digests")]
+    settings = Settings(_env_file=None, **data, api_keys=[])
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, keyring=KeyRing.from_settings(settings, digests=digests))
 
 
 @click.command()
@@ -125,9 +148,28 @@ def serve(workers: int, **flags: Any) -> None:
         "access_log": False,
         "timeout_graceful_shutdown": settings.shutdown_grace,
         "server_header": False,
+        # Forwarding headers only from the proxies the operator lists; uvicorn would otherwise
+        # believe them from 127.0.0.1 (and FORWARDED_ALLOW_IPS), so anyone local could spoof.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
     }
     if workers > 1:
         os.environ[_WORKER_SETTINGS] = _settings_for_workers(settings)
+        for name in _KEY_VARIABLES:
+            os.environ.pop(name, None)
         uvicorn.run("ollama_gateway.cli.serve:worker_app", factory=True, workers=workers, **common)
     else:
-        uvicorn.run(create_app(settings), **common)
+        _serve_one(create_app(settings), common)
+
+
+def _serve_one(app, options: dict[str, Any]) -> None:
+    """One process: stopped early (exit 1, with the reason) if the app reports a fatal error."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    app.state.stop_server = lambda: setattr(server, "should_exit", True)
+    server.run()
+    if app.state.fatal:
+        raise click.ClickException(app.state.fatal)
+    if not server.started:
+        sys.exit(3)  # uvicorn's own exit code for a failed start

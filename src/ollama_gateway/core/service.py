@@ -105,7 +105,7 @@ class GenerationService:
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
         if not request.model:
-            request.model = self.settings.model
+            request.model = self.settings.model_name
         limit = self.settings.max_predict
         predict = request.options.get("num_predict")
         if predict is not None:

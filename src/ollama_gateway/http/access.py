@@ -5,6 +5,11 @@ route template, method and status, and writes one access-log line when the respo
 (streams included). What inner layers learn about the request they leave in ``scope["state"]``:
 ``request_id`` and ``api_key`` (the gateway middleware), ``model``, ``prompt_tokens`` and
 ``generated_tokens`` (:class:`~ollama_gateway.core.observer.GenerationObserver`).
+
+A request whose client left before the response started (an aborted upload, a client that gave
+up waiting) is counted and logged as 499, whatever the app did after that. Client-supplied text
+in the text line (the path, the model name) is quoted and escaped
+(:func:`~ollama_gateway.observability.logs.quote_field`): it cannot forge a line or a field.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from starlette.routing import Match
 
 from ollama_gateway.core.observer import request_state_var
+from ollama_gateway.observability.logs import quote_field
 from ollama_gateway.observability.metrics import UNMATCHED, Metrics
 
 access_log = logging.getLogger("ollama_gateway.access")
@@ -66,11 +72,6 @@ def route_of(scope: dict[str, Any], leaves: list[Any] | None = None) -> str:
     return getattr(route, "path", None) or UNMATCHED
 
 
-def _printable(path: str) -> str:
-    path = path[:_MAX_PATH]
-    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
-
-
 class ObservabilityMiddleware:
     """Pure ASGI: request count and duration by route, requests in flight, the access log."""
 
@@ -87,6 +88,7 @@ class ObservabilityMiddleware:
         state = scope.setdefault("state", {})
         token = request_state_var.set(state)
         status = 0
+        gone = False  # the client left before the response started
 
         async def send_status(message) -> None:
             nonlocal status
@@ -94,18 +96,25 @@ class ObservabilityMiddleware:
                 status = message["status"]
             await send(message)
 
+        async def receive_watch():
+            nonlocal gone
+            message = await receive()
+            if message["type"] == "http.disconnect" and not status:
+                gone = state["client_gone"] = True
+            return message
+
         metrics = self.metrics
         http = metrics.http
         http.in_flight += 1
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive_watch, send_status)
         except asyncio.CancelledError:
             status = status or CLIENT_CLOSED
             raise
         finally:
             request_state_var.reset(token)
             elapsed = time.perf_counter() - started
-            status = status or 500
+            status = CLIENT_CLOSED if gone else status or 500
             if self._leaves is None and "route" not in scope:
                 router = getattr(scope.get("app"), "router", None)
                 self._leaves = leaf_routes(getattr(router, "routes", ()))
@@ -120,7 +129,7 @@ class ObservabilityMiddleware:
 
 def _log_access(scope, state: dict[str, Any], route: str, status: int, elapsed: float) -> None:
     key = state.get("api_key")
-    path = _printable(scope["path"])
+    path = scope["path"][:_MAX_PATH]
     fields: dict[str, Any] = {
         "request_id": state.get("request_id", "-"),
         "method": scope["method"],
@@ -131,15 +140,15 @@ def _log_access(scope, state: dict[str, Any], route: str, status: int, elapsed: 
         "key_id": key.key_id if key is not None else "-",
     }
     text = (
-        f"{fields['request_id']} {fields['method']} {path} {status} "
+        f"{fields['request_id']} {fields['method']} {quote_field(path)} {status} "
         f"{fields['duration_ms']:.1f}ms key={fields['key_id']}"
     )
     if "generated_tokens" in state:
-        fields["model"] = state.get("model", "")
+        fields["model"] = state.get("model", "")[:_MAX_PATH]
         fields["prompt_tokens"] = state.get("prompt_tokens", 0)
         fields["generated_tokens"] = state["generated_tokens"]
         text += (
-            f" model={fields['model']} prompt_tokens={fields['prompt_tokens']}"
+            f" model={quote_field(fields['model'])} prompt_tokens={fields['prompt_tokens']}"
             f" generated_tokens={fields['generated_tokens']}"
         )
     access_log.info(text, extra={"fields": fields})

@@ -3,6 +3,14 @@
 Keys are kept only as SHA-256 digests and compared with :func:`secrets.compare_digest`. A key file
 lets the server hold ``sha256:<hex>`` entries instead of plaintext. A key is identified in logs and
 metrics by a short prefix of its digest (or the ``name=`` given in the keys file), never by itself.
+
+How a request presents its key (:func:`presented_key`): in ``X-API-KEY: KEY`` or in
+``Authorization: Bearer KEY``. A request may carry several of those headers only if every one
+holds the same key; two different keys, or an empty one beside a key, present no key at all
+(401), so no header order or duplicate decides which key is used. ``Authorization`` with another
+scheme (``Basic``, for a proxy in front) is not a credential of ours and is ignored. A 401 says
+how to authenticate: ``WWW-Authenticate: Bearer realm="ollama-gateway"`` (RFC 6750), with
+``error="invalid_token"`` when a key was presented but not accepted.
 """
 
 from __future__ import annotations
@@ -91,11 +99,11 @@ class KeyRing:
         self._keys = tuple(keys)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KeyRing:
-        keys = [
-            ApiKey(d, key_id_of(d))
-            for d in (digest_of(k.get_secret_value()) for k in settings.api_keys)
-        ]
+    def from_settings(cls, settings: Settings, digests: Iterable[bytes] = ()) -> KeyRing:
+        """The keys of ``settings`` plus keys known only by their SHA-256 ``digests``."""
+        all_digests = [digest_of(k.get_secret_value()) for k in settings.api_keys]
+        all_digests.extend(digests)
+        keys = [ApiKey(d, key_id_of(d)) for d in all_digests]
         if settings.keys_file is not None:
             keys.extend(read_keys_file(settings.keys_file)[0])
         return cls(keys)
@@ -118,15 +126,37 @@ class KeyRing:
         return found
 
 
-def presented_key(headers: dict[bytes, bytes] | list[tuple[bytes, bytes]]) -> str | None:
-    """The key from ``X-API-KEY`` or ``Authorization: Bearer`` (raw ASGI headers)."""
+WWW_AUTHENTICATE = 'Bearer realm="ollama-gateway"'
+WWW_AUTHENTICATE_INVALID = WWW_AUTHENTICATE + ', error="invalid_token"'
+
+
+def _credential(name: bytes, value: bytes) -> str | None:
+    """The key one header carries ("" for an empty one), or None if it is not a credential."""
+    if name == b"x-api-key":
+        return value.decode("latin-1").strip()
+    if name == b"authorization":
+        scheme, _, token = value.decode("latin-1").strip().partition(" ")
+        if scheme.lower() == "bearer":
+            return token.strip()
+    return None
+
+
+def presented_key(
+    headers: dict[bytes, bytes] | list[tuple[bytes, bytes]],
+) -> tuple[str | None, bool]:
+    """(the key the request presents, whether it carried any credential header at all).
+
+    The key is None unless every ``X-API-KEY`` and ``Authorization: Bearer`` header holds the
+    same non-empty key (raw ASGI headers, names in lower case).
+    """
     items = headers.items() if isinstance(headers, dict) else headers
-    bearer = None
+    found: str | None = None
+    presented = False
     for name, value in items:
-        if name == b"x-api-key":
-            return value.decode("latin-1").strip()
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                bearer = token.strip()
-    return bearer
+        key = _credential(name, value)
+        if key is None:
+            continue
+        if not key or (presented and key != found):
+            return None, True
+        found, presented = key, True
+    return found, presented

@@ -2,9 +2,12 @@
 
 It normalises a trailing slash (``/api/generate/`` answers like ``/api/generate``, no redirect),
 gives the request an id (``X-Request-ID``, taken from the client or generated), checks the API
-key, bounds the body size, and turns any unexpected exception into a short 500 in the API's own
-shape (the traceback goes to the log with the request id). The access-log line and the request
-metrics are written by :mod:`ollama_gateway.http.access`, the layer around this one.
+key (a 401 carries ``WWW-Authenticate``), bounds the body size, and turns any unexpected
+exception into a short 500 in the API's own shape (the traceback goes to the log with the request
+id). A client that left before its answer (mid-upload, or while a non-streamed reply was being
+made) is no error: nothing is sent or logged here, and the access log records a 499. The
+access-log line and the request metrics are written by :mod:`ollama_gateway.http.access`, the
+layer around this one.
 """
 
 from __future__ import annotations
@@ -13,10 +16,17 @@ import logging
 import time
 import uuid
 
+from starlette.requests import ClientDisconnect
+
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
 from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
-from ollama_gateway.http.auth import KeyRing, presented_key
+from ollama_gateway.http.auth import (
+    WWW_AUTHENTICATE,
+    WWW_AUTHENTICATE_INVALID,
+    KeyRing,
+    presented_key,
+)
 from ollama_gateway.http.ratelimit import RateLimiter
 
 errlog = logging.getLogger("ollama_gateway.errors")
@@ -99,9 +109,13 @@ class GatewayMiddleware:
         try:
             key = None
             if self.keyring.enabled and not public and not _is_preflight(scope, headers):
-                key = self.keyring.match(presented_key(headers))
+                presented, any_credential = presented_key(headers)
+                key = self.keyring.match(presented)
                 if key is None:
-                    await send_error(send_wrapper, path, 401, AUTH_MESSAGE)
+                    challenge = WWW_AUTHENTICATE_INVALID if any_credential else WWW_AUTHENTICATE
+                    await send_error(
+                        send_wrapper, path, 401, AUTH_MESSAGE, {"WWW-Authenticate": challenge}
+                    )
                     return
             state["api_key"] = key
             if self.limiter is not None and not public and path not in UNMETERED:
@@ -116,7 +130,12 @@ class GatewayMiddleware:
             if response_started:
                 raise
             await send_error(send_wrapper, path, exc.status_code, exc.message, exc.headers())
+        except ClientDisconnect:
+            return  # the client left: no one to answer (the access log says 499)
         except Exception:
+            if state.get("client_gone") and not response_started:
+                return  # whatever failed, it failed because the client left
+
             errlog.exception(
                 "unhandled error in %s %s (request %s)", scope["method"], path, request_id
             )

@@ -1,8 +1,10 @@
 """Make sure the default model is there before the embedded engine starts serving.
 
 ``serve`` calls :func:`ensure_default_model` once, before the server starts: a model already in
-the store (or a ``.gguf`` path) is used as it is; a missing one is pulled when
-``pull_on_start`` is on; offline, it fails with a message that says what to do.
+the store is used as it is; a missing one is pulled when ``pull_on_start`` is on; offline, it
+fails with a message that says what to do. A ``--model`` file must exist and start like a GGUF
+model (its header is read); whether it really loads is known once the embedded engine has
+loaded it, and a default model that fails to load stops the server (``serve``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from pathlib import Path
 
 from ollama_gateway.errors import GatewayError, ModelNotFound
-from ollama_gateway.models.refs import is_gguf_path
+from ollama_gateway.models import gguf_meta
 from ollama_gateway.models.store import ModelStore
 from ollama_gateway.settings import Settings
 
@@ -31,11 +33,17 @@ def _ways_out(ref: str) -> str:
     )
 
 
+def check_model_file(path: str) -> None:
+    """The operator's ``--model`` file exists and has a readable GGUF header."""
+    if not Path(path).expanduser().is_file():
+        raise ModelUnavailable(f"model file {path} does not exist")
+    try:
+        gguf_meta.describe(Path(path).expanduser())
+    except (gguf_meta.GGUFFormatError, OSError) as exc:
+        raise ModelUnavailable(f"model file {path} is not a GGUF model: {exc}") from None
+
+
 def _present(ref: str, store: ModelStore) -> bool:
-    if is_gguf_path(ref):
-        if not Path(ref).expanduser().is_file():
-            raise ModelUnavailable(f"model file {ref} does not exist")
-        return True
     try:
         store.resolve(ref)
         return True
@@ -44,7 +52,11 @@ def _present(ref: str, store: ModelStore) -> bool:
 
 
 async def ensure_default_model(settings: Settings, store: ModelStore | None = None) -> None:
-    ref = settings.model
+    spec = settings.model_spec
+    if spec.path is not None:
+        await asyncio.to_thread(check_model_file, spec.path)
+        return
+    ref = spec.name
     store = store or ModelStore(settings.resolved_models_dir)
     if await asyncio.to_thread(_present, ref, store):
         return

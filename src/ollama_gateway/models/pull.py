@@ -37,7 +37,6 @@ from typing import Any
 import aiohttp
 
 from ollama_gateway.errors import (
-    BadRequest,
     GatewayError,
     ModelNotFound,
     UpstreamBadResponse,
@@ -45,7 +44,7 @@ from ollama_gateway.errors import (
     UpstreamUnavailable,
 )
 from ollama_gateway.models.manifest import MANIFEST_MEDIA_TYPE, Layer, Manifest, ManifestError
-from ollama_gateway.models.refs import DEFAULT_HOST, ModelRef, is_gguf_path, parse_ref
+from ollama_gateway.models.refs import DEFAULT_HOST, ModelRef, parse_ref
 from ollama_gateway.models.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -316,9 +315,7 @@ async def pull_model(
     ``UpstreamTimeout``, ``UpstreamBadResponse`` (a missing or corrupt blob, a bad manifest) and
     ``BadRequest`` (not a model name).
     """
-    if is_gguf_path(ref):
-        raise BadRequest(f'cannot pull "{ref}": it is a file path, not a model name')
-    parsed = parse_ref(ref)
+    parsed = parse_ref(ref)  # a path is no model name: 400 before anything else
     base = registry_base(parsed, registry_url, insecure)
     timeout = aiohttp.ClientTimeout(
         total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout

@@ -21,7 +21,19 @@ Traceback (most recent call last):
 ...
 ollama_gateway.errors.BadRequest: invalid model name "bad name": the name part may hold only ...
 
-A path to a ``.gguf`` file is a model reference too; :func:`is_gguf_path` tells them apart:
+The grammar is Ollama's (``types/model/name.go``): ``[host/][namespace/]name[:tag][@digest]``,
+each part starting with a letter, a digit or ``_``; host up to 350 characters of letters, digits
+and ``_-.:``; namespace up to 80 of letters, digits, ``_`` and ``-``; name and tag up to 80 of
+letters, digits and ``_-.``. So a name is never a path: ``/``-leading, ``./``, ``..``, ``~``,
+backslashes, NUL and other odd characters are all refused, without looking at any file:
+
+>>> parse_ref("/etc/passwd")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ollama_gateway.errors.BadRequest: invalid model name "/etc/passwd": the host part is empty
+
+Paths come only from the operator (``--model ./file.gguf`` or ``--model name=path``), read by
+:func:`parse_model_spec`; :func:`is_gguf_path` tells them apart from names there:
 
 >>> is_gguf_path("./models/tiny.gguf"), is_gguf_path("qwen2:0.5b")
 (True, False)
@@ -33,12 +45,14 @@ import os
 import re
 from dataclasses import dataclass
 
-from ollama_gateway.errors import BadRequest
+from ollama_gateway.errors import BadRequest, clip
 
 DEFAULT_HOST = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 
+# The longest name the parts allow: "https://", host/namespace/name:tag and "@sha256:<64 hex>".
+MAX_NAME_LENGTH = 8 + 350 + 1 + 80 + 1 + 80 + 1 + 80 + 72
 _DIGEST_RE = re.compile(r"^sha256[:-]([0-9a-fA-F]{64})$")
 _PART_RULES = {
     # kind: (regex of the whole part, max length, description of the allowed characters)
@@ -115,6 +129,7 @@ def gguf_path(ref: str) -> str:
 
 def _check_part(kind: str, value: str, ref: str) -> None:
     pattern, max_len, allowed = _PART_RULES[kind]
+    ref = clip(ref)
     if not value:
         raise BadRequest(f'invalid model name "{ref}": the {kind} part is empty')
     if len(value) > max_len:
@@ -142,10 +157,12 @@ def parse_ref(ref: str) -> ModelRef:
     """
     if not isinstance(ref, str):
         raise BadRequest("a model name must be a string")
-    raw = ref
+    raw = clip(ref)
     s = ref.strip()
     if not s:
         raise BadRequest("a model name is required")
+    if len(s) > MAX_NAME_LENGTH:
+        raise BadRequest(f'invalid model name "{raw}": longer than {MAX_NAME_LENGTH} characters')
     for scheme in ("https://", "http://"):
         if s.startswith(scheme):
             s = s[len(scheme) :]
@@ -190,3 +207,87 @@ def display_name(ref: str) -> str:
     'llama3:latest'
     """
     return parse_ref(ref).display
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """The operator's ``--model``: the name clients use, and the file behind it (if any).
+
+    ``path`` is None for a model of the store (``qwen2:0.5b``); for a file it is the path as
+    given (``~`` expanded), served under ``name``.
+    """
+
+    name: str
+    path: str | None = None
+
+
+_STEM_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def name_for_file(path: str) -> str:
+    """The model name a GGUF file is served under: its stem, made a valid name, ``:latest``.
+
+    >>> name_for_file("/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    'SmolLM2-135M-Instruct.Q4_1:latest'
+    >>> name_for_file("./my model (v2)..gguf"), name_for_file("/m/.gguf")
+    ('my-model-v2:latest', 'model:latest')
+    """
+    stem = os.path.basename(path.rstrip("/\\" + os.sep))
+    if stem.lower().endswith(".gguf"):
+        stem = stem[: -len(".gguf")]
+    stem = _STEM_BAD.sub("-", stem)
+    stem = re.sub(r"\.{2,}", ".", stem).strip(".-")[:80].rstrip(".-")
+    return f"{stem or 'model'}:latest"
+
+
+def parse_model_spec(spec: str) -> ModelSpec:
+    """Read the operator's ``--model``: a store name, a path, or ``name=path``.
+
+    Only the operator's settings may name files; names that reach the API never do.
+
+    >>> parse_model_spec("deepseek-r1:1.5b")
+    ModelSpec(name='deepseek-r1:1.5b', path=None)
+    >>> parse_model_spec("./models/tiny.gguf")
+    ModelSpec(name='tiny:latest', path='./models/tiny.gguf')
+    >>> parse_model_spec("tiny=/srv/m.gguf"), parse_model_spec("team/tiny:q8=/srv/m.gguf").name
+    (ModelSpec(name='tiny:latest', path='/srv/m.gguf'), 'team/tiny:q8')
+    >>> parse_model_spec("/data/a=b/m.gguf").path  # "/data/a" is no name: the whole is a path
+    '/data/a=b/m.gguf'
+    """
+    text = spec.strip()
+    name, sep, path = text.partition("=")
+    if sep and not is_gguf_path(name):
+        try:
+            ref = parse_ref(name)
+        except BadRequest:
+            ref = None
+        if ref is not None:
+            if not path.strip():
+                raise BadRequest(f'--model "{clip(spec)}": a file path is needed after "="')
+            return ModelSpec(ref.display, gguf_path(path))
+    if is_gguf_path(text):
+        return ModelSpec(name_for_file(text), gguf_path(text))
+    return ModelSpec(text)
+
+
+# The whole grammar as one expression: the common case, a valid name, costs one match.
+_P = r"[A-Za-z0-9_]"
+_VALID_NAME = re.compile(
+    rf"(?:https?://)?(?:(?:{_P}[A-Za-z0-9_.:-]{{0,349}}/)?{_P}[A-Za-z0-9_-]{{0,79}}/)?"
+    rf"{_P}[A-Za-z0-9_.-]{{0,79}}(?::{_P}[A-Za-z0-9_.-]{{0,79}})?(?:@sha256[:-][0-9a-fA-F]{{64}})?"
+)
+
+
+def check_model_name(name: str) -> str:
+    """``name`` as it is, if it is a model name (or empty: the default model); else a 400.
+
+    Every API checks the model names of its requests with this before any work: a name is
+    never a path, and no file is looked at to decide. Same verdicts as :func:`parse_ref`, which
+    explains a refusal.
+
+    >>> check_model_name("llama3"), check_model_name("")
+    ('llama3', '')
+    """
+    if name and not (_VALID_NAME.fullmatch(name) and ".." not in name):
+        parse_ref(name)
+    return name

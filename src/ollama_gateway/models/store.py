@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from ollama_gateway.models.manifest import (
     ManifestError,
     check_digest,
 )
-from ollama_gateway.models.refs import ModelRef, gguf_path, is_gguf_path, parse_ref
+from ollama_gateway.models.refs import ModelRef, parse_ref
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class ResolvedModel:
     adapters: list[Path] = field(default_factory=list)
     projectors: list[Path] = field(default_factory=list)
     ref: ModelRef | None = None  # None for a model given as a GGUF path
+    # What the model *is*: (device, inode) of its weights file, so that two names of one blob
+    # (a copy, a hard link, the operator's file) are one model in memory.
+    identity: tuple[int, int] | None = None
 
     @property
     def details(self) -> dict[str, Any]:
@@ -103,6 +107,14 @@ class ResolvedModel:
             modified_at=self.modified_at.isoformat(),
             details=self.details,
         )
+
+
+def _sha256_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
 class ModelStore:
@@ -203,7 +215,11 @@ class ModelStore:
         if ref.digest and ref.digest not in (model_layer.digest, manifest_digest):
             raise ModelNotFound(requested, f'model "{requested}" not found: the digest differs')
         model_path = self.blob_path(model_layer.digest)
-        if not model_path.is_file():
+        try:
+            blob = model_path.stat()
+        except OSError:
+            blob = None
+        if blob is None or not stat.S_ISREG(blob.st_mode):
             raise ModelNotFound(
                 requested,
                 f'model "{ref.display}" is incomplete: its model blob {model_layer.digest} is '
@@ -217,6 +233,7 @@ class ModelStore:
             modified_at=datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc),
             manifest_digest=manifest_digest,
             ref=ref,
+            identity=(blob.st_dev, blob.st_ino),
         )
         config = self._read_json(manifest.config)
         if isinstance(config, dict):
@@ -244,36 +261,40 @@ class ModelStore:
         resolved.license = "\n\n".join(licenses) if licenses else None
         return resolved
 
-    def _resolve_gguf(self, ref: str) -> ResolvedModel:
-        path = Path(gguf_path(ref)).resolve()
+    def resolve_file(self, path: str | Path, name: str) -> ResolvedModel:
+        """The operator's GGUF file ``path`` as model ``name`` (``--model``; never from a request).
+
+        The file's digest is its SHA-256 (reading it all once), as a blob's would be.
+        """
+        source = Path(path).expanduser().resolve()
         try:
-            st = path.stat()
+            st = source.stat()
         except OSError:
-            raise ModelNotFound(ref, f'model file "{ref}" not found') from None
-        if not path.is_file():
-            raise ModelNotFound(ref, f'model file "{ref}" is not a file')
+            raise ModelNotFound(name, f'model file "{path}" not found') from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelNotFound(name, f'model file "{path}" is not a file')
         config: dict[str, Any] = {"model_format": "gguf"}
         try:
-            config.update(gguf_meta.describe(path))
+            config.update(gguf_meta.describe(source))
         except (gguf_meta.GGUFFormatError, OSError) as exc:
-            log.warning("could not read GGUF metadata of %s: %s", path, exc)
+            raise ModelLoadError(f'model file "{path}" is not a GGUF model: {exc}') from None
         return ResolvedModel(
-            name=ref,
-            model_path=path,
-            digest="",
+            name=name,
+            model_path=source,
+            digest="sha256:" + _sha256_file(source),
             size=st.st_size,
             modified_at=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
             config=config,
+            identity=(st.st_dev, st.st_ino),
         )
 
     def resolve(self, ref: str) -> ResolvedModel:
-        """The model ``ref`` names: a store name (``qwen2:0.5b``) or a path to a ``.gguf`` file.
+        """The model of the store that ``ref`` names (``qwen2:0.5b``); names are never paths.
 
         Raises :class:`ModelNotFound` when there is no such model, ``BadRequest`` on a name that
-        is not a model name and ``ModelLoadError`` on a corrupt manifest.
+        is not a model name (a path among them, refused without looking at it) and
+        ``ModelLoadError`` on a corrupt manifest.
         """
-        if is_gguf_path(ref):
-            return self._resolve_gguf(ref)
         parsed = parse_ref(ref)
         path = self._find_manifest(parsed)
         if path is None:

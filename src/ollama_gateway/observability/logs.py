@@ -5,6 +5,12 @@
 (the access line's ``request_id``, ``method``, ``route``, ``status``...). ``--log-format text``
 writes ``time level logger: message``, where the access line's message already holds its fields.
 
+A text record is always one line (a traceback follows on its own lines): anything in a message
+that is not printable (a newline in a model name, a carriage return, an escape sequence) is
+written as a backslash escape (:func:`one_line`), so client-supplied text cannot forge a line.
+Client fields of the access line are quoted when they hold anything beyond a plain token
+(:func:`quote_field`) and clipped to 200 characters.
+
 Prompts and outputs are never logged unless ``--log-prompts`` is given; then the generation service
 logs them through :func:`log_prompt` and :func:`log_output` (logger ``ollama_gateway.prompts``,
 level INFO) with the request id.
@@ -13,12 +19,14 @@ level INFO) with the request id.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
 
 import orjson
 
+from ollama_gateway.errors import clip
 from ollama_gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +37,47 @@ prompt_log = logging.getLogger("ollama_gateway.prompts")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries whose DEBUG output is noise even at --log-level debug.
 _QUIET = ("asyncio", "aiohttp.access", "multipart", "httpcore", "httpx")
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_PLAIN_FIELD = re.compile(r"[A-Za-z0-9_.:/@+%=,~-]*")
+
+
+def _escape_char(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else (f"\\U{code:08x}")
+    )
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character backslash-escaped: one line, always.
+
+    >>> one_line("ok"), one_line("a\\nb 200 key=x"), one_line("\\x1b[2Jx\\u2028")
+    ('ok', 'a\\\\nb 200 key=x', '\\\\x1b[2Jx\\\\u2028')
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+
+
+def quote_field(text: str) -> str:
+    """A client-supplied value for a ``key=value`` log field: bare when it is a plain token,
+    else double-quoted with ``"`` and ``\\`` escaped; clipped to 200 characters.
+
+    >>> quote_field("llama3:8b"), quote_field('a b"c'), quote_field("")
+    ('llama3:8b', '"a b\\\\"c"', '""')
+    """
+    text = clip(text)
+    if text and _PLAIN_FIELD.fullmatch(text):
+        return text
+    return '"' + one_line(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 class _SecondCache:
@@ -59,6 +108,10 @@ class TextFormatter(logging.Formatter):
         if datefmt is not None:
             return super().formatTime(record, datefmt)
         return f"{self._seconds(record.created)},{int(record.msecs):03d}"
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
-from ollama_gateway.errors import BadRequest, Unsupported
+from ollama_gateway.errors import BadRequest, Unsupported, clip
+from ollama_gateway.models.refs import check_model_name
 from ollama_gateway.settings import parse_duration
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
@@ -85,7 +86,7 @@ class _Common(BaseModel):
         if self.logprobs or self.top_logprobs:
             raise Unsupported("logprobs are not supported by this server")
         return {
-            "model": self.model,
+            "model": check_model_name(self.model),
             "format": self.format,
             "options": self.options.as_dict() if self.options else {},
             "stream": bool(self.stream),
@@ -131,7 +132,9 @@ class ChatMessage(BaseModel):
     @classmethod
     def _role(cls, value: str) -> str:
         if value not in ROLES:
-            raise ValueError(f"role must be one of system, user, assistant, tool; not {value!r}")
+            raise ValueError(
+                f"role must be one of system, user, assistant, tool; not {clip(repr(value))}"
+            )
         return value
 
     def to_message(self) -> Message:
@@ -183,7 +186,7 @@ class EmbedBody(BaseModel):
 
     def to_request(self) -> EmbedRequest:
         return EmbedRequest(
-            model=self.model,
+            model=check_model_name(self.model),
             inputs=self.inputs(),
             truncate=self.truncate,
             options=self.options.as_dict() if self.options else {},
@@ -210,7 +213,7 @@ class EmbeddingsBody(BaseModel):
 
     def to_request(self) -> EmbedRequest:
         return EmbedRequest(
-            model=self.model,
+            model=check_model_name(self.model),
             inputs=[self.prompt] if self.prompt else [],
             options=self.options.as_dict() if self.options else {},
             keep_alive=parse_duration(self.keep_alive),
@@ -235,7 +238,7 @@ class ModelBody(BaseModel):
         chosen = (self.model or self.name).strip()
         if not chosen:
             raise BadRequest("field 'model' is required")
-        return chosen
+        return check_model_name(chosen)
 
 
 class CopyBody(BaseModel):
@@ -245,3 +248,7 @@ class CopyBody(BaseModel):
 
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
+
+    def names(self) -> tuple[str, str]:
+        """``(source, destination)``, both checked to be model names."""
+        return check_model_name(self.source), check_model_name(self.destination)

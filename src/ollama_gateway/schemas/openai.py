@@ -13,7 +13,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
-from ollama_gateway.errors import BadRequest, Unsupported
+from ollama_gateway.errors import BadRequest, Unsupported, clip
+from ollama_gateway.models.refs import check_model_name
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -70,6 +71,7 @@ class _Sampling(_Body):
         return bool(self.stream and self.stream_options and self.stream_options.include_usage)
 
     def _check(self) -> None:
+        check_model_name(self.model)
         if self.n not in (None, 1):
             raise Unsupported("only n=1 is supported")
         if self.logit_bias:
@@ -128,7 +130,7 @@ def _content(content: str | list[dict[str, Any]] | None) -> tuple[str, list[str]
         elif kind == "image_url":
             images.append(_data_url_image(part))
         else:
-            raise Unsupported(f"content parts of type {kind!r} are not supported")
+            raise Unsupported(f"content parts of type {clip(repr(kind))} are not supported")
     return "\n".join(texts), images
 
 
@@ -160,7 +162,7 @@ def to_messages(messages: list[ChatMessage]) -> list[Message]:
             continue
         role = _ROLES.get(message.role)
         if role is None:
-            raise BadRequest(f"unsupported message role {message.role!r}")
+            raise BadRequest(f"unsupported message role {clip(repr(message.role))}")
         calls = None
         if message.tool_calls:
             calls = []
@@ -263,4 +265,6 @@ class EmbeddingsBody(_Body):
             raise Unsupported("inputs as token ids are not supported; send text")
         if not inputs:
             raise BadRequest("input must not be empty")
-        return EmbedRequest(model=self.model, inputs=inputs, dimensions=self.dimensions)
+        return EmbedRequest(
+            model=check_model_name(self.model), inputs=inputs, dimensions=self.dimensions
+        )

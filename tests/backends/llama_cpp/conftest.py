@@ -67,3 +67,19 @@ def make_engine() -> Iterator:
     yield make
     for engine in engines:
         engine.close()
+
+
+TINY = "tiny:latest"  # the name the backend fixtures serve tiny.gguf under (--model tiny.gguf)
+
+
+def store_model(store, path: Path, name: str) -> str:
+    """Put the file at ``path`` into ``store`` as model ``name`` (blob, config, manifest), as a
+    pull would, without checking it: a broken file makes a broken model. Returns ``name``."""
+    import json
+
+    from ollama_gateway.models.manifest import CONFIG_MEDIA_TYPE, MEDIA_MODEL, Manifest
+
+    layer = store.import_blob_file(path, MEDIA_MODEL)
+    config = store.write_blob(json.dumps({"model_format": "gguf"}).encode(), CONFIG_MEDIA_TYPE)
+    store.write_manifest(name, Manifest(config=config, layers=[layer]))
+    return name

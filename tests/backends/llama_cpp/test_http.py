@@ -9,6 +9,7 @@ import ollama
 import pytest
 
 from ollama_gateway.app import create_app
+from tests.backends.llama_cpp.conftest import TINY, store_model
 from tests.support.live import LiveServer
 
 KEY = "embedded-test-key-0123456789"
@@ -18,7 +19,7 @@ KEY = "embedded-test-key-0123456789"
 def server(make_settings, tiny_path, tmp_path):
     settings = make_settings(
         backend="embedded",
-        model=str(tiny_path),
+        model=str(tiny_path),  # served as TINY
         models_dir=tmp_path / "store",
         api_keys=KEY,
         num_ctx=2048,
@@ -41,10 +42,8 @@ def test_generate_streamed_and_whole_agree(server, tiny_path):
     live, _ = server
     c = client(live.url)
     options = {"temperature": 0, "num_predict": 12}
-    whole = c.generate(model=str(tiny_path), prompt="hello world", options=options)
-    parts = list(
-        c.generate(model=str(tiny_path), prompt="hello world", options=options, stream=True)
-    )
+    whole = c.generate(model=TINY, prompt="hello world", options=options)
+    parts = list(c.generate(model=TINY, prompt="hello world", options=options, stream=True))
     assert "".join(p.response for p in parts) == whole.response
     assert whole.done and whole.done_reason == "length"
     assert whole.eval_count == 12
@@ -54,7 +53,7 @@ def test_generate_streamed_and_whole_agree(server, tiny_path):
 def test_chat_over_http(server, tiny_path):
     live, _ = server
     reply = client(live.url).chat(
-        model=str(tiny_path),
+        model=TINY,
         messages=[{"role": "user", "content": "hi"}],
         options={"temperature": 0, "num_predict": 5},
     )
@@ -63,7 +62,7 @@ def test_chat_over_http(server, tiny_path):
 
 
 def test_default_model_and_errors(server, tiny_path, tmp_path):
-    live, _ = server
+    live, app = server
     c = client(live.url)
     seed = httpx.post(  # the seed contract: no model named, one JSON object back
         f"{live.url}/api/generate",
@@ -75,21 +74,22 @@ def test_default_model_and_errors(server, tiny_path, tmp_path):
     assert seed.json()["generated_text"] == seed.json()["response"]
     assert seed.json()["eval_count"] == 3
     with pytest.raises(ollama.ResponseError) as err:
-        c.generate(model=str(tiny_path), prompt="hello " * 3000)
+        c.generate(model=TINY, prompt="hello " * 3000)
     assert err.value.status_code == 400
     assert "2048" in err.value.error
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"nope" * 10)
+    store_model(app.state.backend.store, bad, "bad:latest")
     with pytest.raises(ollama.ResponseError) as err:
-        c.generate(model=str(bad), prompt="hi")
+        c.generate(model="bad", prompt="hi")
     assert err.value.status_code == 500
-    assert "bad.gguf" in err.value.error
+    assert '"bad:latest"' in err.value.error
 
 
 def test_client_disconnect_frees_the_slot(server, tiny_path):
     live, app = server
     body = {
-        "model": str(tiny_path),
+        "model": TINY,
         "prompt": "hello",
         "options": {"temperature": 0, "num_predict": 1900},
         "stream": True,
@@ -102,7 +102,8 @@ def test_client_disconnect_frees_the_slot(server, tiny_path):
             next(lines)
             next(lines)
         # the response is closed: the server notices and the sequence leaves its slot
-        engine = app.state.backend.manager.models[str(tiny_path)].engine
+        [loaded] = app.state.backend.manager.models.values()
+        engine = loaded.engine
         deadline = time.monotonic() + 10
         while engine.busy and time.monotonic() < deadline:
             time.sleep(0.02)

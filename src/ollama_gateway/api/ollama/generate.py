@@ -46,7 +46,7 @@ async def generate(request: Request, service: ServiceDep) -> Response:
         out["generated_text"] = chunk.text
         out["elapsed_time"] = time.perf_counter() - _started(request)
         return JSONResponse(out)
-    model = req.model or service.settings.model
+    model = req.model or service.settings.model_name
     first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     model = first.model or model
     lines = stream_lines(first, rest, Lines(model, chat=False), error_line, req.request_id)
@@ -63,7 +63,7 @@ async def chat(request: Request, service: ServiceDep) -> Response:
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req))
         return JSONResponse(chat_json(chunk, req.model))
-    model = req.model or service.settings.model
+    model = req.model or service.settings.model_name
     first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     model = first.model or model
     lines = stream_lines(first, rest, Lines(model, chat=True), error_line, req.request_id)

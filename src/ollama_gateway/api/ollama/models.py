@@ -122,7 +122,7 @@ async def delete(request: Request, backend: BackendDep) -> Response:
 @router.post("/api/copy")
 async def copy(request: Request, backend: BackendDep) -> Response:
     body = await parse_body(request, CopyBody)
-    await backend.copy(body.source, body.destination)
+    await backend.copy(*body.names())
     return Response(status_code=200)
 
 
@@ -130,7 +130,7 @@ async def copy(request: Request, backend: BackendDep) -> Response:
 async def embed(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     body = await parse_body(request, EmbedBody)
     req = body.to_request()
-    req.model = req.model or settings.model
+    req.model = req.model or settings.model_name
     if not req.inputs:
         return JSONResponse({"model": req.model, "embeddings": []})
     result = await until_disconnect(request, backend.embed(req))
@@ -149,7 +149,7 @@ async def embed(request: Request, backend: BackendDep, settings: SettingsDep) ->
 async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     body = await parse_body(request, EmbeddingsBody)
     req = body.to_request()
-    req.model = req.model or settings.model
+    req.model = req.model or settings.model_name
     if not req.inputs:
         return JSONResponse({"embedding": []})
     result = await until_disconnect(request, backend.embed(req))

@@ -13,29 +13,34 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
+from ollama_gateway.api.errors import error_body
 from ollama_gateway.api.openai.render import (
+    DONE,
     ChatStream,
     CompletionStream,
     chat_completion,
     embeddings_list,
     text_completion,
 )
-from ollama_gateway.api.streaming import start_stream, until_disconnect
+from ollama_gateway.api.streaming import GatewayStream, start_stream, until_disconnect
 from ollama_gateway.core.types import ModelInfo
-from ollama_gateway.errors import ModelNotFound
+from ollama_gateway.errors import ModelNotFound, clip
 from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
+from ollama_gateway.http.shutdown import SHUTDOWN_MESSAGE
 from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, EmbeddingsBody
 
 router = APIRouter(prefix="/v1")
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# How a stream still running when the server stops ends: an error event, then [DONE].
+_SSE_FAREWELL = b"data: " + error_body("openai", 503, SHUTDOWN_MESSAGE) + b"\n\n" + DONE
 
 
 def _sse(body) -> Response:
-    return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
+    return GatewayStream(body, _SSE_FAREWELL, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
 @router.post("/chat/completions")
@@ -43,7 +48,7 @@ async def chat_completions(request: Request, service: ServiceDep) -> Response:
     body = await parse_body(request, ChatCompletionBody)
     req = body.to_request()
     req.request_id = request_id(request)
-    model = req.model or service.settings.model
+    model = req.model or service.settings.model_name
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req, split_reasoning=True))
         return JSONResponse(chat_completion(chunk, model))
@@ -59,7 +64,7 @@ async def completions(request: Request, service: ServiceDep) -> Response:
     body = await parse_body(request, CompletionBody)
     req = body.to_request()
     req.request_id = request_id(request)
-    model = req.model or service.settings.model
+    model = req.model or service.settings.model_name
     echo = req.prompt if body.echo else ""
     if not req.stream:
         chunk = await until_disconnect(request, service.complete(req))
@@ -118,14 +123,14 @@ async def model(model_id: str, backend: BackendDep) -> Response:
     for found in await backend.list_models():
         if _same_model(model_id, found.name):
             return JSONResponse(_model_json(found))
-    raise ModelNotFound(model_id, f"The model '{model_id}' does not exist")
+    raise ModelNotFound(model_id, f"The model '{clip(model_id)}' does not exist")
 
 
 @router.post("/embeddings")
 async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     body = await parse_body(request, EmbeddingsBody)
     req = body.to_request()
-    req.model = req.model or settings.model
+    req.model = req.model or settings.model_name
     result = await until_disconnect(request, backend.embed(req))
     return JSONResponse(
         embeddings_list(

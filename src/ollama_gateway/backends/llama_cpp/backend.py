@@ -1,10 +1,13 @@
 """The embedded backend: Ollama's API served by llama.cpp in this process.
 
-Model references are store names (``deepseek-r1:1.5b``, resolved through the Ollama-layout
-:class:`~ollama_gateway.models.store.ModelStore`) or paths to ``.gguf`` files. Each loaded model
-has one :class:`~ollama_gateway.backends.llama_cpp.engine.Engine` batching up to
-``settings.parallel`` requests; :class:`~ollama_gateway.backends.llama_cpp.loaded.ModelManager`
-applies ``keep_alive`` and ``max_loaded_models``.
+Models are named, never located, by a request: a name is a model of the Ollama-layout
+:class:`~ollama_gateway.models.store.ModelStore` (``deepseek-r1:1.5b``) or the operator's
+``--model`` file under its short name (``--model ./tiny.gguf`` serves ``tiny:latest``,
+``--model name=path`` serves ``name``). A path in a request is an invalid model name (400),
+refused before any file is looked at. Each loaded model has one
+:class:`~ollama_gateway.backends.llama_cpp.engine.Engine` batching up to ``settings.parallel``
+requests; :class:`~ollama_gateway.backends.llama_cpp.loaded.ModelManager` keys loaded models by
+what they are (their weights file), applies ``keep_alive`` and ``max_loaded_models``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from ollama_gateway.backends.llama_cpp import show as show_info
@@ -35,7 +38,9 @@ from ollama_gateway.errors import (
     ModelLoadError,
     ModelNotFound,
     Unsupported,
+    clip,
 )
+from ollama_gateway.models.refs import ModelRef, parse_ref
 from ollama_gateway.models.store import ModelStore, ResolvedModel
 from ollama_gateway.settings import Settings
 
@@ -57,6 +62,14 @@ class EmbeddedBackend:
         self.settings = settings
         self._warmup: asyncio.Task[None] | None = None
         self.store = store or ModelStore(settings.resolved_models_dir)
+        self.spec = settings.model_spec
+        # The operator's file (``--model path``), served under ``spec.name``; resolved once.
+        self._file_ref: ModelRef | None = parse_ref(self.spec.name) if self.spec.path else None
+        self._file_model: ResolvedModel | None = None
+        self._file_lock: asyncio.Lock | None = None
+        self.startup_failure: str | None = None
+        # Called when the default model cannot be loaded at start (the app stops serving).
+        self.on_fatal: Callable[[str], None] | None = None
         self.manager = ModelManager(
             self._engine_config,
             max_loaded=settings.max_loaded_models,
@@ -81,14 +94,18 @@ class EmbeddedBackend:
         self._warmup = asyncio.get_running_loop().create_task(self._preload())
 
     async def _preload(self) -> None:
+        name = self.spec.name
         try:
-            resolved = await self._resolve(self.settings.model)
+            resolved = await self._resolve(name)
             loaded, _ = await self.manager.acquire(resolved)
         except GatewayError as exc:
-            log.warning('default model "%s" not loaded: %s', self.settings.model, exc.message)
+            self.startup_failure = f'default model "{name}" cannot be loaded: {exc.message}'
+            log.error("%s", self.startup_failure)
+            if self.on_fatal is not None:
+                self.on_fatal(self.startup_failure)
             return
         self._release(loaded, None)
-        log.info('default model "%s" loaded', loaded.name)
+        log.info('default model "%s" loaded', name)
 
     async def close(self) -> None:
         if self._warmup is not None and not self._warmup.done():
@@ -102,10 +119,28 @@ class EmbeddedBackend:
     def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         return self._generation(request)
 
-    async def _resolve(self, ref: str) -> ResolvedModel:
-        if not ref:
-            ref = self.settings.model
-        return await asyncio.to_thread(self.store.resolve, ref)
+    def _is_file_model(self, ref: ModelRef) -> bool:
+        return self._file_ref is not None and ref.same_model(self._file_ref)
+
+    async def _resolve(self, name: str) -> ResolvedModel:
+        """The model ``name`` (or the default) names. A name that is not a model name, a path
+        among them, is a 400 before any file is touched."""
+        name = name or self.spec.name
+        if self._is_file_model(parse_ref(name)):
+            return await self._operator_model()
+        return await asyncio.to_thread(self.store.resolve, name)
+
+    async def _operator_model(self) -> ResolvedModel:
+        """The operator's ``--model`` file, resolved (and hashed) once."""
+        assert self.spec.path is not None
+        if self._file_lock is None:
+            self._file_lock = asyncio.Lock()
+        async with self._file_lock:
+            if self._file_model is None:
+                self._file_model = await asyncio.to_thread(
+                    self.store.resolve_file, self.spec.path, self.spec.name
+                )
+        return self._file_model
 
     async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         start = time.perf_counter_ns()
@@ -132,7 +167,7 @@ class EmbeddedBackend:
                     ),
                 )
                 return
-            tokens, opened = await asyncio.to_thread(self._tokens, loaded, request)
+            tokens, opened = await asyncio.to_thread(self._tokens, loaded, resolved, request)
             engine = loaded.engine
             limit = options.num_ctx
             async for chunk in engine.generate(tokens, options.sampling, n_ctx=limit):
@@ -156,8 +191,13 @@ class EmbeddedBackend:
         except RuntimeError:  # the event loop is shutting down: close() frees everything
             log.debug("release of %s skipped: no running loop", loaded.name)
 
-    def _tokens(self, loaded: LoadedModel, request: GenerationRequest) -> tuple[list[int], str]:
+    def _tokens(
+        self, loaded: LoadedModel, resolved: ResolvedModel, request: GenerationRequest
+    ) -> tuple[list[int], str]:
         """Blocking: render the prompt and tokenize it.
+
+        ``resolved`` is the model as the request named it: names sharing one loaded model may
+        each have their own template and system prompt.
 
         Also returns the reasoning opener (``<think>`` and what follows it) when the template
         ended the prompt inside one (DeepSeek-R1's does): the output is then prefixed with it,
@@ -165,10 +205,10 @@ class EmbeddedBackend:
         """
         model = loaded.model
         info = ModelPromptInfo(
-            name=loaded.name,
-            go_template=loaded.resolved.template,
+            name=resolved.name,
+            go_template=resolved.template,
             chat_template=model.chat_template,
-            system=loaded.resolved.system,
+            system=resolved.system,
             bos_text=model.token_text(model.bos),
             eos_text=model.token_text(model.eos),
         )
@@ -221,6 +261,10 @@ class EmbeddedBackend:
     # -- models --------------------------------------------------------------------------
     async def list_models(self) -> list[ModelInfo]:
         models = await asyncio.to_thread(self.store.list)
+        if self._file_ref is not None:  # the operator's file first; it shadows a namesake
+            file_ref = self._file_ref
+            models = [m for m in models if m.ref is None or not m.ref.same_model(file_ref)]
+            models.insert(0, await self._operator_model())
         return [m.to_model_info() for m in models]
 
     async def show(self, model: str, verbose: bool = False) -> dict[str, Any]:
@@ -239,35 +283,50 @@ class EmbeddedBackend:
             yield event
 
     async def delete(self, model: str) -> None:
+        """Delete a model of the store; unload it only when no other name uses its weights.
+
+        The operator's ``--model`` file is not in the store: like any name the store lacks, it
+        is a 404 (Ollama's wording), and it stays loaded.
+        """
+        not_found = ModelNotFound(model, f"model '{clip(model)}' not found")
+        if self._is_file_model(parse_ref(model)):
+            raise not_found
         try:
-            name = (await self._resolve(model)).name
+            resolved: ResolvedModel | None = await self._resolve(model)
+        except ModelNotFound:
+            raise not_found from None
         except ModelLoadError:  # a corrupt manifest: delete it all the same
-            name = model
-        await self.manager.unload(name)
-        await asyncio.to_thread(self.store.delete, model)
+            resolved = None
+        try:
+            await asyncio.to_thread(self.store.delete, model)
+        except ModelNotFound:
+            raise not_found from None
+        if resolved is not None and not await asyncio.to_thread(resolved.model_path.exists):
+            await self.manager.unload(resolved)
 
     async def copy(self, source: str, destination: str) -> None:
         await asyncio.to_thread(self.store.copy, source, destination)
 
     async def check_ready(self) -> tuple[bool, str]:
-        name = self.settings.model
+        name = self.spec.name
+        if self.startup_failure is not None:
+            return False, self.startup_failure
         if self._warmup is not None and not self._warmup.done():
             return False, f'model "{name}" is loading'
-        for loaded in self.manager.models.values():
-            if name in (loaded.name, loaded.resolved.name):
-                return True, f'model "{loaded.name}" is loaded'
         try:
             resolved = await self._resolve(name)
         except ModelNotFound as exc:
             return False, exc.message
         except GatewayError as exc:
             return False, f'model "{name}": {exc.message}'
-        if self.manager.is_loading(resolved.name):
-            return False, f'model "{resolved.name}" is loading'
-        failure = self.manager.failures.get(resolved.name)
+        if self.manager.loaded(resolved) is not None:
+            return True, f'model "{name}" is loaded'
+        if self.manager.is_loading(resolved):
+            return False, f'model "{name}" is loading'
+        failure = self.manager.failure(resolved)
         if failure:
-            return False, f'model "{resolved.name}" failed to load: {failure}'
-        return True, f'model "{resolved.name}" is available; it loads on first use'
+            return False, f'model "{name}" failed to load: {failure}'
+        return True, f'model "{name}" is available; it loads on first use'
 
 
 def open_reasoning(prompt: str) -> str:

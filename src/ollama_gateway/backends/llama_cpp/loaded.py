@@ -5,6 +5,10 @@ ends; a negative value keeps it forever; ``None`` takes the server default. At m
 ``max_loaded_models`` are loaded; to make room the least recently used idle model goes first. A
 model with requests running is never unloaded (a new load then waits for one to become idle).
 All llama.cpp work (load, free) runs in worker threads.
+
+A model's identity is what it is, not what it is called: loaded models are keyed by their
+weights file's (device, inode) (:func:`model_key`), so two names of one blob (a copy, a hard
+link) share one loaded model, and no spelling of a name can load a second copy.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +28,11 @@ from ollama_gateway.errors import GatewayError, ModelLoadError, ServerBusy
 from ollama_gateway.models.store import ResolvedModel
 
 log = logging.getLogger(__name__)
+
+
+def model_key(resolved: ResolvedModel) -> Hashable:
+    """What a loaded model is keyed by: its weights file's identity (its name if unknown)."""
+    return resolved.identity if resolved.identity is not None else resolved.name
 
 
 @dataclass(eq=False)
@@ -42,6 +51,10 @@ class LoadedModel:
     expires_wall: float | None = None  # time.time() of the same instant, for /api/ps
     embedder: Embedder | None = None
     timer: asyncio.TimerHandle | None = None
+
+    @property
+    def key(self) -> Hashable:
+        return model_key(self.resolved)
 
     def close(self) -> None:
         """Free everything (blocking)."""
@@ -66,15 +79,21 @@ class ModelManager:
         self.max_loaded = max(1, max_loaded)
         self.default_keep_alive = default_keep_alive
         self.wait_timeout = wait_timeout
-        self.models: dict[str, LoadedModel] = {}
-        self._loading: dict[str, asyncio.Future[LoadedModel]] = {}
+        self.models: dict[Hashable, LoadedModel] = {}  # by model_key
+        self._loading: dict[Hashable, asyncio.Future[LoadedModel]] = {}
         self._cond = asyncio.Condition()
         self._unloads: set[asyncio.Task[None]] = set()
-        self.failures: dict[str, str] = {}  # name -> last load error
+        self.failures: dict[Hashable, str] = {}  # model_key -> last load error
         self.on_loaded: Callable[[LoadedModel], None] | None = None  # metrics hook
 
-    def is_loading(self, name: str) -> bool:
-        return name in self._loading
+    def is_loading(self, resolved: ResolvedModel) -> bool:
+        return model_key(resolved) in self._loading
+
+    def loaded(self, resolved: ResolvedModel) -> LoadedModel | None:
+        return self.models.get(model_key(resolved))
+
+    def failure(self, resolved: ResolvedModel) -> str | None:
+        return self.failures.get(model_key(resolved))
 
     # -- acquire / release ---------------------------------------------------------------
     async def acquire(self, resolved: ResolvedModel) -> tuple[LoadedModel, int]:
@@ -84,43 +103,43 @@ class ModelManager:
         already loaded). A load runs to its end even if the request that started it goes away
         (the model then stays for the default keep_alive), so no memory is ever orphaned.
         """
-        name = resolved.name
+        key = model_key(resolved)
         while True:
             async with self._cond:
-                loaded, pending = self.models.get(name), self._loading.get(name)
+                loaded, pending = self.models.get(key), self._loading.get(key)
                 if loaded is None and pending is None:
                     await self._make_room()  # may wait: another request may load it meanwhile
-                    loaded, pending = self.models.get(name), self._loading.get(name)
+                    loaded, pending = self.models.get(key), self._loading.get(key)
                 if loaded is not None:
                     self._touch(loaded)
                     return loaded, 0
                 started = pending is None
                 if pending is None:
                     pending = asyncio.get_running_loop().create_future()
-                    self._loading[name] = pending
+                    self._loading[key] = pending
                     self._spawn(self._load_task(resolved, pending))
             loaded = await asyncio.shield(pending)
             async with self._cond:
-                if self.models.get(name) is loaded:
+                if self.models.get(key) is loaded:
                     self._touch(loaded)
                     return loaded, loaded.load_duration if started else 0
             # evicted between its load and this request's turn: start again
 
     async def _load_task(self, resolved: ResolvedModel, pending: asyncio.Future) -> None:
-        name = resolved.name
+        key = model_key(resolved)
         try:
             loaded = await asyncio.to_thread(self._load, resolved)
         except BaseException as exc:
             async with self._cond:
-                self._loading.pop(name, None)
+                self._loading.pop(key, None)
                 pending.set_exception(exc)
                 pending.exception()  # retrieved: the requests waiting get it
                 self._cond.notify_all()
             return
         async with self._cond:
-            self._loading.pop(name, None)
-            self.models[name] = loaded
-            self.failures.pop(name, None)
+            self._loading.pop(key, None)
+            self.models[key] = loaded
+            self.failures.pop(key, None)
             if self.on_loaded is not None:
                 self.on_loaded(loaded)
             self._set_expiry(loaded, self.default_keep_alive)  # until a request touches it
@@ -168,7 +187,7 @@ class ModelManager:
 
     def _expire(self, loaded: LoadedModel) -> None:
         loaded.timer = None
-        if loaded.active == 0 and self.models.get(loaded.name) is loaded:
+        if loaded.active == 0 and self.models.get(loaded.key) is loaded:
             log.info("unloading %s: keep_alive expired", loaded.name)
             self.unload_now(loaded)
 
@@ -180,13 +199,13 @@ class ModelManager:
         try:
             model = Model.load(resolved.model_path)
         except LoadError as exc:
-            self.failures[resolved.name] = str(exc)
+            self.failures[model_key(resolved)] = str(exc)
             raise ModelLoadError(f'failed to load model "{resolved.name}": {exc}') from None
         try:
             engine = Engine(model, config)
         except GatewayError as exc:
             model.free()
-            self.failures[resolved.name] = exc.message
+            self.failures[model_key(resolved)] = exc.message
             raise ModelLoadError(f'failed to load model "{resolved.name}": {exc.message}') from None
         took = time.perf_counter_ns() - start
         log.info("loaded %s in %.2f s", resolved.name, took / 1e9)
@@ -217,8 +236,8 @@ class ModelManager:
 
     def unload_now(self, loaded: LoadedModel) -> None:
         """Forget ``loaded`` at once and free it in a worker thread (after its requests)."""
-        if self.models.get(loaded.name) is loaded:
-            del self.models[loaded.name]
+        if self.models.get(loaded.key) is loaded:
+            del self.models[loaded.key]
         if loaded.timer is not None:
             loaded.timer.cancel()
             loaded.timer = None
@@ -232,9 +251,9 @@ class ModelManager:
 
         self._spawn(notify())
 
-    async def unload(self, name: str) -> bool:
-        """Unload ``name`` now if it is loaded; True if it was."""
-        loaded = self.models.get(name)
+    async def unload(self, resolved: ResolvedModel) -> bool:
+        """Unload ``resolved`` now if it is loaded (under any name); True if it was."""
+        loaded = self.models.get(model_key(resolved))
         if loaded is None:
             return False
         self.unload_now(loaded)
