@@ -44,6 +44,7 @@ def test_the_key_lives_in_session_storage_only(page, fake_gateway):
         assert headers["authorization"] == f"Bearer {KEY}"
         assert "x-api-key" not in headers
     assert KEY not in page.url
+    assert KEY[:6] not in page.locator("body").inner_text()  # not even a part of it is shown
     page.reload()  # still signed in after a reload, in the same tab
     page.wait_for_selector("nav a")
     page.click("#signout")

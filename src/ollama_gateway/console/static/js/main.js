@@ -130,7 +130,7 @@ function renderWho() {
   if (session.open) {
     parts.push(h("span", { class: "pill" }, "no key needed"));
   } else {
-    const label = session.me?.name || `key ${storedKey().slice(0, 6)}…`;
+    const label = session.me?.name || "signed in"; // never any part of the key itself
     parts.push(
       h("span", { class: "muted" }, label),
       " ",
