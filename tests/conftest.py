@@ -34,14 +34,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.name.startswith("test_whole_run_logs"))
 
 
+@pytest.fixture(scope="session")
+def gateway_data_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Where every gateway of the run keeps its own data (the default SQLite key database)."""
+    return tmp_path_factory.mktemp("gateway-data")
+
+
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, gateway_data_dir) -> None:
     import os
 
     for name in list(os.environ):
         if name.startswith("OLLAMA_GATEWAY_") or name in _ENV:
             monkeypatch.delenv(name)
     monkeypatch.chdir(os.path.dirname(__file__))  # no stray .env from the caller's directory
+    # never the user's home: gateways (and the processes tests start) keep their data here
+    monkeypatch.setenv("OLLAMA_GATEWAY_DATA_DIR", str(gateway_data_dir))
 
 
 @pytest.fixture(scope="session")

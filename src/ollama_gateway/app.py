@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ollama_gateway import __version__
-from ollama_gateway.api import health, ollama, openai, status
+from ollama_gateway.accounts.policy import public_message
+from ollama_gateway.accounts.service import Accounts
+from ollama_gateway.api import admin, health, ollama, openai, status
 from ollama_gateway.api.bodies import request_id
 from ollama_gateway.api.errors import error_body, family_of
 from ollama_gateway.api.health import Readiness
@@ -28,7 +30,7 @@ from ollama_gateway.http.access import ObservabilityMiddleware
 from ollama_gateway.http.auth import KeyRing
 from ollama_gateway.http.fastpath import FastPath, fastapi_options
 from ollama_gateway.http.middleware import GatewayMiddleware
-from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS, RateLimiter
+from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS
 from ollama_gateway.http.shutdown import ShutdownNotice, on_stop_signals
 from ollama_gateway.observability.metrics import Metrics, scheduler_slots
 from ollama_gateway.settings import Settings, is_loopback
@@ -40,8 +42,20 @@ class InsecureConfiguration(RuntimeError):
     """The settings would expose an unauthenticated API; the message says the ways out."""
 
 
-def check_startup(settings: Settings, keyring: KeyRing) -> None:
-    if not keyring.enabled and not settings.insecure_no_auth and not is_loopback(settings.host):
+def check_startup(settings: Settings, keyring: KeyRing, stored_keys: bool | None = None) -> None:
+    """Refuse settings that would expose an open API.
+
+    ``stored_keys``: whether the database holds keys (None: not known yet; then a configured
+    ``--database-url`` is given the benefit of the doubt until the lifespan has read it).
+    """
+    if stored_keys is None:
+        stored_keys = settings.database_url is not None
+    if (
+        not keyring.enabled
+        and not stored_keys
+        and not settings.insecure_no_auth
+        and not is_loopback(settings.host)
+    ):
         raise InsecureConfiguration(
             f"refusing to serve on {settings.host} without an API key: anyone who can reach it "
             "could use it. Configure a key (--api-key, OLLAMA_GATEWAY_API_KEYS / API_KEY, or "
@@ -63,7 +77,8 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if exc.status_code >= 500 and exc.status_code not in (502, 503, 504):
         log.error("request %s failed: %s", request_id(request), exc.message)
-    return _error_response(request, exc.status_code, exc.message, exc.headers())
+    message = public_message(exc)  # no internal hosts for non-admin keys
+    return _error_response(request, exc.status_code, message, exc.headers())
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -105,9 +120,12 @@ def create_app(
     check_startup(settings, keyring)
     metrics = Metrics()
     shutdown = ShutdownNotice()
+    accounts = Accounts(settings, keyring, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await accounts.start()  # the database, the key cache, the usage writer (or fail here)
+        check_startup(settings, keyring, stored_keys=accounts.cache.enabled)
         chosen = backend or await build_backend(settings)
         if hasattr(chosen, "bind_metrics"):
             chosen.bind_metrics(metrics)
@@ -124,6 +142,7 @@ def create_app(
         finally:
             shutdown.detach()
             await chosen.close()
+            await accounts.close()
 
     app = FastAPI(
         title="ollama-gateway",
@@ -137,6 +156,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.keyring = keyring
+    app.state.accounts = accounts
     app.state.metrics = metrics
     app.state.readiness = Readiness()
     app.state.shutdown = shutdown
@@ -147,6 +167,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(ollama.router)
     app.include_router(openai.router)
+    app.include_router(admin.router)
     app.include_router(status.router)
     if settings.console:
         mount_console(app)
@@ -155,8 +176,8 @@ def create_app(
     app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
     app.add_middleware(
         GatewayMiddleware,
-        limiter=RateLimiter.from_settings(settings, keyed=keyring.enabled),
-        keyring=keyring,
+        limiter=accounts.gate,
+        keyring=accounts.cache,
         max_body_bytes=settings.max_body_bytes,
         public_paths=("/metrics",) if settings.metrics_public else (),
         public_prefixes=(CONSOLE_PATH,) if settings.console else (),
@@ -166,12 +187,12 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=False,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS", "HEAD"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS", "HEAD"],
             allow_headers=["Authorization", "X-API-KEY", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
     # Outermost of all: metrics and the access log see every request, preflights included.
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, usage=accounts.record)
     if keyring.enabled is False:
         log.warning(
             "no API key configured: the API is open to anyone who can reach %s", settings.host

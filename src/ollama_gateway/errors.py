@@ -5,9 +5,12 @@ Serving logic raises these; each API family maps them once onto its own error sh
     GatewayError                  500  anything we failed at
     ├── BadRequest                400  the request is wrong (ContextTooLong, Unsupported)
     ├── Unauthorized              401  missing or wrong API key
-    ├── ModelNotFound             404  no such model (locally or upstream)
+    ├── Forbidden                 403  the key's role does not allow this
+    ├── NotFound                  404  no such thing (an API key id, ...)
+    │   └── ModelNotFound              no such model (locally or upstream)
     ├── PayloadTooLarge           413  body over the configured limit
     ├── RateLimited               429  per-key limit; carries retry_after
+    │   └── QuotaExceeded              daily / monthly quota used up
     ├── ModelLoadError            500  the model file could not be loaded
     ├── UpstreamBadResponse       502  the upstream answered something we cannot read
     ├── ServiceUnavailable        503  busy / queue full / upstream unreachable; retry_after
@@ -64,9 +67,15 @@ class Unauthorized(GatewayError):
     status_code = 401
 
 
-class ModelNotFound(GatewayError):
+class Forbidden(GatewayError):
+    status_code = 403
+
+
+class NotFound(GatewayError):
     status_code = 404
 
+
+class ModelNotFound(NotFound):
     def __init__(self, model: str, message: str | None = None) -> None:
         super().__init__(message or f'model "{clip(model)}" not found, try pulling it first')
         self.model = model
@@ -78,6 +87,10 @@ class PayloadTooLarge(GatewayError):
 
 class RateLimited(GatewayError):
     status_code = 429
+
+
+class QuotaExceeded(RateLimited):
+    pass
 
 
 class ModelLoadError(GatewayError):

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     keys_file: Path | None = Field(
         None,
         description="File of API keys, one per line: KEY or sha256:HEX, optionally followed by "
-        "name=ID rpm=N tpm=N.",
+        "name=ID rpm=N tpm=N role=admin|user|metrics.",
     )
     insecure_no_auth: bool = Field(
         False, description="Allow serving without any API key on a non-loopback address."
@@ -179,6 +179,56 @@ class Settings(BaseSettings):
         30.0, ge=0, description="Seconds in-flight requests may finish after SIGTERM."
     )
 
+    # --- accounts: keys, roles, quotas, usage --------------------------------------------
+    data_dir: Path | None = Field(
+        None,
+        description="The gateway's own data (the SQLite key and usage database); "
+        "default ~/.ollama-gateway.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="Key and usage database: postgresql://USER:PASS@HOST/DB for several "
+        "replicas, or sqlite:///PATH; default: SQLite file gateway.db in the data directory.",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis (redis://HOST:PORT/N) for limits, quotas and key changes shared by "
+        "every process and replica; without it they are per process.",
+    )
+    redis_failure: Literal["open", "closed"] = Field(
+        "open",
+        description="When Redis is unreachable: open (fall back to per-process limits) or "
+        "closed (refuse requests with 503).",
+    )
+    bootstrap_role: Literal["admin", "user", "metrics"] = Field(
+        "admin",
+        description="Role of keys from --api-key / API_KEY and of keys-file lines without role=.",
+    )
+    key_refresh: float = Field(
+        5.0, gt=0, description="Seconds between reloads of the stored keys into the cache."
+    )
+    usage_buffer: int = Field(
+        100_000, ge=1, description="Usage events held while the database is slow or down."
+    )
+    usage_retention_days: int = Field(
+        90, ge=1, description="Days raw usage events are kept (daily rollups are kept)."
+    )
+    user_max_num_ctx: int = Field(
+        8192, ge=64, description="Largest num_ctx a user key may ask for (admin: no cap)."
+    )
+    user_max_keep_alive: str = Field(
+        "30m", description="Longest keep_alive a user key may ask for (admin: no cap)."
+    )
+    pull_registries: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["registry.ollama.ai"],
+        description="Registry hosts models may be pulled from, comma-separated.",
+    )
+    pull_allow_private: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Registry hosts allowed to resolve to loopback, link-local or private "
+        "addresses, comma-separated (refused otherwise).",
+    )
+
     # --- observability ------------------------------------------------------------------
     metrics_public: bool = Field(False, description="Serve /metrics without an API key.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
@@ -213,7 +263,14 @@ class Settings(BaseSettings):
             return keys
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # OLLAMA_GATEWAY_DATABASE_URL= (set but empty): the default
+        return value
+
+    @field_validator("cors_origins", "pull_registries", "pull_allow_private", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -253,7 +310,7 @@ class Settings(BaseSettings):
     def _parse_ollama_url(cls, value: object) -> object:
         return parse_ollama_host(value if isinstance(value, str) else None)
 
-    @field_validator("keep_alive")
+    @field_validator("keep_alive", "user_max_keep_alive")
     @classmethod
     def _check_keep_alive(cls, value: str) -> str:
         parse_duration(value)
@@ -283,6 +340,10 @@ class Settings(BaseSettings):
     @property
     def keep_alive_seconds(self) -> float:
         return parse_duration(self.keep_alive) or 0.0
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return (self.data_dir or Path.home() / ".ollama-gateway").expanduser()
 
     @property
     def resolved_models_dir(self) -> Path:

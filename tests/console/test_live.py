@@ -60,6 +60,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
                 *("--backend", "embedded", "--model", f"smollm2:135m={_smollm2()}"),
                 *("--api-key", KEY),
                 *("--models-dir", str(tmp / "models"), "--registry-url", registry.url),
+                *("--pull-allow-private", "127.0.0.1"),  # the registry stand-in is on loopback
                 *("--num-ctx", "2048", "--parallel", "2", "--max-predict", "512"),
                 stdout=out,
                 stderr=subprocess.STDOUT,

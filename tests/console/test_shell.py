@@ -18,9 +18,11 @@ def test_a_wrong_key_is_refused_and_the_right_one_signs_in(page, fake_gateway):
     page.fill("#key", KEY)
     page.press("#key", "Enter")
     page.wait_for_selector("nav a")
-    assert page.locator("nav a").all_inner_texts() == ["Playground", "Models", "Live status"]
+    assert page.locator("nav a").all_inner_texts() == [
+        "Playground", "Models", "Live status", "Keys", "Usage",
+    ]
     assert page.locator("nav a[aria-current=page]").inner_text() == "Playground"
-    assert page.locator("#role").inner_text() == "admin"  # no roles yet: every key may do all
+    assert page.locator("#role").inner_text() == "admin"  # a key from the settings: admin
 
 
 def test_the_key_lives_in_session_storage_only(page, fake_gateway):

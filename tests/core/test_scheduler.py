@@ -132,4 +132,4 @@ async def test_given_up_waiters_do_not_accumulate():
         task.cancel()
         await _spin(1)
     assert scheduler.waiting == 0
-    assert len(scheduler._models["m"].waiters) <= 40
+    assert sum(len(q) for q in scheduler._models["m"].queues.values()) <= 40

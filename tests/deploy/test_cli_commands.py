@@ -72,6 +72,8 @@ def test_the_deployment_files_run_the_commands_we_expect():
         ("Dockerfile.embedded ENTRYPOINT+CMD", "serve"),
         ("compose.yaml services.gateway", "run"),
         ("compose.yaml services.gateway.healthcheck", "healthcheck"),
+        ("compose.yaml services.gateway-replica", "run"),
+        ("compose.yaml services.gateway-replica.healthcheck", "healthcheck"),
         ("keys-file.yaml services.gateway", "run"),
         ("keys-file.yaml services.gateway.healthcheck", "healthcheck"),
         ("gateway-deployment.yaml Deployment/ollama-gateway/gateway", "serve"),

@@ -140,6 +140,8 @@ def _embedded_args(tmp: Path, registry: RegistryServer) -> list[str]:
         str(tmp / "models"),
         "--registry-url",
         registry.url,
+        "--pull-allow-private",  # the loopback stand-in: pulls refuse internal hosts otherwise
+        "127.0.0.1",
         "--num-ctx",
         "512",
         "--parallel",

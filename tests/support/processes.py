@@ -27,7 +27,7 @@ def start_serve(
     stdout: int | IO[Any] | None = subprocess.PIPE,
     stderr: int | IO[Any] | None = subprocess.STDOUT,
     cwd: str | Path | None = None,
-    timeout: float = 30.0,
+    timeout: float = 90.0,  # a loaded 2-core machine can take half a minute to import it all
 ) -> tuple[subprocess.Popen, str]:
     """``python -m ollama_gateway serve --port P ARGS`` with this checkout's code on the path;
     returns the process and its URL once ``/health`` answers (or fails with what it printed)."""

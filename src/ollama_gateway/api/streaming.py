@@ -13,6 +13,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from ollama_gateway.accounts.policy import public_message
 from ollama_gateway.errors import GatewayError, ServiceUnavailable
 from ollama_gateway.http.shutdown import SHUTDOWN_MESSAGE, ShutdownNotice
 
@@ -74,7 +75,7 @@ async def stream_lines(
             async for item in rest:
                 yield render(item)
         except GatewayError as exc:
-            yield render_error(exc.message)
+            yield render_error(public_message(exc))
         except Exception:
             log.exception("stream failed (request %s)", request_id)
             yield render_error(f"internal error (request {request_id})")

@@ -14,7 +14,7 @@ def main() -> None:
 
 
 # Command families register here, one line each.
-from ollama_gateway.cli import chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
+from ollama_gateway.cli import accounts_cmd, chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
 from ollama_gateway.cli.run_cmd import healthcheck, run  # noqa: E402
 
 try:
@@ -37,3 +37,14 @@ main.add_command(client_cmds.show)
 main.add_command(client_cmds.rm)
 main.add_command(client_cmds.cp)
 main.add_command(keys_cmd.keys)
+for _command in (
+    accounts_cmd.create,
+    accounts_cmd.list_keys,
+    accounts_cmd.show,
+    accounts_cmd.update,
+    accounts_cmd.revoke,
+    accounts_cmd.rotate,
+):
+    keys_cmd.keys.add_command(_command)
+main.add_command(accounts_cmd.usage)
+main.add_command(accounts_cmd.db)

@@ -10,7 +10,8 @@ loaded stops the server: it exits 1 with the reason.
 
 ``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for the Ollama backend
 only: each worker has its own scheduler and rate-limit buckets, so ``parallel``, ``max_queue`` and
-the per-key limits apply per worker (N times them in total). Workers get the keys as SHA-256
+the per-key limits apply per worker (N times them in total) unless ``--redis-url`` shares them.
+Workers get the keys as SHA-256
 digests, never in plaintext: the settings they are handed hold none, and the plaintext key
 variables (``API_KEY``, ``OLLAMA_GATEWAY_API_KEYS``) are removed from the environment they inherit.
 
@@ -22,6 +23,7 @@ per-address rate limits count.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -85,6 +87,9 @@ def _settings_for_workers(settings) -> str:
 
     data = settings.model_dump(mode="json", exclude={"api_keys"})
     data["api_key_digests"] = [digest_of(k.get_secret_value()).hex() for k in settings.api_keys]
+    for name in ("database_url", "redis_url"):  # connection URLs, not API keys
+        secret = getattr(settings, name)
+        data[name] = secret.get_secret_value() if secret is not None else None
     return orjson.dumps(data).decode()
 
 
@@ -136,6 +141,13 @@ def serve(workers: int, **flags: Any) -> None:
         raise click.UsageError(
             "--workers > 1 needs the Ollama backend: each worker would load its own copy of an "
             "embedded model"
+        )
+    if workers > 1 and settings.redis_url is None:
+        logging.getLogger("ollama_gateway").warning(
+            "--workers %d without --redis-url: rate limits, quotas and concurrency caps apply "
+            "per worker (each key gets %d times its limits)",
+            workers,
+            workers,
         )
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal it caught:
     # these handlers make that final step a clean exit 0.

@@ -128,6 +128,8 @@ class GenerationObserver:
             state["model"] = self.model
             state["prompt_tokens"] = state.get("prompt_tokens", 0) + prompt
             state["generated_tokens"] = state.get("generated_tokens", 0) + generated
+            if self._first is not None and self._started is not None:
+                state["ttft"] = self._first - self._started
         if self._output is not None:
             log_output(self.request.request_id, "".join(self._output))
 

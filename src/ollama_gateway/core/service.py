@@ -4,7 +4,8 @@ Routers turn a wire request into a :class:`GenerationRequest`, call :meth:`strea
 :meth:`complete`, and render the chunks in their own format.
 
 Admission (:func:`admitted`, around :meth:`GenerationService.stream`): every generation holds
-one of its model's slots in the :class:`Scheduler` from before the backend is called until the
+one of its model's slots (shared round-robin between the API keys waiting for it) in the
+:class:`Scheduler` from before the backend is called until the
 stream ends, fails or is closed (client disconnect), and must finish within ``request_timeout``
 seconds of getting its slot (checked as each chunk arrives; a backend that stops producing chunks
 altogether is bounded by its own timeouts). The final chunk's generated token count goes to the
@@ -19,8 +20,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
+from ollama_gateway.accounts.policy import enforce_generation
 from ollama_gateway.backends.base import Backend
-from ollama_gateway.core.observer import GenerationObserver
+from ollama_gateway.core.observer import GenerationObserver, request_state
 from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
 from ollama_gateway.core.types import Chunk, GenerationRequest, Stats
@@ -57,8 +59,16 @@ def admitted(
         self.prepare(request)
         model = slot_key(request.model)
         scheduler = self.scheduler
+        state = request_state()
+        key = state.get("api_key") if state else None
+        who = key.subject if key is not None else None
         try:
-            await scheduler.acquire(model)
+            if key is None:
+                await scheduler.acquire(model)
+            else:  # round-robin across keys, each within its own concurrency cap
+                await scheduler.acquire(
+                    model, who, weight=key.weight, max_concurrent=key.max_concurrent
+                )
         except ServerBusy as exc:
             if self.metrics is not None:
                 timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
@@ -76,12 +86,12 @@ def admitted(
                     if chunk.done:
                         usage = current_usage.get()
                         if usage is not None and chunk.stats is not None:
-                            usage.add(chunk.stats.eval_count)
+                            usage.add(chunk.stats.eval_count, chunk.stats.prompt_eval_count)
                         yield chunk
                         return
                     yield chunk
         finally:
-            scheduler.release(model)
+            scheduler.release(model, who)
 
     return admitted_stream
 
@@ -113,6 +123,7 @@ class GenerationService:
                 raise BadRequest("option num_predict must be an integer")
             if predict < 0 or predict > limit:
                 request.options["num_predict"] = limit
+        enforce_generation(request, self.settings)  # the key's models and option caps
         return request
 
     @admitted

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.routing import Match
@@ -29,6 +30,9 @@ access_log = logging.getLogger("ollama_gateway.access")
 
 CLIENT_CLOSED = 499  # the client went away before any response (nginx's convention)
 _MAX_PATH = 200
+
+# (scope, state, route template, status, seconds): called once per finished request
+UsageSink = Callable[[dict[str, Any], dict[str, Any], str, int, float], None]
 
 
 def leaf_routes(routes) -> list[Any]:
@@ -75,9 +79,10 @@ def route_of(scope: dict[str, Any], leaves: list[Any] | None = None) -> str:
 class ObservabilityMiddleware:
     """Pure ASGI: request count and duration by route, requests in flight, the access log."""
 
-    def __init__(self, app, metrics: Metrics) -> None:
+    def __init__(self, app, metrics: Metrics, usage: UsageSink | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.usage = usage  # the accounts' usage recorder: one event per request
         self._leaves: list[Any] | None = None
 
     async def __call__(self, scope, receive, send) -> None:
@@ -125,6 +130,8 @@ class ObservabilityMiddleware:
                 metrics.rejected("rate_limit")  # the rate limiter is the gateway's only own 429
             if access_log.isEnabledFor(logging.INFO):
                 _log_access(scope, state, route, status, elapsed)
+            if self.usage is not None:
+                self.usage(scope, state, route, status, elapsed)
 
 
 def _log_access(scope, state: dict[str, Any], route: str, status: int, elapsed: float) -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
+from ollama_gateway.accounts.records import ROLES, KeyRecord
 from ollama_gateway.settings import SHORT_KEY_LENGTH, Settings
 
 KEY_ID_LENGTH = 8
@@ -30,12 +30,8 @@ class KeyFileError(ValueError):
     """A keys file that cannot be used; the message names the file and line."""
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    digest: bytes
-    key_id: str
-    rpm: int | None = None  # requests per minute; None: the global default
-    tpm: int | None = None  # generated tokens per minute
+# A key as the edge sees it: digest, key id, rpm, tpm, role and (stored keys) the rest.
+ApiKey = KeyRecord
 
 
 def digest_of(key: str) -> bytes:
@@ -46,7 +42,7 @@ def key_id_of(digest: bytes) -> str:
     return digest.hex()[:KEY_ID_LENGTH]
 
 
-def _parse_line(line: str, where: str) -> tuple[ApiKey, bool]:
+def _parse_line(line: str, where: str, role: str = "admin") -> tuple[ApiKey, bool]:
     """One keys-file entry -> (key, is_short_plaintext)."""
     first, *rest = line.split()
     short = False
@@ -61,9 +57,11 @@ def _parse_line(line: str, where: str) -> tuple[ApiKey, bool]:
     fields: dict[str, str] = {}
     for item in rest:
         name, sep, value = item.partition("=")
-        if not sep or name not in ("name", "rpm", "tpm") or not value:
-            raise KeyFileError(f"{where}: expected name=ID, rpm=N or tpm=N, got {item!r}")
+        if not sep or name not in ("name", "rpm", "tpm", "role") or not value:
+            raise KeyFileError(f"{where}: expected name=ID, rpm=N, tpm=N or role=R, got {item!r}")
         fields[name] = value
+    if fields.get("role", role) not in ROLES:
+        raise KeyFileError(f"{where}: role must be one of {', '.join(ROLES)}")
     limits: dict[str, int] = {}
     for name in ("rpm", "tpm"):
         if name in fields:
@@ -71,10 +69,12 @@ def _parse_line(line: str, where: str) -> tuple[ApiKey, bool]:
                 raise KeyFileError(f"{where}: {name} must be a positive integer")
             limits[name] = int(fields[name])
     key_id = fields.get("name") or key_id_of(digest)
-    return ApiKey(digest, key_id, limits.get("rpm"), limits.get("tpm")), short
+    chosen = fields.get("role", role)
+    key = ApiKey(digest, key_id, limits.get("rpm"), limits.get("tpm"), chosen, source="file")
+    return key, short
 
 
-def read_keys_file(path: Path) -> tuple[list[ApiKey], int]:
+def read_keys_file(path: Path, role: str = "admin") -> tuple[list[ApiKey], int]:
     """Entries of a keys file, and how many plaintext ones are short."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -86,7 +86,7 @@ def read_keys_file(path: Path) -> tuple[list[ApiKey], int]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        key, is_short = _parse_line(line, f"{path}:{number}")
+        key, is_short = _parse_line(line, f"{path}:{number}", role)
         keys.append(key)
         short += is_short
     return keys, short
@@ -100,12 +100,14 @@ class KeyRing:
 
     @classmethod
     def from_settings(cls, settings: Settings, digests: Iterable[bytes] = ()) -> KeyRing:
-        """The keys of ``settings`` plus keys known only by their SHA-256 ``digests``."""
+        """The keys of ``settings`` plus keys known only by their SHA-256 ``digests`` (the
+        environment keys a ``--workers`` parent hands its workers), all with the bootstrap role."""
+        role = settings.bootstrap_role
         all_digests = [digest_of(k.get_secret_value()) for k in settings.api_keys]
         all_digests.extend(digests)
-        keys = [ApiKey(d, key_id_of(d)) for d in all_digests]
+        keys = [ApiKey(d, key_id_of(d), role=role, source="env") for d in all_digests]
         if settings.keys_file is not None:
-            keys.extend(read_keys_file(settings.keys_file)[0])
+            keys.extend(read_keys_file(settings.keys_file, role)[0])
         return cls(keys)
 
     @property
@@ -118,7 +120,9 @@ class KeyRing:
     def match(self, presented: str | None) -> ApiKey | None:
         if not presented:
             return None
-        digest = digest_of(presented)
+        return self.match_digest(digest_of(presented))
+
+    def match_digest(self, digest: bytes) -> ApiKey | None:
         found = None
         for key in self._keys:  # no early exit: the time taken does not depend on which matched
             if secrets.compare_digest(digest, key.digest):

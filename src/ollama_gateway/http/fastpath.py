@@ -64,6 +64,7 @@ def _plan(route: APIRoute) -> list[tuple[str, str | None]] | None:
     dependant = route.dependant
     if (
         route.dependencies
+        or route.response_model is not None  # FastAPI serialises the endpoint's return value
         or dependant.path_params
         or dependant.query_params
         or dependant.header_params

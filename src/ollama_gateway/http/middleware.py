@@ -18,16 +18,15 @@ import uuid
 
 from starlette.requests import ClientDisconnect
 
+from ollama_gateway.accounts.roles import authorize, is_limited
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
 from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import GatewayError, PayloadTooLarge
 from ollama_gateway.http.auth import (
     WWW_AUTHENTICATE,
     WWW_AUTHENTICATE_INVALID,
-    KeyRing,
     presented_key,
 )
-from ollama_gateway.http.ratelimit import RateLimiter
 
 errlog = logging.getLogger("ollama_gateway.errors")
 
@@ -38,9 +37,6 @@ PUBLIC = {
     ("GET", "/ready"),
     ("HEAD", "/ready"),
 }
-# Reads of the gateway's own numbers (Prometheus scrapes, the console's live status) never count
-# against a key's budget.
-UNMETERED = frozenset({"/metrics", "/status"})
 _REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
@@ -65,10 +61,10 @@ class GatewayMiddleware:
     def __init__(
         self,
         app,
-        keyring: KeyRing,
+        keyring,  # KeyCache: .enabled, .match(presented) -> KeyRecord | None
         max_body_bytes: int,
         public_paths=(),
-        limiter: RateLimiter | None = None,
+        limiter=None,  # accounts Gate: await .admit(key, address) -> Admission | None
         public_prefixes=(),
     ) -> None:
         self.app = app
@@ -117,15 +113,25 @@ class GatewayMiddleware:
                         send_wrapper, path, 401, AUTH_MESSAGE, {"WWW-Authenticate": challenge}
                     )
                     return
+                authorize(key, scope["method"], path)  # the key's role: 403 in the API's shape
             state["api_key"] = key
-            if self.limiter is not None and not public and path not in UNMETERED:
+            admission = None
+            if (
+                self.limiter is not None
+                and not public
+                and is_limited(scope["method"], path)  # not scrapes, /status, /me, the admin API
+            ):
                 client = scope.get("client")
-                admission = self.limiter.admit(key, client[0] if client else None)  # may 429
+                admission = await self.limiter.admit(key, client[0] if client else None)  # 429
                 if admission is not None:
                     current_usage.set(admission.usage)
                     send_wrapper = _adding_headers(send_wrapper, admission.headers)
             receive = self._limit_body(scope, headers, receive)
-            await self.app(scope, receive, send_wrapper)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                if admission is not None and admission.releases:
+                    admission.release()
         except GatewayError as exc:
             if response_started:
                 raise

@@ -307,13 +307,15 @@ async def pull_model(
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
     retries: int = 2,
+    resolver: Any = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Pull ``ref`` into ``store``, yielding Ollama's progress events; ends with ``success``.
 
     Raises ``ModelNotFound`` (no such tag), ``UpstreamUnavailable`` (registry unreachable or a
     download interrupted more than ``retries`` times; pull again to resume),
     ``UpstreamTimeout``, ``UpstreamBadResponse`` (a missing or corrupt blob, a bad manifest) and
-    ``BadRequest`` (not a model name).
+    ``BadRequest`` (not a model name). ``resolver``: an aiohttp resolver for the downloads
+    (:class:`~ollama_gateway.models.registry_guard.GuardedResolver` refuses internal addresses).
     """
     parsed = parse_ref(ref)  # a path is no model name: 400 before anything else
     base = registry_base(parsed, registry_url, insecure)
@@ -322,7 +324,8 @@ async def pull_model(
     )
     own_session = session is None
     if session is None:
-        session = aiohttp.ClientSession(timeout=timeout)
+        connector = aiohttp.TCPConnector(resolver=resolver) if resolver is not None else None
+        session = aiohttp.ClientSession(timeout=timeout, connector=connector)
     try:
         yield {"status": "pulling manifest"}
         manifest, raw = await _fetch_manifest(session, base, parsed, timeout)

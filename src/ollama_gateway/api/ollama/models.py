@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ollama_gateway.accounts.policy import enforce_embed, require_model, visible
 from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
 from ollama_gateway.api.streaming import (
     ndjson_response,
@@ -22,6 +23,7 @@ from ollama_gateway.api.streaming import (
 from ollama_gateway.core.types import ModelInfo, RunningModel
 from ollama_gateway.errors import UpstreamBadResponse
 from ollama_gateway.http.deps import BackendDep, SettingsDep
+from ollama_gateway.models.registry_guard import check_pull
 from ollama_gateway.schemas.ollama import (
     CopyBody,
     EmbedBody,
@@ -66,12 +68,14 @@ def running_json(model: RunningModel) -> dict[str, Any]:
 
 @router.get("/api/tags")
 async def tags(backend: BackendDep) -> Response:
-    return JSONResponse({"models": [model_json(m) for m in await backend.list_models()]})
+    listed = visible(await backend.list_models(), lambda m: m.name)  # the key's models only
+    return JSONResponse({"models": [model_json(m) for m in listed]})
 
 
 @router.get("/api/ps")
 async def ps(backend: BackendDep) -> Response:
-    return JSONResponse({"models": [running_json(m) for m in await backend.running()]})
+    running = visible(await backend.running(), lambda m: m.name)
+    return JSONResponse({"models": [running_json(m) for m in running]})
 
 
 @router.get("/api/version")
@@ -84,14 +88,16 @@ async def version(backend: BackendDep) -> Response:
 @router.post("/api/show")
 async def show(request: Request, backend: BackendDep) -> Response:
     body = await parse_body(request, ModelBody)
+    require_model(body.model_name())  # outside the key's models: as if it did not exist
     data = dict(await backend.show(body.model_name(), verbose=body.verbose))
     data.setdefault("model_info", {})  # the ollama client requires the key
     return JSONResponse(data)
 
 
 @router.post("/api/pull")
-async def pull(request: Request, backend: BackendDep) -> Response:
+async def pull(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     body = await parse_body(request, ModelBody)
+    await check_pull(body.model_name(), body.insecure, settings)  # no SSRF through a pull
     events = backend.pull(body.model_name(), insecure=body.insecure)
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
@@ -131,6 +137,7 @@ async def embed(request: Request, backend: BackendDep, settings: SettingsDep) ->
     body = await parse_body(request, EmbedBody)
     req = body.to_request()
     req.model = req.model or settings.model_name
+    enforce_embed(req, settings)
     if not req.inputs:
         return JSONResponse({"model": req.model, "embeddings": []})
     result = await until_disconnect(request, backend.embed(req))
@@ -150,6 +157,7 @@ async def embeddings(request: Request, backend: BackendDep, settings: SettingsDe
     body = await parse_body(request, EmbeddingsBody)
     req = body.to_request()
     req.model = req.model or settings.model_name
+    enforce_embed(req, settings)
     if not req.inputs:
         return JSONResponse({"embedding": []})
     result = await until_disconnect(request, backend.embed(req))

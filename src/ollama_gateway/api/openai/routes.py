@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ollama_gateway.accounts.policy import enforce_embed, may_use, visible
 from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
 from ollama_gateway.api.errors import error_body
 from ollama_gateway.api.openai.render import (
@@ -114,14 +115,14 @@ def _same_model(asked: str, name: str) -> bool:
 
 @router.get("/models")
 async def models(backend: BackendDep) -> Response:
-    listed = await backend.list_models()
+    listed = visible(await backend.list_models(), lambda m: m.name)  # the key's models only
     return JSONResponse({"object": "list", "data": [_model_json(m) for m in listed]})
 
 
 @router.get("/models/{model_id:path}")
 async def model(model_id: str, backend: BackendDep) -> Response:
     for found in await backend.list_models():
-        if _same_model(model_id, found.name):
+        if _same_model(model_id, found.name) and may_use(found.name):
             return JSONResponse(_model_json(found))
     raise ModelNotFound(model_id, f"The model '{clip(model_id)}' does not exist")
 
@@ -131,6 +132,7 @@ async def embeddings(request: Request, backend: BackendDep, settings: SettingsDe
     body = await parse_body(request, EmbeddingsBody)
     req = body.to_request()
     req.model = req.model or settings.model_name
+    enforce_embed(req, settings)
     result = await until_disconnect(request, backend.embed(req))
     return JSONResponse(
         embeddings_list(

@@ -276,9 +276,11 @@ class EmbeddedBackend:
 
     async def pull(self, model: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
         from ollama_gateway.models.pull import pull_model
+        from ollama_gateway.models.registry_guard import GuardedResolver
 
+        guard = GuardedResolver(self.settings.pull_allow_private)  # redirects included
         async for event in pull_model(
-            model, self.store, self.settings.registry_url, insecure=insecure
+            model, self.store, self.settings.registry_url, insecure=insecure, resolver=guard
         ):
             yield event
 
