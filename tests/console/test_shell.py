@@ -19,7 +19,11 @@ def test_a_wrong_key_is_refused_and_the_right_one_signs_in(page, fake_gateway):
     page.press("#key", "Enter")
     page.wait_for_selector("nav a")
     assert page.locator("nav a").all_inner_texts() == [
-        "Playground", "Models", "Live status", "Keys", "Usage",
+        "Playground",
+        "Models",
+        "Live status",
+        "Keys",
+        "Usage",
     ]
     assert page.locator("nav a[aria-current=page]").inner_text() == "Playground"
     assert page.locator("#role").inner_text() == "admin"  # a key from the settings: admin
