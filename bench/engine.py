@@ -24,18 +24,18 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from tests.support.gguf_models import cached_model
+from tests.support import llama_server
+from tests.support.gguf_models import bench_vocabulary, cached_model
 
 from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
 from ollama_gateway.backends.llama_cpp.model import Model
 from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ollama-gateway"
+CACHE = llama_server.cache_dir()
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
@@ -92,9 +92,8 @@ def bench_engine(path: Path, streams: list[int], n_predict: int, threads: int) -
 
 # -- llama-server ------------------------------------------------------------------------------
 def server_binary() -> Path | None:
-    version = metadata.version("llama-cpp-python")
-    binary = CACHE / f"llama-server-{version}" / "build" / "bin" / "llama-server"
-    return binary if binary.exists() else None
+    """llama-server built from the same llama.cpp sources, when it is in the cache."""
+    return llama_server.built()
 
 
 def _free_port() -> int:
@@ -195,7 +194,10 @@ def main() -> None:
     streams = sorted({int(s) for s in args.streams.split(",")})
 
     start = time.perf_counter()
-    path = cached_model(args.cache, args.kind, args.qtype)
+    vocabulary = bench_vocabulary()
+    if vocabulary != "qwen2":
+        print("../shared/models is absent: the model gets SmolLM2's vocabulary, not Qwen2's")
+    path = cached_model(args.cache, args.kind, args.qtype, vocabulary)
     print(f"model: {path} ({path.stat().st_size / 1e9:.2f} GB, ready in "
           f"{time.perf_counter() - start:.1f} s); threads: {args.threads}")  # fmt: skip
 

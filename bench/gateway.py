@@ -1,6 +1,6 @@
 """What the gateway adds in front of Ollama: the same load, straight to a stand-in and through us.
 
-    python bench/gateway.py [--duration 5] [--workers 1] [--tokens 32] [--src DIR]
+    python bench/gateway.py [--duration 5] [--workers 1] [--tokens 32] [--src DIR ...]
 
 Starts ``bench/standin.py`` (an instant Ollama: canned replies from a bare asyncio protocol) and
 ``ollama-gateway serve`` in front of it, as separate processes on loopback ports, then measures
@@ -17,7 +17,9 @@ bodies, one thread; time to first chunk comes from a small asyncio client (the s
 targets). The gateway runs with an API key (so the key check is measured), ``parallel`` and
 ``max_queue`` large enough that the scheduler never queues, and its access log on unless
 ``--log-level warning`` is given; ``--workers N`` is passed to ``serve``. ``--src`` runs the
-gateway from another source tree (e.g. an older commit, ``git archive``d) to compare versions.
+gateway from another source tree (e.g. an older commit, ``git archive``d); given more than once,
+every tree runs as its own gateway in the same run, each measurement taken on each in turn, so
+versions compare side by side under the same conditions.
 
 Beside throughput and latency it reports the gateway's CPU time per request (user + system, all
 its processes): on a machine shared with other work that figure is steadier than requests/s.
@@ -80,11 +82,13 @@ def start_standin(tokens: int, kind: str = "raw") -> tuple[subprocess.Popen, int
     return proc, port
 
 
-def start_gateway(upstream: int, args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
+def start_gateway(
+    upstream: int, args: argparse.Namespace, src: str
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": str(Path(args.src).resolve()),
+        "PYTHONPATH": str(Path(src).resolve()),
         "API_KEY": KEY,
         "OLLAMA_GATEWAY_BACKEND": "ollama",
         "OLLAMA_GATEWAY_OLLAMA_URL": f"http://127.0.0.1:{upstream}",
@@ -201,7 +205,7 @@ def run(args: argparse.Namespace) -> None:
     standin, upstream = start_standin(args.tokens, args.standin)
     if args.standin != "raw":
         args.tokens = 4
-    gateway, port = start_gateway(upstream, args)
+    gateways = [start_gateway(upstream, args, src) for src in args.src]
     key = {"Content-Type": "application/json", "X-API-KEY": KEY}
     plain = {"Content-Type": "application/json"}
     chat = f'{{"model":"{MODEL}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}'
@@ -215,39 +219,43 @@ def run(args: argparse.Namespace) -> None:
                 f'{{"model":"{MODEL}","prompt":"hi","stream":false}}',
                 plain,
             ),
-            (port, "/api/generate", '{"prompt":"x"}', key),
+            (None, "/api/generate", '{"prompt":"x"}', key),
         ),
-        ("/api/chat", (upstream, "/api/chat", chat, plain), (port, "/api/chat", chat, key)),
+        ("/api/chat", (upstream, "/api/chat", chat, plain), (None, "/api/chat", chat, key)),
     ]
+    # every target in turn: straight to the stand-in, then each gateway (pid None: no CPU count)
+    targets = [(upstream, None, plain)] + [(port, proc.pid, key) for proc, port in gateways]
     rows = []
     try:
         for name, direct, through in cases:
             for clients in (1, 16):
                 results = []
-                for target_port, path, body, headers in (direct, through):
+                for target_port, pid, _ in targets:
+                    _, path, body, headers = direct if pid is None else through
                     url = f"http://127.0.0.1:{target_port}{path}"
-                    before = cpu_seconds(gateway.pid)
+                    before = cpu_seconds(pid) if pid else 0.0
                     result = wrk(url, lua(body, headers), clients, args.duration)
-                    used = cpu_seconds(gateway.pid) - before
+                    used = cpu_seconds(pid) - before if pid else 0.0
                     result["cpu_us"] = used / (result["rps"] * args.duration) * 1e6
                     results.append(result)
-                rows.append((name, clients, *results))
+                rows.append((name, clients, results))
         stream_rows = []
         for clients in (1, 16):
             results = []
-            for target_port, headers in ((upstream, plain), (port, key)):
+            for target_port, _, headers in targets:
                 url = f"http://127.0.0.1:{target_port}/api/chat"
                 results.append(wrk(url, lua(stream, headers), clients, args.duration))
-            stream_rows.append((clients, *results))
+            stream_rows.append((clients, results))
         firsts = []
-        for target_port, header in ((upstream, ""), (port, f"X-API-KEY: {KEY}\r\n")):
+        for target_port, pid, _ in targets:
+            header = f"X-API-KEY: {KEY}\r\n" if pid else ""
             firsts.append(
                 asyncio.run(
                     first_chunks(target_port, "/api/chat", stream.encode(), header, args.duration)
                 )
             )
     finally:
-        for proc in (gateway, standin):
+        for proc in [proc for proc, _ in gateways] + [standin]:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(15)
@@ -263,33 +271,45 @@ def report(args, rows, stream_rows, firsts) -> None:
         f"{args.log_level}; stand-in: {args.standin}, {args.tokens} chunks per stream; "
         f"{os.cpu_count()} CPUs"
     )
+    names = [f"gw{i + 1}" for i in range(len(args.src))]
+    for label, src in zip(names, args.src, strict=True):
+        print(f"{label}: {src}")
     head = f"{'':<14}{'clients':>7} | {'direct req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | "
-    head += f"{'gateway req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} {'+p50 ms':>7}"
-    head += f" | {'gw CPU/req':>10}"
+    head += f"{'':<4}{'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} {'+p50 ms':>7}"
+    head += f" | {'CPU/req':>8}"
     print(head)
     print("-" * len(head))
-    for name, clients, direct, through in rows:
-        print(
+    for name, clients, (direct, *throughs) in rows:
+        lead = (
             f"{name:<14}{clients:>7} | {direct['rps']:>12.0f} {direct['p50']:>7.3f} "
-            f"{direct['p99']:>7.3f} | {through['rps']:>13.0f} {through['p50']:>7.3f} "
-            f"{through['p99']:>7.3f} | {through['rps'] / direct['rps']:>5.2f} "
-            f"{through['p50'] - direct['p50']:>7.3f} | {through['cpu_us']:>8.0f}us"
+            f"{direct['p99']:>7.3f} | "
         )
-        for label, result in (("direct", direct), ("gateway", through)):
+        for label, through in zip(names, throughs, strict=True):
+            print(
+                f"{lead}{label:<4}{through['rps']:>7.0f} {through['p50']:>7.3f} "
+                f"{through['p99']:>7.3f} | {through['rps'] / direct['rps']:>5.2f} "
+                f"{through['p50'] - direct['p50']:>7.3f} | {through['cpu_us']:>6.0f}us"
+            )
+            lead = " " * (len(lead) - 2) + "| "
+        for label, result in zip(["direct", *names], [direct, *throughs], strict=True):
             if result["bad"] or result["errors"]:
                 print(f"  ! {label}: {result['bad']:.0f} non-2xx, socket errors {result['errors']}")
     per = args.tokens + 1
     print()
-    print(f"{'streaming /api/chat':<22}{'direct':>12}{'gateway':>12}{'ratio':>8}")
-    (direct_first, direct_rate), (first, rate) = firsts
-    print(f"{'first chunk, 1 client':<22}{direct_first:>10.3f}ms{first:>10.3f}ms")
     print(
-        f"{'chunks/s in 1 stream':<22}{direct_rate:>12.0f}{rate:>12.0f}{rate / direct_rate:>8.2f}"
+        f"{'streaming /api/chat':<22}{'direct':>12}"
+        + "".join(f"{n:>12}{'ratio':>7}" for n in names)
     )
-    for clients, direct, through in stream_rows:
+    (direct_first, direct_rate), *gateway_firsts = firsts
+    line = f"{'first chunk, 1 client':<22}{direct_first:>10.3f}ms"
+    print(line + "".join(f"{first:>10.3f}ms{'':>7}" for first, _ in gateway_firsts))
+    line = f"{'chunks/s in 1 stream':<22}{direct_rate:>12.0f}"
+    print(line + "".join(f"{rate:>12.0f}{rate / direct_rate:>7.2f}" for _, rate in gateway_firsts))
+    for clients, (direct, *throughs) in stream_rows:
         label = f"chunks/s, {clients} client{'s' if clients > 1 else ''}"
-        d, t = direct["rps"] * per, through["rps"] * per
-        print(f"{label:<22}{d:>12.0f}{t:>12.0f}{t / d:>8.2f}")
+        d = direct["rps"] * per
+        cells = "".join(f"{t['rps'] * per:>12.0f}{t['rps'] * per / d:>7.2f}" for t in throughs)
+        print(f"{label:<22}{d:>12.0f}{cells}")
 
 
 def main() -> None:
@@ -298,14 +318,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     parser.add_argument("--tokens", type=int, default=32, help="chunks per streamed reply")
     parser.add_argument("--log-level", default="info", choices=["info", "warning"])
-    parser.add_argument("--src", default=str(ROOT / "src"), help="the gateway's source tree")
+    parser.add_argument(
+        "--src",
+        action="append",
+        help="the gateway's source tree (default: this checkout's src); repeat to compare",
+    )
     parser.add_argument(
         "--standin",
         default="raw",
         choices=["raw", "aiohttp"],
         help="raw: bench/standin.py (fastest); aiohttp: the tests' fake Ollama",
     )
-    run(parser.parse_args())
+    args = parser.parse_args()
+    args.src = args.src or [str(ROOT / "src")]
+    run(args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,16 +22,42 @@ class _Collect(logging.Handler):
             LOG_RECORDS.append(str(record.msg))
 
 
+_COLLECT = _Collect(level=logging.DEBUG)
+_COLLECT.setFormatter(logging.Formatter("%(name)s %(message)s"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    handler = _Collect(level=logging.DEBUG)
-    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
+    root.addHandler(_COLLECT)
     root.setLevel(logging.DEBUG)
 
 
+@pytest.fixture(autouse=True)
+def _log_capture() -> Iterator[None]:
+    """Every test logs into the capture, and leaves the root logger as it found it: a test that
+    runs ``serve`` in-process (``configure_logging`` replaces the root's handlers) must not
+    silently detach the capture for the rest of the run, nor leave its own handler behind."""
+    root = logging.getLogger()
+    if _COLLECT not in root.handlers:
+        root.addHandler(_COLLECT)
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+# Every test in these directories runs llama.cpp (or the packaged real model): the slow tier.
+_SLOW_DIRS = ("backends/llama_cpp", "testing", "realmodel")
+_TESTS = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The log audit runs last, over everything the run logged."""
+    """Tests under the llama.cpp directories are ``slow``; the log audit runs last, over
+    everything the run logged."""
+    for item in items:
+        where = Path(str(item.path)).resolve().relative_to(_TESTS).as_posix()
+        if where.startswith(_SLOW_DIRS) or "engine_gateway" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.name.startswith("test_whole_run_logs"))
 
 

@@ -71,8 +71,9 @@ def test_right_key_through_either_header(keyed, headers):
 
 def test_health_needs_no_key_but_everything_else_does(keyed):
     assert httpx.get(keyed + "/health").status_code == 200
-    assert httpx.get(keyed + "/").status_code == 401
-    assert httpx.get(keyed + "/", headers={"X-API-KEY": KEY_A}).status_code == 200
+    assert httpx.get(keyed + "/").text == "Ollama is running"  # Ollama's detection, no key
+    assert httpx.get(keyed + "/info").status_code == 401
+    assert httpx.get(keyed + "/info", headers={"X-API-KEY": KEY_A}).status_code == 200
     assert httpx.post(keyed + "/api/chat", json={}).json() == {"error": AUTH_BODY["error"]}
     assert httpx.get(keyed + "/no/such/route").status_code == 401
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -17,9 +19,10 @@ from starlette.responses import Response
 from ollama_gateway import __version__
 from ollama_gateway.accounts.policy import public_message
 from ollama_gateway.accounts.service import Accounts
-from ollama_gateway.api import admin, health, ollama, openai, status
-from ollama_gateway.api.bodies import request_id
-from ollama_gateway.api.errors import error_body, family_of
+from ollama_gateway.api import admin, docs, health, ollama, openai, status
+from ollama_gateway.api import openapi as openapi_schema
+from ollama_gateway.api.bodies import describe_validation_errors, request_id
+from ollama_gateway.api.errors import error_body, error_responses, family_of
 from ollama_gateway.api.health import Readiness
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
@@ -28,8 +31,7 @@ from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.access import ObservabilityMiddleware
 from ollama_gateway.http.auth import KeyRing
-from ollama_gateway.http.fastpath import FastPath, fastapi_options
-from ollama_gateway.http.middleware import GatewayMiddleware
+from ollama_gateway.http.middleware import PUBLIC, GatewayMiddleware
 from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS
 from ollama_gateway.http.shutdown import ShutdownNotice, on_stop_signals
 from ollama_gateway.observability.metrics import Metrics, scheduler_slots
@@ -65,8 +67,36 @@ def check_startup(settings: Settings, keyring: KeyRing, stored_keys: bool | None
         raise InsecureConfiguration("CORS origins: use either '*' alone or a list of origins")
 
 
-def _error_response(request: Request, status: int, message: str, headers=None) -> Response:
-    body = error_body(family_of(request.url.path), status, message)
+def fastapi_options() -> dict[str, Any]:
+    """Constructor options that keep FastAPI's own per-request work down.
+
+    FastAPI >= 0.13x checks on every request whether OpenTelemetry is configured (an environment
+    lookup and provider checks: ~8% of the gateway's CPU per request under load). We export
+    Prometheus metrics ourselves, so its native telemetry is turned off where it exists.
+    """
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
+
+
+def public_paths(settings: Settings) -> tuple[str, ...]:
+    """GET paths served without a key, beside the probes and ``HEAD /`` (``http.middleware``).
+
+    ``GET /`` answers Ollama's "Ollama is running" and nothing else: clients detect Ollama with
+    it, often before they know a key, and it tells no more than ``HEAD /`` already does.
+    """
+    paths: tuple[str, ...] = ("/",)
+    if settings.metrics_public:
+        paths += ("/metrics",)
+    if settings.docs_public:
+        paths += docs.PUBLIC_WHEN_ASKED
+    return paths
+
+
+def _error_response(
+    request: Request, status: int, message: str, headers=None, route: bool = True
+) -> Response:
+    body = error_body(family_of(request.url.path), status, message, route=route)
     response = Response(body, status_code=status, media_type="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -83,20 +113,18 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    message = (
-        f"invalid {where!r}: {first.get('msg', 'invalid value')}" if where else "invalid request"
-    )
-    return _error_response(request, 400, message)
+    return _error_response(request, 400, describe_validation_errors(exc.errors()))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "error"
-    if exc.status_code == 404 and message == "Not Found":
+    route = True
+    if exc.status_code in (404, 405) and message in ("Not Found", "Method Not Allowed"):
         message = f"no route {request.method} {request.url.path}"
-    return _error_response(request, exc.status_code, message, getattr(exc, "headers", None))
+        route = False
+    headers = getattr(exc, "headers", None)
+    return _error_response(request, exc.status_code, message, headers, route=route)
 
 
 def _fatal(app: FastAPI, reason: str) -> None:
@@ -134,7 +162,10 @@ def create_app(
         shutdown.attach(asyncio.get_running_loop())
         await chosen.start()
         app.state.backend = chosen
-        service = app.state.service = GenerationService(chosen, settings, metrics=metrics)
+        own_scheduler = getattr(chosen, "scheduler", None)  # a fleet admits per upstream
+        service = app.state.service = GenerationService(
+            chosen, settings, own_scheduler() if own_scheduler else None, metrics=metrics
+        )
         metrics.on_scrape(lambda m: m.set_slots(scheduler_slots(service.scheduler)))
         try:
             with on_stop_signals(shutdown, settings.shutdown_grace):
@@ -149,9 +180,9 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         redirect_slashes=False,
+        openapi_url=None,  # /openapi.json and /docs: api/docs.py (local files, no CDN)
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
         **fastapi_options(),
     )
     app.state.settings = settings
@@ -164,22 +195,24 @@ def create_app(
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(health.router)
-    app.include_router(ollama.router)
-    app.include_router(openai.router)
-    app.include_router(admin.router)
+    # The hottest routes first: FastAPI tries them in order on every request.
+    for routes in (ollama.generate.routes, openai.routes, ollama.models.routes, health.routes):
+        routes.register(app.router)
+    app.include_router(admin.router, responses=error_responses("plain", 400, 401, 403, 404, 500))
     app.include_router(status.router)
+    docs.install(app)
+    public = public_paths(settings)
+    openapi_schema.install(app, PUBLIC | {("GET", p) for p in public})
     if settings.console:
         mount_console(app)
 
     # Outermost last: CORS must answer preflights before the key check runs.
-    app.add_middleware(FastPath, fastapi=app)  # innermost: hot routes skip FastAPI's machinery
     app.add_middleware(
         GatewayMiddleware,
         limiter=accounts.gate,
         keyring=accounts.cache,
         max_body_bytes=settings.max_body_bytes,
-        public_paths=("/metrics",) if settings.metrics_public else (),
+        public_paths=public,
         public_prefixes=(CONSOLE_PATH,) if settings.console else (),
     )
     if settings.cors_origins:

@@ -26,7 +26,7 @@ def test_chat_completion_object(gateway):
     assert body["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "Hello, world!"},
+            "message": {"role": "assistant", "content": "Hello, world!", "refusal": None},
             "logprobs": None,
             "finish_reason": "stop",
         }
@@ -159,6 +159,7 @@ def test_reasoning_is_split_out_without_being_asked(gateway, ollama):
     assert message == {
         "role": "assistant",
         "content": "Answer.",
+        "refusal": None,
         "reasoning_content": "Let me think.",
     }
     assert "think" not in ollama.last("/api/chat").body

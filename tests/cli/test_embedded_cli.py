@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.slow  # real llama.cpp inference
+
 
 def test_streamed_generate_prints_what_json_returns(cli, engine_gateway):
     flags = ("-o", "temperature=0", "-o", "num_predict=8", "-o", "seed=1")

@@ -7,6 +7,8 @@ import pytest
 from ollama_gateway.client import Client, ResponseError
 from tests.client.gateway import KEY
 
+pytestmark = pytest.mark.slow  # real llama.cpp inference
+
 GREEDY = {"temperature": 0, "num_predict": 8, "seed": 1}
 
 

@@ -83,3 +83,61 @@ def test_a_prompt_longer_than_the_context_is_400_naming_both_counts(make_setting
         )
     assert reply.status_code == 400
     assert reply.json() == {"error": TOO_LONG, "detail": TOO_LONG}
+
+
+# -- sizes bounded before any work, whatever the backend ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        (
+            "/api/chat",
+            {"messages": [{"role": "user", "content": ""}] * 11},
+            "too many messages: 11 (the limit is 10)",
+        ),
+        (
+            "/v1/chat/completions",
+            {"model": "m", "messages": [{"role": "user", "content": "x"}] * 11},
+            "too many messages: 11",
+        ),
+        ("/api/generate", {"prompt": "x" * 101, "stream": False}, "101 characters"),
+        (
+            "/api/chat",
+            {"messages": [{"role": "user", "content": "x" * 60}] * 2},
+            "120 characters of text (the limit is 100",
+        ),
+        (
+            "/api/generate",
+            {"prompt": "x", "template": "{{ .Prompt }}" * 6000},
+            "the template is 78000 characters long",
+        ),
+        ("/api/embed", {"input": ["a"] * 2049}, "too many inputs: 2049 (the limit is 2048)"),
+        ("/api/embed", {"input": ["x" * 60, "y" * 60]}, "120 characters"),
+    ],
+)
+def test_sizes_over_a_limit_are_a_400_and_reach_no_backend(
+    make_settings, ollama, path, body, words
+):
+    settings = make_settings(
+        backend="ollama", ollama_url=ollama.url, max_messages=10, max_prompt_chars=100
+    )
+    with serve(create_app(settings)) as url:
+        reply = httpx.post(url + path, json={"model": "m", **body}, timeout=10)
+    assert reply.status_code == 400
+    assert words in reply.text
+    assert not [r for r in ollama.requests if r.path != "/api/version"]
+
+
+def test_embeddings_go_through_the_service_slots_and_metrics(make_settings, ollama):
+    settings = make_settings(backend="ollama", ollama_url=ollama.url)
+    app = create_app(settings)
+    with serve(app) as url:
+        reply = httpx.post(url + "/api/embed", json={"model": "m", "input": ["a", "b"]}, timeout=10)
+        assert reply.status_code == 200
+        metrics = httpx.get(url + "/metrics", timeout=10).text
+        assert app.state.service.scheduler.running() == 0  # the slot was given back
+    counted = [
+        line for line in metrics.splitlines() if line.startswith("ollama_gateway_prompt_tokens")
+    ]
+    assert any('model="m"' in line for line in counted)

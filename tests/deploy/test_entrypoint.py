@@ -73,8 +73,10 @@ def test_entrypoint_serves_with_ollama_behind_it_and_stops_cleanly(started):
         time.sleep(0.3)
 
     base = f"http://127.0.0.1:{port}"
-    assert get(f"{base}/")[0] == 401
-    status, body = get(f"{base}/", {"X-API-KEY": KEY_A})
+    with urllib.request.urlopen(f"{base}/", timeout=5) as response:  # Ollama's, no key
+        assert response.read() == b"Ollama is running"
+    assert get(f"{base}/info")[0] == 401
+    status, body = get(f"{base}/info", {"X-API-KEY": KEY_A})
     assert status == 200
     assert (body["backend"], body["default_model"]) == ("ollama", "tiny:1b")
 

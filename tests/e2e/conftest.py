@@ -33,6 +33,7 @@ def gateway_process(tmp_path: Path, *args: str, key: str | None = KEY_A) -> Iter
     yields its URL. Its log goes to a file that is checked, on the way out, for the key.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLLAMA")}
+    env["OLLAMA_GATEWAY_DATA_DIR"] = str(tmp_path / "data")  # never the user's home
     if key is not None:
         env["OLLAMA_GATEWAY_API_KEYS"] = key
     log_path = tmp_path / "gateway.log"
@@ -171,7 +172,17 @@ def upstream(registry, tmp_path_factory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["proxied", "embedded", "upstream"])
+# The embedded and upstream targets run llama.cpp: they belong to the slow tier.
+_LLAMA = pytest.mark.slow
+
+
+@pytest.fixture(
+    params=[
+        "proxied",
+        pytest.param("embedded", marks=_LLAMA),
+        pytest.param("upstream", marks=_LLAMA),
+    ]
+)
 def target(request) -> Target:
     url = request.getfixturevalue(request.param)
     if request.param == "proxied":

@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.secrets import KEY_A
 
+pytestmark = pytest.mark.slow  # real llama.cpp inference
+
 GREEDY = {"temperature": 0, "seed": 1, "num_predict": 12}
 MODEL = "tiny:latest"
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.secrets import KEY_A
 
+pytestmark = pytest.mark.slow  # real llama.cpp inference
+
 GREEDY = {"temperature": 0, "seed": 1, "num_predict": 10}
 MODEL = "thinky:latest"
 MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]

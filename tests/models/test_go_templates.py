@@ -381,3 +381,68 @@ def test_module_doctests():
 
     result = doctest.testmod(templates)
     assert result.attempted >= 2 and result.failed == 0
+
+
+# -- bounds: a template from a request may run for at most so many steps, characters, seconds --
+
+
+@pytest.mark.parametrize(
+    ("template", "words"),
+    [
+        ("{{range 100000}}{{range 100000}}{{end}}{{end}}", "steps"),
+        ("{{range 20000000}}{{end}}", "steps"),
+        ("{{range 3000000}}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{end}}", "output"),
+        ('{{$x := "ab"}}{{range 40}}{{$x = print $x $x}}{{end}}{{$x}}', "print built a string"),
+        ('{{$x := "ab"}}{{range 40}}{{$x = printf "%s%s" $x $x}}{{end}}', "printf built"),
+    ],
+)
+def test_runaway_templates_are_a_400(template, words):
+    with pytest.raises(BadRequest) as err:
+        render_go_template(template, prompt="hi")
+    assert words in err.value.message
+
+
+def test_a_range_over_a_number_never_builds_its_items():
+    """``range N`` iterates lazily: memory does not grow with N (2 GB for 20 million before)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(BadRequest):
+        render_go_template("{{range 20000000}}{{end}}", prompt="hi")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
+
+
+def test_the_budget_is_shared_by_every_turn_of_a_legacy_template():
+    from ollama_gateway.models.gotemplate.execute import MAX_STEPS
+
+    turns = [Message("user" if i % 2 == 0 else "assistant", "x") for i in range(200)]
+    per_turn = "{{ range " + str(MAX_STEPS // 50) + " }}{{ end }}{{ .Prompt }}{{ .Response }}"
+    with pytest.raises(BadRequest) as err:  # each turn alone is within the budget
+        render_go_template(per_turn, messages=turns)
+    assert "steps" in err.value.message
+
+
+def test_a_cancelled_render_stops():
+    import threading
+
+    from ollama_gateway.models.gotemplate import Cancelled
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        render_go_template("{{range 500000}}{{end}}", prompt="hi", cancel=cancel)
+
+
+def test_ordinary_templates_of_long_chats_stay_well_within_the_budget():
+    chat = [Message("user" if i % 2 == 0 else "assistant", f"turn {i}") for i in range(4096)]
+    text = render_go_template(T.CHATML, messages=chat)
+    assert text.count("<|im_start|>") == 4097
+
+
+def test_collating_many_messages_of_one_role_joins_them_once():
+    many = [Message("user", str(i)) for i in range(50_000)]
+    system, merged = collate(many)
+    assert system == "" and len(merged) == 1
+    assert merged[0].content == "\n\n".join(str(i) for i in range(50_000))

@@ -13,7 +13,9 @@ from ollama_gateway.app import create_app
 from ollama_gateway.observability.metrics import rfc3339_seconds
 from tests.observability.scrape import label_values, scrape, value
 from tests.support.gguf_models import write_tiny_llama
-from tests.support.live import serve
+from tests.support.live import serve, wait_ready
+
+pytestmark = pytest.mark.slow  # real llama.cpp inference
 
 OPTIONS = {"temperature": 0, "num_predict": 6}
 
@@ -40,7 +42,8 @@ def embedded(make_settings, tiny, tmp_path) -> Iterator[str]:
 
 def test_engine_generations_move_the_metrics(embedded, tiny):
     url = embedded
-    assert httpx.get(url + "/ready").json() == {"status": "ready", "backend": "embedded"}
+    # the default model loads in the background from the start: ready once it is in memory
+    assert wait_ready(url) == {"status": "ready", "backend": "embedded"}
     before = scrape(url)
     model = "tiny:latest"  # metrics name the file by its short name, never its path
     # the default model was loaded at start, before any request

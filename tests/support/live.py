@@ -49,3 +49,18 @@ def serve(app) -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+def wait_ready(url: str, timeout: float = 60.0, headers: dict[str, str] | None = None) -> dict:
+    """Poll ``/ready`` until it answers 200 (e.g. the default model finished loading in the
+    background); returns its body, or fails with the last answer once ``timeout`` has passed."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        r = httpx.get(url + "/ready", headers=headers, timeout=10)
+        if r.status_code == 200:
+            return r.json()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not ready after {timeout} s: {r.status_code} {r.text}")
+        time.sleep(0.05)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import gguf
 import pytest
 
@@ -18,23 +16,20 @@ from ollama_gateway.models.gguf_meta import (
 from tests.support.gguf_models import (
     DEEPSEEK_BOS,
     DEEPSEEK_EOS,
-    default_shared_models_dir,
+    smollm2_path,
     tiny_vocab,
     write_qwen2,
     write_tiny_llama,
 )
 
 
-def test_tiny_llama_is_small_fast_and_deterministic(tmp_path):
-    start = time.perf_counter()
+def test_tiny_llama_is_small_and_deterministic(tmp_path):
     a = write_tiny_llama(tmp_path / "a.gguf", seed=0)
-    took = time.perf_counter() - start
     b = write_tiny_llama(tmp_path / "b.gguf", seed=0)
     c = write_tiny_llama(tmp_path / "c.gguf", seed=1)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
     assert a.stat().st_size < 1_000_000
-    assert took < 2.0
 
 
 def test_tiny_vocab_has_bytes_and_multibyte_pieces():
@@ -89,13 +84,13 @@ def test_metadata_reader_refuses_other_files(tmp_path):
         read_gguf_metadata(short)
 
 
-def test_qwen2_tiny_tokenizes_exactly_like_the_reference_vocabulary(tmp_path):
+def test_qwen2_tiny_tokenizes_exactly_like_the_real_model_it_borrows_the_vocabulary_of(tmp_path):
     path = write_qwen2(tmp_path / "q.gguf", qtype="Q8_0")
     model = Model.load(path)
     lc = lib()
     params = lc.llama_model_default_params()
     params.vocab_only = True
-    ref_path = default_shared_models_dir() / "ggml-vocab-qwen2.gguf"
+    ref_path = smollm2_path()
     ref = lc.llama_model_load_from_file(str(ref_path).encode(), params)
     assert ref
     try:

@@ -3,8 +3,9 @@
 =========  ============================================================================
 scope      routes
 =========  ============================================================================
-public     ``/health``, ``/ready``, ``HEAD /``, the console's files (``GET /ui/...``): no key
-any        ``GET /``, ``/api/version``, ``/me``, ``/me/usage`` (any valid key)
+public     ``/health``, ``/ready``, ``GET|HEAD /``, the console's files (``GET /ui/...``): no key
+any        ``/info``, ``/api/version``, ``/me``, ``/me/usage``, the API docs ``/docs``,
+           ``/docs/assets/...``, ``/openapi.json`` (any valid key)
 inference  generation and embeddings: ``/api/generate``, ``/api/chat``, ``/api/embed``,
            ``/api/embeddings``, ``/v1/chat/completions``, ``/v1/completions``,
            ``/v1/embeddings``
@@ -44,7 +45,10 @@ ROUTES: dict[tuple[str, str], Scope] = {
     ("HEAD", "/"): "public",
     ("GET", "/ui"): "public",  # the web console's files (GET/HEAD /ui and under /ui/): no secret
     ("HEAD", "/ui"): "public",
-    ("GET", "/"): "any",
+    ("GET", "/"): "public",
+    ("GET", "/info"): "any",
+    ("GET", "/docs"): "any",
+    ("GET", "/openapi.json"): "any",
     ("GET", "/api/version"): "any",
     ("GET", "/me"): "any",
     ("GET", "/me/usage"): "any",
@@ -72,6 +76,7 @@ PREFIXES: tuple[tuple[str, str, Scope], ...] = (
     ("GET", "/v1/models/", "models"),
     ("GET", "/ui/", "public"),
     ("HEAD", "/ui/", "public"),
+    ("GET", "/docs/assets/", "any"),
     ("HEAD", "/api/blobs/", "manage"),
     ("POST", "/api/blobs/", "manage"),
 )

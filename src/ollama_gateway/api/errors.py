@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
+
+from ollama_gateway.schemas.errors import OllamaError, OpenAIError, PlainError, SeedError
 
 Family = Literal["openai", "seed", "ollama", "plain"]
 
@@ -38,19 +40,20 @@ def family_of(path: str) -> Family:
     return "plain"
 
 
-def error_body(family: Family, status: int, message: str, param: str | None = None) -> bytes:
+def error_body(
+    family: Family, status: int, message: str, param: str | None = None, *, route: bool = True
+) -> bytes:
+    """The error in ``family``'s shape. ``route=False``: the path itself is unknown (or the
+    method), which OpenAI reports as an invalid request with a null ``code``."""
     if family == "openai":
-        kind = _OPENAI_TYPES.get(
-            status, "server_error" if status >= 500 else "invalid_request_error"
-        )
-        body: dict = {
-            "error": {
-                "message": message,
-                "type": kind,
-                "param": param,
-                "code": _OPENAI_CODES.get(status),
-            }
-        }
+        if route:
+            kind = _OPENAI_TYPES.get(
+                status, "server_error" if status >= 500 else "invalid_request_error"
+            )
+            code = _OPENAI_CODES.get(status)
+        else:
+            kind, code = "invalid_request_error", None
+        body: dict = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     elif family == "seed":
         body = {"detail": message, "error": message}
     elif family == "ollama":
@@ -87,3 +90,36 @@ async def send_error(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# --- the same shapes, declared for /openapi.json --------------------------------------------
+
+_MODELS = {"openai": OpenAIError, "seed": SeedError, "ollama": OllamaError, "plain": PlainError}
+_DESCRIPTIONS = {
+    400: "Invalid request: the message names the field and the problem",
+    401: "Missing or invalid API key (when keys are configured)",
+    403: "The key's role does not allow this",
+    404: "No such model",
+    413: "Request body larger than the configured limit",
+    429: "Rate limit reached; Retry-After says when to try again",
+    500: "Internal error; the message carries the request id",
+    502: "The upstream answered something unreadable",
+    503: "Busy or the upstream is unavailable; Retry-After says when to try again",
+    504: "The upstream did not answer in time",
+}
+EDGE = (401, 413, 429, 500)  # what the middleware may answer on any keyed route
+UPSTREAM = (502, 503, 504)
+
+
+def error_responses(family: Family, *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status with its description, in ``family``'s shape.
+
+    ``default`` covers every other status (405, a 404 for an unknown path...): the shape is the
+    same. Validation problems are 400s, so no route answers FastAPI's 422.
+    """
+    model = _MODELS[family]
+    out: dict[int | str, dict[str, Any]] = {
+        status: {"model": model, "description": _DESCRIPTIONS[status]} for status in statuses
+    }
+    out["default"] = {"model": model, "description": "Any other error, in the same shape"}
+    return out

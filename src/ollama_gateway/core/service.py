@@ -10,10 +10,15 @@ stream ends, fails or is closed (client disconnect), and must finish within ``re
 seconds of getting its slot (checked as each chunk arrives; a backend that stops producing chunks
 altogether is bounded by its own timeouts). The final chunk's generated token count goes to the
 request's :class:`~ollama_gateway.core.usage.Usage`, when the middleware set one.
+Embeddings (:meth:`GenerationService.embed`) are admitted the same way.
+
+Before any of that, :mod:`ollama_gateway.core.limits` bounds the request's size (messages, text,
+template, embedding inputs).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,11 +26,12 @@ from contextlib import aclosing
 from typing import Any
 
 from ollama_gateway.accounts.policy import enforce_generation
-from ollama_gateway.backends.base import Backend
+from ollama_gateway.backends.base import UPSTREAM_BACKENDS, Backend
+from ollama_gateway.core.limits import check_embedding, check_generation
 from ollama_gateway.core.observer import GenerationObserver, request_state
 from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
-from ollama_gateway.core.types import Chunk, GenerationRequest, Stats
+from ollama_gateway.core.types import Chunk, EmbedRequest, EmbedResult, GenerationRequest, Stats
 from ollama_gateway.core.usage import current_usage
 from ollama_gateway.errors import BadRequest, ServerBusy, UpstreamTimeout
 from ollama_gateway.observability.metrics import Metrics
@@ -59,21 +65,7 @@ def admitted(
         self.prepare(request)
         model = slot_key(request.model)
         scheduler = self.scheduler
-        state = request_state()
-        key = state.get("api_key") if state else None
-        who = key.subject if key is not None else None
-        try:
-            if key is None:
-                await scheduler.acquire(model)
-            else:  # round-robin across keys, each within its own concurrency cap
-                await scheduler.acquire(
-                    model, who, weight=key.weight, max_concurrent=key.max_concurrent
-                )
-        except ServerBusy as exc:
-            if self.metrics is not None:
-                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
-                self.metrics.rejected("queue_timeout" if timed_out else "queue_full")
-            raise
+        who = await self.take_slot(model)
         try:
             timeout = self.settings.request_timeout
             deadline = _monotonic() + timeout
@@ -112,10 +104,32 @@ class GenerationService:
         )
         self.metrics = metrics  # None: no metrics (the service alone, in tests)
 
+    async def take_slot(self, model: str) -> str | None:
+        """One of ``model``'s slots for the current request (round-robin across keys, each
+        within its own concurrency cap); ServerBusy, counted, when refused. Returns whom the slot
+        is held for, to give to ``scheduler.release``."""
+        state = request_state()
+        key = state.get("api_key") if state else None
+        who = key.subject if key is not None else None
+        try:
+            if key is None:
+                await self.scheduler.acquire(model)
+            else:
+                await self.scheduler.acquire(
+                    model, who, weight=key.weight, max_concurrent=key.max_concurrent
+                )
+        except ServerBusy as exc:
+            if self.metrics is not None:
+                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
+                self.metrics.rejected("queue_timeout" if timed_out else "queue_full")
+            raise
+        return who
+
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Apply the server's defaults and limits to a request, in place."""
         if not request.model:
             request.model = self.settings.model_name
+        check_generation(request, self.settings)
         limit = self.settings.max_predict
         predict = request.options.get("num_predict")
         if predict is not None:
@@ -153,7 +167,7 @@ class GenerationService:
         observer = GenerationObserver(
             self.metrics,
             request,
-            self.backend.name == "ollama",
+            self.backend.name in UPSTREAM_BACKENDS,
             self.settings.log_prompts,
             count_loads=not hasattr(self.backend, "bind_metrics"),  # it reports its own loads
         )
@@ -207,6 +221,36 @@ class GenerationService:
             context=last.context,
             model=last.model or request.model,
         )
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        """Embeddings, admitted like a generation: a slot of the model (queue, queue timeout),
+        at most ``request_timeout`` seconds, token metrics. Cancelling the call (the client
+        left, the deadline passed) cancels the backend's work."""
+        if not request.model:
+            request.model = self.settings.model_name
+        check_embedding(request, self.settings)
+        model = slot_key(request.model)
+        who = await self.take_slot(model)
+        try:
+            timeout = self.settings.request_timeout
+            try:
+                result = await asyncio.wait_for(self.backend.embed(request), timeout)
+            except asyncio.TimeoutError:
+                raise UpstreamTimeout(
+                    f"the embedding took longer than {timeout:g} seconds"
+                ) from None
+        finally:
+            self.scheduler.release(model, who)
+        usage = current_usage.get()
+        if usage is not None:  # a key's token budget and usage count embeddings too
+            usage.add(0, result.prompt_eval_count)
+        if self.metrics is not None:
+            self.metrics.observe_tokens(request.model, result.prompt_eval_count, 0, 0.0)
+        state = request_state()
+        if state is not None:
+            state["model"] = request.model
+            state["prompt_tokens"] = state.get("prompt_tokens", 0) + result.prompt_eval_count
+        return result
 
 
 def now_ns() -> int:

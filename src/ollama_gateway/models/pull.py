@@ -43,6 +43,7 @@ from ollama_gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ollama_gateway.models import packaged
 from ollama_gateway.models.manifest import MANIFEST_MEDIA_TYPE, Layer, Manifest, ManifestError
 from ollama_gateway.models.refs import DEFAULT_HOST, ModelRef, parse_ref
 from ollama_gateway.models.store import ModelStore
@@ -316,8 +317,18 @@ async def pull_model(
     ``UpstreamTimeout``, ``UpstreamBadResponse`` (a missing or corrupt blob, a bad manifest) and
     ``BadRequest`` (not a model name). ``resolver``: an aiohttp resolver for the downloads
     (:class:`~ollama_gateway.models.registry_guard.GuardedResolver` refuses internal addresses).
+
+    A model shipped in an installed Python package (:mod:`ollama_gateway.models.packaged`) is
+    imported from there instead: no registry is asked, so it works offline.
     """
     parsed = parse_ref(ref)  # a path is no model name: 400 before anything else
+    shipped = packaged.find(ref)
+    if shipped is not None and await asyncio.to_thread(packaged.locate, shipped) is not None:
+        yield packaged.first_event(shipped)
+        resolved = await asyncio.to_thread(packaged.import_packaged, store, shipped)
+        for event in packaged.done_events(resolved):
+            yield event
+        return
     base = registry_base(parsed, registry_url, insecure)
     timeout = aiohttp.ClientTimeout(
         total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout

@@ -32,7 +32,6 @@ from ollama_gateway.core.types import ModelInfo
 from ollama_gateway.errors import BadRequest, ModelLoadError, ModelNotFound
 from ollama_gateway.models import gguf_meta
 from ollama_gateway.models.manifest import (
-    CONFIG_MEDIA_TYPE,
     MEDIA_ADAPTER,
     MEDIA_LICENSE,
     MEDIA_MESSAGES,
@@ -368,73 +367,18 @@ class ModelStore:
             self._atomic_write(self.blob_path(digest), data)
         return Layer(media_type, digest, len(data))
 
-    def import_blob_file(self, source: Path, media_type: str) -> Layer:
-        """Copy a file into the store as a blob, hashing while copying."""
-        self.blobs_dir.mkdir(parents=True, exist_ok=True)
-        sha = hashlib.sha256()
-        size = 0
-        fd, tmp = tempfile.mkstemp(dir=self.blobs_dir, prefix=".import-", suffix=".tmp")
-        try:
-            with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-                while chunk := src.read(_CHUNK):
-                    sha.update(chunk)
-                    dst.write(chunk)
-                    size += len(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
-            digest = "sha256:" + sha.hexdigest()
-            if self.has_blob(digest, size):
-                os.unlink(tmp)
-            else:
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, self.blob_path(digest))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return Layer(media_type, digest, size)
+    def import_blob_file(self, source: Path, media_type: str, *, link: bool = False) -> Layer:
+        """Store a file as a blob (see :func:`ollama_gateway.models.importing.import_blob`)."""
+        from ollama_gateway.models.importing import import_blob
 
-    def import_gguf(
-        self,
-        path: Path,
-        name: str,
-        *,
-        template: str | None = None,
-        system: str | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> ResolvedModel:
-        """Create model ``name`` from a local GGUF file (its blob, a config and a manifest)."""
-        ref = parse_ref(name)
-        source = Path(path).expanduser()
-        if not source.is_file():
-            raise ModelNotFound(str(path), f'model file "{path}" not found')
-        try:
-            described = gguf_meta.describe(source)
-        except gguf_meta.GGUFFormatError as exc:
-            raise BadRequest(f"{path} is not a GGUF model: {exc}") from None
-        layers = [self.import_blob_file(source, MEDIA_MODEL)]
-        if template is not None:
-            layers.append(self.write_blob(template.encode(), MEDIA_TEMPLATE))
-        if system is not None:
-            layers.append(self.write_blob(system.encode(), MEDIA_SYSTEM))
-        if params:
-            layers.append(self.write_blob(json.dumps(params).encode(), MEDIA_PARAMS))
-        family = described.get("model_family", "")
-        config = {
-            "model_format": "gguf",
-            "model_family": family,
-            "model_families": [family] if family else None,
-            "model_type": described.get("model_type", ""),
-            "file_type": described.get("file_type", ""),
-            "architecture": "amd64",
-            "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
-        }
-        config_layer = self.write_blob(
-            json.dumps(config, separators=(",", ":")).encode(), CONFIG_MEDIA_TYPE
-        )
-        self.write_manifest(ref, Manifest(config=config_layer, layers=layers))
-        return self.resolve(ref.full)
+        return import_blob(self, Path(source), media_type, link=link)
+
+    def import_gguf(self, path: Path, name: str, **layers: Any) -> ResolvedModel:
+        """Create model ``name`` from a local GGUF file (see
+        :func:`ollama_gateway.models.importing.import_gguf` for ``layers``)."""
+        from ollama_gateway.models.importing import import_gguf
+
+        return import_gguf(self, Path(path), name, **layers)
 
     def copy(self, src: str, dst: str) -> ResolvedModel:
         """Make ``dst`` name the same blobs as ``src`` (a new manifest, no blob copied)."""

@@ -1,23 +1,25 @@
 """Ollama's request bodies: generation (``/api/generate``, ``/api/chat``; the seed contract is one)
 and models (``/api/show``, ``/api/pull``, ``/api/delete``, ``/api/copy``, ``/api/embed``,
-``/api/embeddings``). Unknown fields are ignored, as Ollama ignores them.
+``/api/embeddings``). Unknown fields are ignored and ``null`` is absent, as in Ollama's decoder
+(:class:`~ollama_gateway.schemas.base.WireBody`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
 from ollama_gateway.errors import BadRequest, Unsupported, clip
 from ollama_gateway.models.refs import check_model_name
+from ollama_gateway.schemas.base import WireBody
 from ollama_gateway.settings import parse_duration
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 
-class Options(BaseModel):
+class Options(WireBody):
     """Ollama's generation options. Known ones are type-checked; unknown ones pass through."""
 
     model_config = ConfigDict(extra="allow")
@@ -52,9 +54,7 @@ class Options(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-class _Common(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class _Common(WireBody):
     model: str = ""
     format: str | dict[str, Any] | None = None
     options: Options | None = None
@@ -118,9 +118,7 @@ class GenerateBody(_Common):
         )
 
 
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ChatMessage(WireBody):
     role: str
     content: str | None = ""
     images: list[str] | None = None
@@ -161,10 +159,8 @@ class ChatBody(_Common):
         )
 
 
-class EmbedBody(BaseModel):
+class EmbedBody(WireBody):
     """``POST /api/embed``: one input or a list of them."""
-
-    model_config = ConfigDict(extra="ignore")
 
     model: str = ""
     input: str | list[str] = ""
@@ -195,10 +191,8 @@ class EmbedBody(BaseModel):
         )
 
 
-class EmbeddingsBody(BaseModel):
+class EmbeddingsBody(WireBody):
     """``POST /api/embeddings``, the legacy single-prompt form."""
-
-    model_config = ConfigDict(extra="ignore")
 
     model: str = ""
     prompt: str = ""
@@ -220,19 +214,18 @@ class EmbeddingsBody(BaseModel):
         )
 
 
-class ModelBody(BaseModel):
+class ModelBody(WireBody):
     """A body naming one model: ``/api/show``, ``/api/delete``, ``/api/pull``.
 
     ``name`` is the older spelling of ``model``; both are accepted.
     """
-
-    model_config = ConfigDict(extra="ignore")
 
     model: str = ""
     name: str = ""
     verbose: bool = False
     insecure: bool = False
     stream: bool | None = None
+    upstream: str | None = Field(None, max_length=200)  # a fleet's upstream (pull, delete)
 
     def model_name(self) -> str:
         chosen = (self.model or self.name).strip()
@@ -241,10 +234,8 @@ class ModelBody(BaseModel):
         return check_model_name(chosen)
 
 
-class CopyBody(BaseModel):
+class CopyBody(WireBody):
     """``POST /api/copy``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
@@ -252,3 +243,5 @@ class CopyBody(BaseModel):
     def names(self) -> tuple[str, str]:
         """``(source, destination)``, both checked to be model names."""
         return check_model_name(self.source), check_model_name(self.destination)
+
+    upstream: str | None = Field(None, max_length=200)  # a fleet's upstream

@@ -2,7 +2,9 @@
 
 Each model converts itself into the neutral request; anything the gateway cannot honour is an
 :class:`~ollama_gateway.errors.Unsupported` (400) rather than being silently ignored. Fields that
-change nothing about the output (``user``, ``metadata``, ``store``...) are accepted and ignored.
+change nothing about the output (``user``, ``metadata``, ``store``...) are accepted and ignored, and
+``null`` is the same as an absent field wherever OpenAI's spec allows it
+(:class:`~ollama_gateway.schemas.base.WireBody`).
 """
 
 from __future__ import annotations
@@ -10,24 +12,21 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
 from ollama_gateway.errors import BadRequest, Unsupported, clip
 from ollama_gateway.models.refs import check_model_name
+from ollama_gateway.schemas.base import WireBody
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class StreamOptions(_Body):
+class StreamOptions(WireBody):
     include_usage: bool = False
 
 
-class ResponseFormat(_Body):
+class ResponseFormat(WireBody):
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
 
@@ -42,7 +41,7 @@ class ResponseFormat(_Body):
         return None
 
 
-class _Sampling(_Body):
+class _Sampling(WireBody):
     """Sampling fields shared by chat and text completions."""
 
     model: str = ""
@@ -93,7 +92,7 @@ class _Sampling(_Body):
 # --- chat ---------------------------------------------------------------------------------
 
 
-class ChatMessage(_Body):
+class OpenAIMessage(WireBody):
     role: str
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
@@ -150,7 +149,7 @@ def _arguments(call: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def to_messages(messages: list[ChatMessage]) -> list[Message]:
+def to_messages(messages: list[OpenAIMessage]) -> list[Message]:
     """OpenAI's messages as neutral ones: tool results named after the call they answer."""
     out: list[Message] = []
     call_names: dict[str, str] = {}
@@ -176,7 +175,7 @@ def to_messages(messages: list[ChatMessage]) -> list[Message]:
 
 
 class ChatCompletionBody(_Sampling):
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[OpenAIMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, ge=0)
     response_format: ResponseFormat | None = None
     tools: list[dict[str, Any]] | None = None
@@ -250,7 +249,7 @@ class CompletionBody(_Sampling):
 # --- embeddings ---------------------------------------------------------------------------
 
 
-class EmbeddingsBody(_Body):
+class OpenAIEmbeddingsBody(WireBody):
     model: str = ""
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"

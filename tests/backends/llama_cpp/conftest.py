@@ -28,7 +28,7 @@ def tiny_q8_path(models_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def qwen_path(models_dir: Path) -> Path:
-    """A tiny qwen2 model with DeepSeek-R1-Distill-Qwen's tokenizer and template (Q8_0)."""
+    """A tiny qwen2 model with DeepSeek-R1's added tokens and chat template (Q8_0)."""
     return write_qwen2(models_dir / "qwen2-tiny-q8.gguf", qtype="Q8_0")
 
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import math
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -321,12 +320,6 @@ async def test_concurrent_requests_through_the_backend_match_alone(backend, tiny
     ]
     together = await asyncio.gather(*(collect(backend.generate(request(TINY, p))) for p in prompts))
     assert ["".join(c.text for c in chunks) for chunks in together] == alone
-
-
-def test_default_shared_dir_is_found():
-    from tests.support.gguf_models import default_shared_models_dir
-
-    assert Path(default_shared_models_dir(), "ggml-vocab-qwen2.gguf").is_file()
 
 
 async def test_deepseek_chat_on_a_qwen2_model(backend, qwen_path):

@@ -61,3 +61,33 @@ def test_nothing_after_a_stop():
     assert stream.push(b"axb") == ("a", True)
     assert stream.push(b"more") == ("", True)
     assert stream.flush() == ""
+
+
+def _reference(stops: list[str], pieces: list[str]) -> tuple[str, bool]:
+    """What a stream must emit: the text before the earliest stop sequence, or all of it."""
+    text = "".join(pieces)
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    # a stop is only seen once it is complete, so an earlier-starting one that completes in a
+    # later piece loses to one completed before it
+    end = 0
+    for piece in pieces:
+        end += len(piece)
+        seen = [i for s in stops if s for i in [text.find(s, 0, end)] if i >= 0]
+        if seen:
+            return text[: min(seen)], True
+    assert not hits
+    return text, False
+
+
+def test_stop_matching_agrees_with_a_plain_search_on_random_text():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        alphabet = "abc"
+        stops = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(3)]
+        text = "".join(rng.choice(alphabet + "xy") for _ in range(rng.randint(0, 14)))
+        cuts = sorted(rng.sample(range(len(text) + 1), min(3, len(text) + 1)))
+        pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        out, stopped = feed(TextStream(stops), [p.encode() for p in pieces])
+        assert ("".join(out), stopped) == _reference(stops, pieces), (stops, pieces)

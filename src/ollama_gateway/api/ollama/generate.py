@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
-from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
+from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
+from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
 from ollama_gateway.api.ollama.render import Lines, chat_json, error_line, generate_json
+from ollama_gateway.api.openapi import ndjson
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import (
     ndjson_response,
     start_stream,
@@ -23,17 +26,45 @@ from ollama_gateway.api.streaming import (
 from ollama_gateway.errors import BadRequest
 from ollama_gateway.http.deps import ServiceDep
 from ollama_gateway.schemas.ollama import ChatBody, GenerateBody
+from ollama_gateway.schemas.ollama_replies import (
+    ChatChunk,
+    GenerateChunk,
+    GenerateReply,
+    StreamError,
+)
 
-router = APIRouter()
+routes = Routes(tags=["Ollama"], route_class=JSONBodyRoute)
+
+_STREAMED = (
+    "With `stream: true` the reply is NDJSON, one object per line; the last has `done: true` and "
+    'the statistics, or is `{"error"}` when the generation fails after it started.'
+)
+GENERATE_RESPONSES: dict[int | str, dict] = {
+    200: {
+        "model": GenerateReply,
+        "description": "Without `stream` (the seed contract) or with `stream: false`: one JSON "
+        "object carrying the whole response. " + _STREAMED,
+        "content": ndjson(GenerateChunk, StreamError),
+    },
+    **error_responses("seed", 400, 404, *EDGE, *UPSTREAM),
+}
+CHAT_RESPONSES: dict[int | str, dict] = {
+    200: {
+        "model": ChatChunk,
+        "description": "Streamed unless `stream: false`. " + _STREAMED,
+        "content": ndjson(ChatChunk, StreamError),
+    },
+    **error_responses("ollama", 400, 404, *EDGE, *UPSTREAM),
+}
 
 
 def _started(request: Request) -> float:
     return request.scope.get("state", {}).get("started", time.perf_counter())
 
 
-@router.post("/api/generate")
-async def generate(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, GenerateBody)
+@routes.post("/api/generate", responses=GENERATE_RESPONSES)
+async def generate(request: Request, body: GenerateBody, service: ServiceDep) -> Response:
+    """Generate a completion for a prompt (Ollama's API, and the seed contract)."""
     if body.prompt is None and not body.model:
         raise BadRequest("field 'prompt' is required")
     req = body.to_request()
@@ -53,9 +84,9 @@ async def generate(request: Request, service: ServiceDep) -> Response:
     return ndjson_response(lines)
 
 
-@router.post("/api/chat")
-async def chat(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, ChatBody)
+@routes.post("/api/chat", responses=CHAT_RESPONSES)
+async def chat(request: Request, body: ChatBody, service: ServiceDep) -> Response:
+    """Generate the next message of a chat."""
     req = body.to_request()
     req.request_id = request_id(request)
     if body.stream is None:

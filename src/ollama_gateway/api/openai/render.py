@@ -83,7 +83,8 @@ def error_event(exc: BaseException, request_id: str) -> bytes:
 def chat_completion(chunk: Chunk, model: str) -> dict[str, Any]:
     """A whole ``chat.completion`` object from the joined chunk."""
     calls = tool_calls_json(chunk.tool_calls) if chunk.tool_calls else None
-    message: dict[str, Any] = {"role": "assistant", "content": chunk.text}
+    # content and refusal are required (nullable) in OpenAI's spec; nothing here refuses
+    message: dict[str, Any] = {"role": "assistant", "content": chunk.text, "refusal": None}
     if calls:
         for call in calls:
             del call["index"]

@@ -12,12 +12,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from ollama_gateway.accounts.policy import enforce_embed, may_use, visible
-from ollama_gateway.api.bodies import JSONResponse, parse_body, request_id
-from ollama_gateway.api.errors import error_body
+from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
+from ollama_gateway.api.errors import EDGE, UPSTREAM, error_body, error_responses
 from ollama_gateway.api.openai.render import (
     DONE,
     ChatStream,
@@ -26,14 +26,42 @@ from ollama_gateway.api.openai.render import (
     embeddings_list,
     text_completion,
 )
+from ollama_gateway.api.openapi import sse
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import GatewayStream, start_stream, until_disconnect
 from ollama_gateway.core.types import ModelInfo
 from ollama_gateway.errors import ModelNotFound, clip
 from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
 from ollama_gateway.http.shutdown import SHUTDOWN_MESSAGE
-from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, EmbeddingsBody
+from ollama_gateway.schemas.openai import ChatCompletionBody, CompletionBody, OpenAIEmbeddingsBody
+from ollama_gateway.schemas.openai_replies import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Completion,
+    EmbeddingList,
+    Model,
+    ModelList,
+)
 
-router = APIRouter(prefix="/v1")
+routes = Routes(
+    "/v1",
+    tags=["OpenAI"],
+    responses=error_responses("openai", *EDGE, *UPSTREAM),
+    route_class=JSONBodyRoute,
+)
+_BAD = error_responses("openai", 400, 404)
+_STREAMED = (
+    "With `stream: true`: server-sent events, `data: <chunk>` each, ending with "
+    '`data: [DONE]`; an error after the start is one `data: {"error": ...}` event before it.'
+)
+_CHAT = {
+    200: {"model": ChatCompletion, "description": _STREAMED, "content": sse(ChatCompletionChunk)},
+    **_BAD,
+}
+_COMPLETION = {
+    200: {"model": Completion, "description": _STREAMED, "content": sse(Completion)},
+    **_BAD,
+}
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # How a stream still running when the server stops ends: an error event, then [DONE].
@@ -44,9 +72,10 @@ def _sse(body) -> Response:
     return GatewayStream(body, _SSE_FAREWELL, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-@router.post("/chat/completions")
-async def chat_completions(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, ChatCompletionBody)
+@routes.post("/chat/completions", responses=_CHAT)
+async def chat_completions(
+    request: Request, body: ChatCompletionBody, service: ServiceDep
+) -> Response:
     req = body.to_request()
     req.request_id = request_id(request)
     model = req.model or service.settings.model_name
@@ -60,9 +89,8 @@ async def chat_completions(request: Request, service: ServiceDep) -> Response:
     return _sse(stream.events(first, rest, req.request_id))
 
 
-@router.post("/completions")
-async def completions(request: Request, service: ServiceDep) -> Response:
-    body = await parse_body(request, CompletionBody)
+@routes.post("/completions", responses=_COMPLETION)
+async def completions(request: Request, body: CompletionBody, service: ServiceDep) -> Response:
     req = body.to_request()
     req.request_id = request_id(request)
     model = req.model or service.settings.model_name
@@ -113,13 +141,15 @@ def _same_model(asked: str, name: str) -> bool:
     return asked == name or full(asked) == full(name)
 
 
-@router.get("/models")
+@routes.get("/models", responses={200: {"model": ModelList, "description": "OK"}})
 async def models(backend: BackendDep) -> Response:
     listed = visible(await backend.list_models(), lambda m: m.name)  # the key's models only
     return JSONResponse({"object": "list", "data": [_model_json(m) for m in listed]})
 
 
-@router.get("/models/{model_id:path}")
+@routes.get(
+    "/models/{model_id:path}", responses={200: {"model": Model, "description": "OK"}, **_BAD}
+)
 async def model(model_id: str, backend: BackendDep) -> Response:
     for found in await backend.list_models():
         if _same_model(model_id, found.name) and may_use(found.name):
@@ -127,13 +157,14 @@ async def model(model_id: str, backend: BackendDep) -> Response:
     raise ModelNotFound(model_id, f"The model '{clip(model_id)}' does not exist")
 
 
-@router.post("/embeddings")
-async def embeddings(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
-    body = await parse_body(request, EmbeddingsBody)
+@routes.post("/embeddings", responses={200: {"model": EmbeddingList, "description": "OK"}, **_BAD})
+async def embeddings(
+    request: Request, body: OpenAIEmbeddingsBody, service: ServiceDep, settings: SettingsDep
+) -> Response:
     req = body.to_request()
     req.model = req.model or settings.model_name
     enforce_embed(req, settings)
-    result = await until_disconnect(request, backend.embed(req))
+    result = await until_disconnect(request, service.embed(req))
     return JSONResponse(
         embeddings_list(
             result.embeddings,

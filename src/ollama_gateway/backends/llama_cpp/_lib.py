@@ -2,7 +2,8 @@
 
 ``llama_cpp`` (llama-cpp-python) prints every llama.cpp log line to stderr by default; here the
 lines go to the ``ollama_gateway.llama_cpp`` logger (info at DEBUG, warnings and errors at their
-level) and the last error lines are kept so a failed load can say why it failed.
+level) and the last error lines are kept so a failed load can say why it failed. Lines are cut
+to their first :data:`MAX_LINE` characters.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _LEVELS = {
     4: logging.ERROR,
 }
 
+# A llama.cpp log line can hold a whole prompt or grammar; only its start is kept.
+MAX_LINE = 500
+
 _lock = threading.Lock()
 _lib: ModuleType | None = None
 _callback: Any = None
@@ -40,11 +44,14 @@ def _on_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
         if _line_level[0] == 0:  # ggml's own debug output: too chatty to forward
             return
         piece = text.decode("utf-8", errors="replace") if text else ""
-        _line.append(piece)
+        if sum(map(len, _line)) < MAX_LINE:  # the rest of a long line is dropped
+            _line.append(piece)
         if not piece.endswith("\n"):
             return
         message = "".join(_line).rstrip()
         _line.clear()
+        if len(message) > MAX_LINE:
+            message = message[:MAX_LINE] + " [...]"
         if "n_ctx_seq" in message and "> n_ctx_train" in message:
             # The unified KV cache holds num_ctx x parallel cells, so llama.cpp sees a larger
             # context than the model's; the engine limits each sequence to num_ctx itself.

@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ollama_gateway.backends.llama_cpp import show as show_info
+from ollama_gateway.backends.llama_cpp.capabilities import capabilities, check_request
+from ollama_gateway.backends.llama_cpp.embeddings import EmbedCancelled
 from ollama_gateway.backends.llama_cpp.engine import EngineConfig
 from ollama_gateway.backends.llama_cpp.loaded import LoadedModel, ModelManager
-from ollama_gateway.backends.llama_cpp.options import engine_options
+from ollama_gateway.backends.llama_cpp.model import TokenizeCancelled
+from ollama_gateway.backends.llama_cpp.options import EngineOptions, engine_options
 from ollama_gateway.backends.llama_cpp.prompt import ModelPromptInfo, build_prompt
+from ollama_gateway.backends.llama_cpp.sampling import Sampler
+from ollama_gateway.backends.llama_cpp.text import stop_matcher
+from ollama_gateway.backends.llama_cpp.work import in_worker
 from ollama_gateway.core.types import (
     Chunk,
     EmbedRequest,
@@ -37,9 +45,11 @@ from ollama_gateway.errors import (
     GatewayError,
     ModelLoadError,
     ModelNotFound,
+    ServiceUnavailable,
     Unsupported,
     clip,
 )
+from ollama_gateway.models.gotemplate import Cancelled
 from ollama_gateway.models.refs import ModelRef, parse_ref
 from ollama_gateway.models.store import ModelStore, ResolvedModel
 from ollama_gateway.settings import Settings
@@ -48,8 +58,23 @@ if TYPE_CHECKING:
     from ollama_gateway.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 THINK_OPEN = "<think>"
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A request ready for the engine: its tokens, context limit and compiled sampler."""
+
+    tokens: list[int]
+    opened: str  # the reasoning opener the prompt ended with ("" if none)
+    limit: int
+    sampler: Sampler
+
+    def free(self) -> None:
+        """Free the sampler of a request that went away before it was submitted."""
+        self.sampler.free()
 
 
 class EmbeddedBackend:
@@ -61,6 +86,7 @@ class EmbeddedBackend:
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self._warmup: asyncio.Task[None] | None = None
+        self._cancels: set[threading.Event] = set()  # of the worker-thread jobs running now
         self.store = store or ModelStore(settings.resolved_models_dir)
         self.spec = settings.model_spec
         # The operator's file (``--model path``), served under ``spec.name``; resolved once.
@@ -110,6 +136,8 @@ class EmbeddedBackend:
     async def close(self) -> None:
         if self._warmup is not None and not self._warmup.done():
             self._warmup.cancel()
+        for cancel in list(self._cancels):  # worker-thread jobs stop at their next check
+            cancel.set()
         await self.manager.close()
 
     # -- generation ----------------------------------------------------------------------
@@ -146,7 +174,10 @@ class EmbeddedBackend:
         start = time.perf_counter_ns()
         resolved = await self._resolve(request.model)
         name = request.model or resolved.name
-        options = engine_options(
+        check_request(request, await asyncio.to_thread(capabilities, resolved), resolved)
+        options = await _maybe_in_thread(
+            isinstance(request.format, dict),  # a JSON schema: converting it can take a while
+            engine_options,
             request.options,
             model_params=resolved.params,
             max_predict=self.settings.max_predict,
@@ -167,10 +198,14 @@ class EmbeddedBackend:
                     ),
                 )
                 return
-            tokens, opened = await asyncio.to_thread(self._tokens, loaded, resolved, request)
-            engine = loaded.engine
-            limit = options.num_ctx
-            async for chunk in engine.generate(tokens, options.sampling, n_ctx=limit):
+            job = await self._work(
+                self._prepare, loaded, resolved, request, options, discard=Prepared.free
+            )
+            opened = job.opened
+            chunks = loaded.engine.generate(
+                job.tokens, options.sampling, n_ctx=job.limit, sampler=job.sampler
+            )
+            async for chunk in chunks:
                 chunk.model = name
                 if opened:  # the output starts inside a reasoning block the template opened
                     chunk.text, opened = opened + chunk.text, ""
@@ -191,10 +226,27 @@ class EmbeddedBackend:
         except RuntimeError:  # the event loop is shutting down: close() frees everything
             log.debug("release of %s skipped: no running loop", loaded.name)
 
-    def _tokens(
-        self, loaded: LoadedModel, resolved: ResolvedModel, request: GenerationRequest
-    ) -> tuple[list[int], str]:
-        """Blocking: render the prompt and tokenize it.
+    async def _work(self, fn: Callable[..., T], /, *args: Any, discard=None) -> T:
+        """``fn(*args, cancel)`` in a worker thread (work.py), stopped when this task is
+        cancelled or the backend closes."""
+        cancel = threading.Event()
+        self._cancels.add(cancel)
+        try:
+            return await in_worker(fn, *args, cancel, cancel=cancel, discard=discard)
+        except (Cancelled, TokenizeCancelled, EmbedCancelled):
+            raise ServiceUnavailable("the request was cancelled: the server is stopping") from None
+        finally:
+            self._cancels.discard(cancel)
+
+    def _prepare(
+        self,
+        loaded: LoadedModel,
+        resolved: ResolvedModel,
+        request: GenerationRequest,
+        options: EngineOptions,
+        cancel: threading.Event,
+    ) -> Prepared:
+        """Blocking: render the prompt, tokenize it, check it and compile its sampler.
 
         ``resolved`` is the model as the request named it: names sharing one loaded model may
         each have their own template and system prompt.
@@ -203,23 +255,34 @@ class EmbeddedBackend:
         ended the prompt inside one (DeepSeek-R1's does): the output is then prefixed with it,
         so it reads as the model's own ``<think>...</think>`` as Ollama returns it.
         """
-        model = loaded.model
-        info = ModelPromptInfo(
-            name=resolved.name,
-            go_template=resolved.template,
-            chat_template=model.chat_template,
-            system=resolved.system,
-            bos_text=model.token_text(model.bos),
-            eos_text=model.token_text(model.eos),
-        )
-        text = build_prompt(request, info)
-        add_bos = not (info.bos_text and text.startswith(info.bos_text))
-        tokens = model.tokenize(text, add_special=add_bos, parse_special=True)
-        if request.context and request.kind == "generate":
-            tokens = list(request.context) + tokens
-        if not tokens:
-            raise BadRequest("the prompt is empty after applying the template")
-        return tokens, open_reasoning(text) if not request.raw else ""
+        engine = loaded.engine
+        with loaded.lease() as model:
+            context = request.context if request.kind == "generate" else None
+            if context:
+                engine.check_tokens(context, "context")
+            info = ModelPromptInfo(
+                name=resolved.name,
+                go_template=resolved.template,
+                chat_template=model.chat_template,
+                system=resolved.system,
+                bos_text=model.token_text(model.bos),
+                eos_text=model.token_text(model.eos),
+            )
+            text = build_prompt(request, info, cancel)
+            add_bos = not (info.bos_text and text.startswith(info.bos_text))
+            tokens, exact = model.tokenize_upto(
+                text, add_special=add_bos, parse_special=True, cancel=cancel, limit=engine.n_ctx
+            )
+            if context:
+                tokens = list(context) + tokens
+            if not tokens:
+                raise BadRequest("the prompt is empty after applying the template")
+            limit = engine.check_prompt(len(tokens), options.num_ctx, exact=exact)
+            if options.sampling.stop:
+                stop_matcher(options.sampling.stop)  # built here, not on the decode thread
+            sampler = engine.new_sampler(options.sampling, limit, tokens)
+        opened = open_reasoning(text) if not request.raw else ""
+        return Prepared(tokens, opened, limit, sampler)
 
     # -- embeddings ----------------------------------------------------------------------
     async def embed(self, request: EmbedRequest) -> EmbedResult:
@@ -227,7 +290,7 @@ class EmbeddedBackend:
         resolved = await self._resolve(request.model)
         loaded, load_ns = await self.manager.acquire(resolved)
         try:
-            vectors, count = await asyncio.to_thread(self._embed, loaded, request)
+            vectors, count = await self._work(self._embed, loaded, request)
         finally:
             self._release(loaded, request.keep_alive)
         return EmbedResult(
@@ -238,24 +301,23 @@ class EmbeddedBackend:
             load_duration=load_ns,
         )
 
-    def _embed(self, loaded: LoadedModel, request: EmbedRequest) -> tuple[list[list[float]], int]:
-        from ollama_gateway.backends.llama_cpp.embeddings import Embedder
-
-        if loaded.embedder is None:
-            try:
-                loaded.embedder = Embedder(
-                    loaded.model, loaded.config.n_ctx, loaded.config.n_threads
-                )
-            except GatewayError as exc:
-                raise ModelLoadError(f'model "{loaded.name}" cannot embed: {exc.message}') from None
-        vectors: list[list[float]] = []
-        total = 0
-        for text in request.inputs:
-            vector, count = loaded.embedder.embed(text, truncate=request.truncate)
-            if request.dimensions:
-                vector = _shorten(vector, request.dimensions)
-            vectors.append(vector)
-            total += count
+    def _embed(
+        self, loaded: LoadedModel, request: EmbedRequest, cancel: threading.Event
+    ) -> tuple[list[list[float]], int]:
+        """Blocking: the inputs' vectors, one input after the other (cancel is checked between
+        inputs and between chunks of one input: embeddings.py)."""
+        with loaded.lease():
+            embedder = loaded.get_embedder()
+            vectors: list[list[float]] = []
+            total = 0
+            for text in request.inputs:
+                if cancel.is_set():
+                    raise EmbedCancelled
+                vector, count = embedder.embed(text, truncate=request.truncate, cancel=cancel)
+                if request.dimensions:
+                    vector = _shorten(vector, request.dimensions)
+                vectors.append(vector)
+                total += count
         return vectors, total
 
     # -- models --------------------------------------------------------------------------
@@ -345,3 +407,9 @@ def _shorten(vector: list[float], dimensions: int) -> list[float]:
     head = vector[:dimensions]
     norm = sum(v * v for v in head) ** 0.5 or 1.0
     return [v / norm for v in head]
+
+
+async def _maybe_in_thread(in_thread: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    if in_thread:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)

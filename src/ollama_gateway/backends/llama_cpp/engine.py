@@ -14,6 +14,11 @@ A cancelled sequence's cells are freed at once.
 The consumer side is asyncio: :meth:`Engine.generate` is an async generator of
 :class:`~ollama_gateway.core.types.Chunk`; closing it (client gone) cancels the sequence, which
 leaves within one decode step.
+
+One request never fails another: token ids are checked against the vocabulary and the sampler
+(grammar included) is compiled before a sequence is submitted, off the decode thread; a batch
+llama.cpp refuses is retried one sequence at a time, and an error while sampling or streaming
+one sequence ends that sequence alone.
 """
 
 from __future__ import annotations
@@ -29,8 +34,14 @@ from dataclasses import dataclass
 
 from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
 from ollama_gateway.backends.llama_cpp.model import Model
-from ollama_gateway.backends.llama_cpp.sampling import SamplerError, SamplingOptions, build_sampler
+from ollama_gateway.backends.llama_cpp.sampling import (
+    Sampler,
+    SamplerError,
+    SamplingOptions,
+    build_sampler,
+)
 from ollama_gateway.backends.llama_cpp.sequence import Sequence
+from ollama_gateway.backends.llama_cpp.work import in_worker
 from ollama_gateway.core.types import Chunk
 from ollama_gateway.errors import BadRequest, ContextTooLong, GatewayError, ServiceUnavailable
 
@@ -121,14 +132,40 @@ class Engine:
         """Cells the KV cache holds for ``slot`` (0 when empty)."""
         return lib().llama_memory_seq_pos_max(self._mem, slot) + 1
 
-    def check_prompt(self, n_prompt: int, limit: int | None = None) -> int:
-        """The context limit for a prompt of ``n_prompt`` tokens; ContextTooLong if too long."""
+    def check_prompt(self, n_prompt: int, limit: int | None = None, *, exact: bool = True) -> int:
+        """The context limit for a prompt of ``n_prompt`` tokens; ContextTooLong if too long.
+
+        ``exact=False``: ``n_prompt`` is a lower bound (tokenizing stopped early).
+        """
         limit = min(limit or self.n_ctx, self.n_ctx)
         if n_prompt >= limit:
+            count = f"{n_prompt}" if exact else f"more than {n_prompt - 1}"
             raise ContextTooLong(
-                f"the input is {n_prompt} tokens, too long for the context window of {limit} tokens"
+                f"the input is {count} tokens, too long for the context window of {limit} tokens"
             )
         return limit
+
+    def check_tokens(self, tokens: list[int], what: str = "the prompt") -> None:
+        """BadRequest unless every id is in the vocabulary (llama.cpp would refuse the batch)."""
+        if tokens and (min(tokens) < 0 or max(tokens) >= self.model.n_vocab):
+            bad = next(t for t in tokens if not 0 <= t < self.model.n_vocab)
+            shown = str(bad) if len(str(bad)) <= 20 else str(bad)[:20] + "..."
+            raise BadRequest(
+                f"{what} holds the token id {shown}, not in the model's vocabulary "
+                f"(0 to {self.model.n_vocab - 1})"
+            )
+
+    def new_sampler(self, options: SamplingOptions, limit: int, prompt: list[int]) -> Sampler:
+        """Blocking (a grammar compiles here): the sampler of a sequence of at most ``limit``
+        tokens starting with ``prompt`` (its penalties have seen the prompt's last tokens);
+        BadRequest when the options cannot be compiled. The caller owns it."""
+        try:
+            sampler = build_sampler(options, self.model.vocab, self.model.n_vocab, limit)
+        except SamplerError as exc:
+            raise BadRequest(str(exc)) from None
+        window = options.penalty_window(limit)
+        sampler.accept_history(prompt[-window:] if window else [])
+        return sampler
 
     async def generate(
         self,
@@ -136,13 +173,31 @@ class Engine:
         options: SamplingOptions | None = None,
         *,
         n_ctx: int | None = None,
+        sampler: Sampler | None = None,
     ) -> AsyncIterator[Chunk]:
-        """Generate from ``prompt`` tokens; the last chunk has ``done=True`` and stats."""
-        if not prompt:
-            raise BadRequest("the prompt is empty")
-        limit = self.check_prompt(len(prompt), n_ctx)
-        seq = Sequence(prompt, options or SamplingOptions(), limit, asyncio.get_running_loop())
-        self._submit(seq)
+        """Generate from ``prompt`` tokens; the last chunk has ``done=True`` and stats.
+
+        ``sampler``: built by :meth:`new_sampler` for this prompt's limit (the engine owns it
+        from here on); without one, it is built in a worker thread first. Every check happens
+        before the sequence is submitted: a bad request never reaches the decode thread.
+        """
+        options = options or SamplingOptions()
+        try:
+            if not prompt:
+                raise BadRequest("the prompt is empty")
+            self.check_tokens(prompt)
+            limit = self.check_prompt(len(prompt), n_ctx)
+            if sampler is None:
+                sampler = await in_worker(
+                    self.new_sampler, options, limit, prompt, discard=Sampler.free
+                )
+            seq = Sequence(prompt, options, limit, asyncio.get_running_loop())
+            seq.sampler = sampler
+            self._submit(seq)
+        except BaseException:
+            if sampler is not None:
+                sampler.free()
+            raise
         try:
             while True:
                 item = await seq.queue.get()
@@ -169,7 +224,7 @@ class Engine:
                 return
             self._closing = True
             self._cond.notify()
-        self._thread.join(timeout=60)
+        self._thread.join()  # a step is bounded (n_batch tokens): free nothing under it
         lc = lib()
         for seq in [*self._active, *self._waiting]:
             seq.finished = True
@@ -179,9 +234,8 @@ class Engine:
                 seq.sampler = None
         self._active.clear()
         self._waiting.clear()
-        if not self._thread.is_alive():
-            lc.llama_batch_free(self._batch)
-            lc.llama_free(self._ctx)
+        lc.llama_batch_free(self._batch)
+        lc.llama_free(self._ctx)
         self._closed = True
 
     # -- decode thread -------------------------------------------------------------------
@@ -210,9 +264,12 @@ class Engine:
                 self._fail_all(EngineError(f"generation failed: {exc}"))
 
     def _reap(self) -> None:
-        """Drop cancelled sequences: free their slot and KV cells."""
+        """Drop cancelled sequences: free their sampler, slot and KV cells."""
         for seq in [s for s in self._waiting if s.cancelled]:
             self._waiting.remove(seq)
+            if seq.sampler is not None:
+                seq.sampler.free()
+                seq.sampler = None
             seq.release_step = self.steps
         for seq in [s for s in self._active if s.cancelled]:
             self._release(seq, keep_cache=False)
@@ -223,11 +280,8 @@ class Engine:
             try:
                 self._admit_one(seq)
             except Exception as exc:  # this request fails; the others go on
-                if isinstance(exc, SamplerError):
-                    error: GatewayError = BadRequest(str(exc))
-                else:
-                    log.exception("could not start a sequence")
-                    error = EngineError(f"generation failed: {exc}")
+                log.exception("could not start a sequence")
+                error = EngineError(f"generation failed: {exc}")
                 if seq.sampler is not None:
                     seq.sampler.free()
                     seq.sampler = None
@@ -238,7 +292,6 @@ class Engine:
 
     def _admit_one(self, seq: Sequence) -> None:
         lc = lib()
-        seq.sampler = build_sampler(seq.options, self.model.vocab, self.model.n_vocab, seq.limit)
         slot, reuse = self._pick_slot(seq.prompt)
         self._free_slots.remove(slot)
         seq.slot = slot
@@ -246,8 +299,6 @@ class Engine:
         seq.kv_tokens = seq.prompt[:reuse]
         seq.n_prompt_done = seq.n_cached = reuse
         self._slot_cache[slot] = []
-        last_n = seq.options.repeat_last_n
-        seq.sampler.accept_history(seq.prompt if last_n < 0 else seq.prompt[-last_n:])
         seq.t_admit = time.perf_counter_ns()
         self._active.append(seq)
 
@@ -267,29 +318,65 @@ class Engine:
         return best, min(best_len, len(prompt) - 1)
 
     def _step(self) -> None:
-        budget = self.capacity
-        while not self._try_step(budget):
-            # No room in the KV cache for this batch (llama_decode returned 1, nothing was
-            # changed): retry with smaller prompt chunks, as llama-server does.
-            if budget <= 1:
-                self._fail_all(EngineError("generation failed: the KV cache is full"))
-                return
-            budget //= 2
+        """One decode step for every active sequence.
 
-    def _try_step(self, budget: int) -> bool:
-        """One decode step with at most ``budget`` tokens; False when the KV cache had no room."""
+        When llama.cpp refuses the whole batch (nothing is changed then), every sequence is
+        stepped alone, so that a failure stays with the sequence that caused it and the others
+        go on.
+        """
+        rc = self._decode(self._active)
+        if rc == 0:
+            return
+        if len(self._active) == 1:
+            self._fail(self._active[0], _decode_error(rc))
+            return
+        for seq in list(self._active):
+            if seq in self._active:
+                rc = self._decode([seq])
+                if rc != 0:
+                    self._fail(seq, _decode_error(rc))
+
+    def _decode(self, seqs: list[Sequence]) -> int:
+        """Decode and sample ``seqs``; llama_decode's code (0 when done)."""
+        budget, evicted = self.capacity, False
+        while True:
+            rc = self._try_step(seqs, budget)
+            if rc != 1:
+                return rc
+            # No room in the KV cache for this batch: retry with smaller prompt chunks, as
+            # llama-server does, then without the prompt caches of idle slots.
+            if budget > 1:
+                budget //= 2
+            elif not evicted:
+                self._evict_idle_caches()
+                evicted = True
+            else:
+                return rc
+
+    def _evict_idle_caches(self) -> None:
+        for slot in self._free_slots:
+            if self._slot_cache[slot]:
+                lib().llama_memory_seq_rm(self._mem, slot, -1, -1)
+                self._slot_cache[slot] = []
+
+    def _try_step(self, seqs: list[Sequence], budget: int) -> int:
+        """One decode step over ``seqs`` with at most ``budget`` prompt tokens, then sampling.
+
+        Returns llama_decode's code: 0 done, 1 no room in the KV cache, other values an error;
+        on any non-zero code nothing was changed.
+        """
         lc = lib()
         batch = self._batch
         n = 0
         fed: list[tuple[Sequence, int]] = []  # (sequence, tokens fed this step)
-        for seq in self._active:
+        for seq in seqs:
             seq.batch_index = -1
             if seq.pending is not None:
                 _put(batch, n, seq.pending, len(seq.kv_tokens), seq.slot, True)
                 seq.batch_index = n
                 fed.append((seq, 1))
                 n += 1
-        for seq in self._active:
+        for seq in seqs:
             if n >= budget:
                 break
             if seq.pending is None and seq.prompt_left > 0:
@@ -303,18 +390,15 @@ class Engine:
                     n += 1
                 fed.append((seq, take))
         if n == 0:
-            return True
+            return 0
         batch.n_tokens = n
         rc = lc.llama_decode(self._ctx, batch)
-        if rc == 1 and n > 1:
-            take_errors()
-            return False
-        self.steps += 1
         if rc != 0:
             errors = take_errors()
-            detail = "; ".join(errors) or f"llama_decode returned {rc}"
-            self._fail_all(EngineError(f"generation failed: {detail}"))
-            return True
+            if rc != 1:
+                log.warning("llama_decode returned %d: %s", rc, "; ".join(errors) or "?")
+            return rc
+        self.steps += 1
         for seq, count in fed:
             if seq.pending is not None:
                 seq.kv_tokens.append(seq.pending)
@@ -322,11 +406,15 @@ class Engine:
             else:
                 seq.kv_tokens.extend(seq.prompt[seq.n_prompt_done : seq.n_prompt_done + count])
                 seq.n_prompt_done += count
-        for seq in list(self._active):
+        for seq in list(seqs):
             if seq.batch_index >= 0 and not seq.cancelled:
-                token = lc.llama_sampler_sample(seq.sampler.chain, self._ctx, seq.batch_index)
-                self._on_token(seq, token)
-        return True
+                try:
+                    token = seq.sampler.sample(self._ctx, seq.batch_index)
+                    self._on_token(seq, token)
+                except Exception as exc:  # this sequence fails; the others go on
+                    log.exception("a sequence failed")
+                    self._fail(seq, EngineError(f"generation failed: {exc}"))
+        return 0
 
     def _on_token(self, seq: Sequence, token: int) -> None:
         if not seq.t_first:
@@ -386,11 +474,22 @@ class Engine:
         if self.on_release is not None:
             self.on_release(seq)
 
+    def _fail(self, seq: Sequence, error: GatewayError) -> None:
+        """End ``seq`` alone with ``error``: its slot and KV cells are freed."""
+        seq.finished = True
+        self._release(seq, keep_cache=False)
+        seq.send(error)
+
     def _fail_all(self, error: GatewayError) -> None:
+        """The engine itself failed (not one sequence): every active sequence ends."""
         for seq in list(self._active):
-            seq.finished = True
-            self._release(seq, keep_cache=False)
-            seq.send(error)
+            self._fail(seq, error)
+
+
+def _decode_error(rc: int) -> EngineError:
+    if rc == 1:
+        return EngineError("generation failed: the KV cache is full")
+    return EngineError(f"generation failed: llama_decode returned {rc}")
 
 
 def _put(batch, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:

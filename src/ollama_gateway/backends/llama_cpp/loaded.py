@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Callable, Coroutine, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ollama_gateway.backends.llama_cpp.embeddings import Embedder
 from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
 from ollama_gateway.backends.llama_cpp.model import LoadError, Model
-from ollama_gateway.errors import GatewayError, ModelLoadError, ServerBusy
+from ollama_gateway.errors import GatewayError, ModelLoadError, ServerBusy, ServiceUnavailable
 from ollama_gateway.models.store import ResolvedModel
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,14 @@ def model_key(resolved: ResolvedModel) -> Hashable:
 
 @dataclass(eq=False)
 class LoadedModel:
-    """One model in memory with its engine; ``active`` counts requests using it."""
+    """One model in memory with its engine; ``active`` counts requests using it.
+
+    Worker threads reach the model only inside :meth:`lease` (render and tokenize, compile a
+    sampler, embed), and :meth:`close` waits for every lease to end before freeing anything:
+    whatever released the model (its last request ending, keep_alive expiring, eviction, a
+    delete, shutdown), memory a thread still uses is never freed under it. A lease asked for
+    once closing began is refused (ServiceUnavailable).
+    """
 
     name: str
     resolved: ResolvedModel
@@ -51,13 +59,47 @@ class LoadedModel:
     expires_wall: float | None = None  # time.time() of the same instant, for /api/ps
     embedder: Embedder | None = None
     timer: asyncio.TimerHandle | None = None
+    leases: int = 0  # worker threads using the model now
+    closing: bool = False
+    _idle: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def get_embedder(self) -> Embedder:
+        """The model's embedding context, created on first use (blocking; under a lease)."""
+        with self._embedder_lock:
+            if self.embedder is None:
+                try:
+                    self.embedder = Embedder(self.model, self.config.n_ctx, self.config.n_threads)
+                except GatewayError as exc:
+                    raise ModelLoadError(
+                        f'model "{self.name}" cannot embed: {exc.message}'
+                    ) from None
+            return self.embedder
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Model]:
+        """The model, for a worker thread; :meth:`close` waits until the ``with`` ends."""
+        with self._idle:
+            if self.closing:
+                raise ServiceUnavailable(f'model "{self.name}" was unloaded; try again')
+            self.leases += 1
+        try:
+            yield self.model
+        finally:
+            with self._idle:
+                self.leases -= 1
+                self._idle.notify_all()
 
     @property
     def key(self) -> Hashable:
         return model_key(self.resolved)
 
     def close(self) -> None:
-        """Free everything (blocking)."""
+        """Free everything once no worker thread uses the model (blocking)."""
+        with self._idle:
+            self.closing = True
+            while self.leases:
+                self._idle.wait()
         self.engine.close()
         if self.embedder is not None:
             self.embedder.close()

@@ -7,6 +7,7 @@ vocabulary is read-only once loaded, so tokenizing from several threads at once 
 from __future__ import annotations
 
 import ctypes
+import re
 import threading
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
 from ollama_gateway.models.gguf_meta import GGUFFormatError, read_gguf_metadata
 
 _load_lock = threading.Lock()  # llama.cpp's log is global: one load at a time keeps errors apart
+CHUNK_CHARS = 8 * 1024  # a longer text is tokenized in pieces of about this size
+
+
+class TokenizeCancelled(Exception):
+    """Tokenizing stopped because its request went away."""
 
 
 class LoadError(Exception):
@@ -36,7 +42,8 @@ class Model:
         self.bos = lc.llama_vocab_bos(self.vocab)
         self.eos = lc.llama_vocab_eos(self.vocab)
         self.add_bos = bool(lc.llama_vocab_get_add_bos(self.vocab))
-        self._pieces: dict[int, bytes] = {}
+        self._piece_cache: dict[int, bytes] = {}
+        self._split_re: re.Pattern[str] | bool | None = False  # False: not computed yet
         self._closed = False
 
     # -- loading -------------------------------------------------------------------------
@@ -71,8 +78,95 @@ class Model:
 
     # -- vocabulary ----------------------------------------------------------------------
     def tokenize(
-        self, text: str, *, add_special: bool = True, parse_special: bool = True
+        self,
+        text: str,
+        *,
+        add_special: bool = True,
+        parse_special: bool = True,
+        cancel: threading.Event | None = None,
     ) -> list[int]:
+        """The tokens of ``text``; a long text is tokenized in pieces (see :meth:`_pieces`).
+
+        Raises :class:`TokenizeCancelled` between pieces once ``cancel`` is set.
+        """
+        return self.tokenize_upto(
+            text, add_special=add_special, parse_special=parse_special, cancel=cancel
+        )[0]
+
+    def tokenize_upto(
+        self,
+        text: str,
+        *,
+        add_special: bool = True,
+        parse_special: bool = True,
+        cancel: threading.Event | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[int], bool]:
+        """Like :meth:`tokenize`, but stops between pieces once there are more than ``limit``
+        tokens (the caller only needs to know the text is too long). Returns the tokens and
+        whether they are all of them."""
+        pieces = self._pieces(text) if parse_special and len(text) > CHUNK_CHARS else [text]
+        tokens: list[int] = []
+        for i, piece in enumerate(pieces):
+            if cancel is not None and cancel.is_set():
+                raise TokenizeCancelled
+            if limit is not None and len(tokens) > limit:
+                return tokens, False
+            tokens += self._tokenize(piece, add_special and i == 0, parse_special)
+        return tokens, True
+
+    def _pieces(self, text: str) -> list[str]:
+        """``text`` cut right before special tokens, every ``CHUNK_CHARS`` characters or so.
+
+        llama.cpp splits the text at every special token before tokenizing, in time quadratic
+        in their number (a chat of thousands of messages holds thousands); pieces that each
+        start at a special token give the very same tokens, in linear time. Only special tokens
+        that cannot overlap another one (or themselves), do not strip the whitespace before
+        them and do not start with whitespace are used as cut points; only for BPE and
+        SentencePiece vocabularies that add no end-of-sequence token.
+        """
+        splitter = self._splitter()
+        if splitter is None:
+            return [text]
+        pieces, last = [], 0
+        for found in splitter.finditer(text, CHUNK_CHARS):
+            start = found.start()
+            if start - last >= CHUNK_CHARS:
+                pieces.append(text[last:start])
+                last = start
+        pieces.append(text[last:])
+        return pieces
+
+    def _splitter(self) -> re.Pattern[str] | None:
+        if self._split_re is not False:
+            return self._split_re
+        lc = lib()
+        kinds = (lc.LLAMA_VOCAB_TYPE_BPE, lc.LLAMA_VOCAB_TYPE_SPM)
+        specials: list[tuple[str, int]] = []
+        if lc.llama_vocab_type(self.vocab) in kinds and not lc.llama_vocab_get_add_eos(self.vocab):
+            wanted = (
+                lc.LLAMA_TOKEN_ATTR_CONTROL
+                | lc.LLAMA_TOKEN_ATTR_USER_DEFINED
+                | lc.LLAMA_TOKEN_ATTR_UNKNOWN
+            )
+            for token in range(self.n_vocab):
+                attr = lc.llama_vocab_get_attr(self.vocab, token)
+                if attr & wanted:
+                    specials.append((self.token_text(token), attr))
+        texts = [t for t, _ in specials if t]
+        safe = [
+            t
+            for t, attr in specials
+            if t
+            and not t[0].isspace()
+            and not attr & lc.LLAMA_TOKEN_ATTR_LSTRIP
+            and not any(_overlap(t, other) for other in texts if other is not t)
+            and not _overlap(t, t, itself=True)
+        ]
+        self._split_re = re.compile("|".join(map(re.escape, safe))) if safe else None
+        return self._split_re
+
+    def _tokenize(self, text: str, add_special: bool, parse_special: bool) -> list[int]:
         lc = lib()
         data = text.encode("utf-8")
         capacity = len(data) + 8
@@ -90,7 +184,7 @@ class Model:
 
     def piece(self, token: int) -> bytes:
         """The bytes a token stands for (special tokens render as nothing)."""
-        cached = self._pieces.get(token)
+        cached = self._piece_cache.get(token)
         if cached is not None:
             return cached
         buf = ctypes.create_string_buffer(64)
@@ -99,7 +193,7 @@ class Model:
             buf = ctypes.create_string_buffer(-n)
             n = lib().llama_token_to_piece(self.vocab, token, buf, -n, 0, False)
         data = buf.raw[:n]
-        self._pieces[token] = data
+        self._piece_cache[token] = data
         return data
 
     def detokenize(self, tokens: list[int]) -> str:
@@ -135,6 +229,14 @@ class Model:
     @property
     def chat_template(self) -> str | None:
         return self.meta("tokenizer.chat_template")
+
+
+def _overlap(a: str, b: str, *, itself: bool = False) -> bool:
+    """Whether occurrences of ``a`` and ``b`` can overlap in a text (``itself``: of ``a`` alone)."""
+    if not itself and (a in b or b in a):
+        return True
+    shortest = min(len(a), len(b))
+    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, shortest))
 
 
 def _clean(message: str) -> str:

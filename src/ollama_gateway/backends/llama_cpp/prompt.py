@@ -10,6 +10,7 @@ fallback format.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -126,12 +127,17 @@ def _chat_messages(request: GenerationRequest, default_system: str | None) -> li
     return messages
 
 
-def build_prompt(request: GenerationRequest, info: ModelPromptInfo) -> str:
-    """The prompt text for ``request`` (see the module docstring for the precedence)."""
+def build_prompt(
+    request: GenerationRequest, info: ModelPromptInfo, cancel: threading.Event | None = None
+) -> str:
+    """The prompt text for ``request`` (see the module docstring for the precedence).
+
+    Blocking; a Go template stops (``Cancelled``) soon after ``cancel`` is set.
+    """
     if request.images or any(m.images for m in request.messages):
         raise Unsupported(f'model "{info.name}" does not support images')
-    if request.tools:
-        raise Unsupported(f'tools are not supported by this model ("{info.name}")')
+    if request.tools:  # capabilities.check_request refuses them first, in the same words
+        raise Unsupported(f"{info.name} does not support tools")
     if request.kind == "generate" and request.raw:
         if request.suffix:
             raise Unsupported(f'model "{info.name}" does not support insert in raw mode')
@@ -146,6 +152,7 @@ def build_prompt(request: GenerationRequest, info: ModelPromptInfo) -> str:
                 messages=request.messages,
                 system=request.system or info.system,
                 think=request.think,
+                cancel=cancel,
             )
         system = request.system if request.system is not None else info.system
         return render_go_template(
@@ -154,6 +161,7 @@ def build_prompt(request: GenerationRequest, info: ModelPromptInfo) -> str:
             prompt=request.prompt,
             suffix=request.suffix,
             think=request.think,
+            cancel=cancel,
         )
     if request.suffix:
         raise Unsupported(f'model "{info.name}" does not support insert')

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ollama_gateway.backends.llama_cpp._lib import lib
+from ollama_gateway.backends.llama_cpp.grammar_check import check_grammar
 
 RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp draws a random seed
+_TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])  # llama_token_data
 
 
 @dataclass(slots=True)
@@ -34,6 +40,12 @@ class SamplingOptions:
     grammar: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def penalty_window(self, n_ctx: int) -> int:
+        """Tokens the penalties look back over: ``repeat_last_n``, -1 = and at most the context
+        (llama.cpp allocates the window up front)."""
+        last_n = self.repeat_last_n
+        return n_ctx if last_n < 0 else min(last_n, n_ctx)
+
     @property
     def penalizes(self) -> bool:
         return self.repeat_last_n != 0 and (
@@ -49,12 +61,24 @@ class SamplerError(ValueError):
 class Sampler:
     """A sampler chain and, inside it, the penalties sampler (to feed the prompt history to).
 
-    Only ``chain`` is freed (``llama_sampler_free``); it owns ``penalties``. The prompt must
-    never be accepted into the whole chain: a grammar sampler would reject it (and abort).
+    Only ``chain`` and ``grammar`` are freed (``llama_sampler_free``); the chain owns
+    ``penalties``. The prompt must never be accepted into the grammar: it would reject it.
+
+    The grammar is kept out of the chain and used as llama.cpp's own common sampler does:
+    the chain picks a token from all the logits, the grammar checks that one token, and only
+    when it refuses is the grammar applied to the whole vocabulary and the token picked again.
+    Greedy first tries the next best tokens one by one (the first the grammar allows is the one
+    greedy over the masked vocabulary picks). Masking the whole vocabulary every step costs
+    about as much as the model's forward pass on a small model (bench/grammar.py).
     """
 
     chain: Any
     penalties: Any = None
+    grammar: Any = None
+    n_vocab: int = 0
+    greedy: bool = False
+    _candidates: Any = None
+    _ids: Any = None
 
     def accept_history(self, tokens: list[int]) -> None:
         if self.penalties is not None:
@@ -62,41 +86,102 @@ class Sampler:
             for token in tokens:
                 accept(self.penalties, token)
 
+    def sample(self, ctx: Any, index: int) -> int:
+        """The next token from the logits of batch row ``index``, accepted into the samplers."""
+        lc = lib()
+        if self.grammar is None:
+            return lc.llama_sampler_sample(self.chain, ctx, index)
+        logits = lc.llama_get_logits_ith(ctx, index)
+        token: int | None = self._pick(logits, grammar_first=False)
+        if not self._allowed(token):
+            token = self._next_best() if self.greedy else None
+            if token is None:
+                token = self._pick(logits, grammar_first=True)
+                if not self._allowed(token):  # accepting it would abort the process
+                    raise SamplerError("no token of this model can continue the output format")
+        lc.llama_sampler_accept(self.grammar, token)
+        lc.llama_sampler_accept(self.chain, token)
+        return token
+
+    def _pick(self, logits: Any, *, grammar_first: bool) -> int:
+        lc = lib()
+        if self._candidates is None:
+            self._candidates = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
+            self._ids = np.arange(self.n_vocab, dtype=np.int32)
+        candidates = self._candidates
+        candidates["id"] = self._ids  # the samplers may have reordered them last time
+        candidates["logit"] = np.ctypeslib.as_array(logits, shape=(self.n_vocab,))
+        data = candidates.ctypes.data_as(ctypes.POINTER(lc.llama_token_data))
+        array = lc.llama_token_data_array(data, self.n_vocab, -1, False)
+        if grammar_first:
+            lc.llama_sampler_apply(self.grammar, ctypes.byref(array))
+        lc.llama_sampler_apply(self.chain, ctypes.byref(array))
+        return int(array.data[array.selected].id)
+
+    def _next_best(self, count: int = 64) -> int | None:
+        """After greedy's pick was refused: the best of the ``count`` next tokens (by the
+        logits the chain left, penalties applied) that the grammar allows, if any."""
+        candidates = self._candidates
+        logits, ids = candidates["logit"], candidates["id"]
+        count = min(count, self.n_vocab)
+        top = np.argpartition(logits, -count)[-count:]
+        for i in top[np.lexsort((ids[top], -logits[top]))]:
+            if self._allowed(int(ids[i])):
+                return int(ids[i])
+        return None
+
+    def _allowed(self, token: int) -> bool:
+        lc = lib()
+        one = (lc.llama_token_data * 1)()
+        one[0].id, one[0].logit, one[0].p = token, 0.0, 0.0
+        array = lc.llama_token_data_array(one, 1, -1, False)
+        lc.llama_sampler_apply(self.grammar, ctypes.byref(array))
+        return not math.isinf(one[0].logit)
+
     def free(self) -> None:
+        lc = lib()
         if self.chain is not None:
-            lib().llama_sampler_free(self.chain)
+            lc.llama_sampler_free(self.chain)
             self.chain = self.penalties = None
+        if self.grammar is not None:
+            lc.llama_sampler_free(self.grammar)
+            self.grammar = None
 
 
 def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int) -> Sampler:
     """A new sampler for ``options``; the caller calls :meth:`Sampler.free`.
 
-    The order is llama.cpp's own (common/sampling): grammar, penalties, top-k, typical, top-p,
-    min-p, temperature, then the seeded distribution (or greedy at temperature 0).
+    The order is llama.cpp's own (common/sampling): penalties, top-k, typical, top-p, min-p,
+    temperature, then the seeded distribution (or greedy at temperature 0); the grammar
+    outside the chain (see :class:`Sampler`), checked first
+    (:func:`~.grammar_check.check_grammar`: BadRequest when over a limit).
+    Blocking (compiling a grammar takes a while): call it from a worker thread.
     """
+    if options.grammar:
+        check_grammar(options.grammar)
     lc = lib()
     params = lc.llama_sampler_chain_default_params()
     params.no_perf = True
     chain = lc.llama_sampler_chain_init(params)
 
-    def add(sampler: Any) -> None:
-        if not sampler:
-            lc.llama_sampler_free(chain)
+    sampler = Sampler(chain, n_vocab=n_vocab, greedy=options.temperature <= 0)
+
+    def add(step: Any) -> None:
+        if not step:
+            sampler.free()
             raise SamplerError("invalid sampling options")
-        lc.llama_sampler_chain_add(chain, sampler)
+        lc.llama_sampler_chain_add(chain, step)
 
     if options.grammar:
         grammar = lc.llama_sampler_init_grammar(vocab, options.grammar.encode(), b"root")
         if not grammar:
             lc.llama_sampler_free(chain)
             raise SamplerError("the output format could not be compiled into a grammar")
-        lc.llama_sampler_chain_add(chain, grammar)
-    sampler = Sampler(chain)
+        sampler.grammar = grammar
     if options.penalizes:
-        last_n = n_ctx if options.repeat_last_n < 0 else options.repeat_last_n
         penalties = lc.llama_sampler_init_penalties(
             n_vocab,
-            last_n,
+            options.penalty_window(n_ctx),
             options.repeat_penalty,
             options.frequency_penalty,
             options.presence_penalty,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime, timezone
 from typing import Any
 
+from ollama_gateway.backends.llama_cpp.capabilities import capabilities
 from ollama_gateway.core.types import RunningModel
 from ollama_gateway.errors import ModelLoadError
 from ollama_gateway.models.gguf_meta import (
@@ -50,16 +52,6 @@ def _modelfile(resolved: ResolvedModel, template: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _capabilities(resolved: ResolvedModel, template: str | None) -> list[str]:
-    caps = ["completion"]
-    text = template or ""
-    if ".Suffix" in (resolved.template or ""):
-        caps.append("insert")
-    if "<think>" in text or ".Think" in text:
-        caps.append("thinking")
-    return caps
-
-
 def show(resolved: ResolvedModel, verbose: bool = False) -> dict[str, Any]:
     """Blocking: read the model's GGUF metadata and describe it as Ollama does."""
     try:
@@ -85,7 +77,7 @@ def show(resolved: ResolvedModel, verbose: bool = False) -> dict[str, Any]:
         "template": template or "",
         "details": details,
         "model_info": info,
-        "capabilities": _capabilities(resolved, template),
+        "capabilities": capabilities(resolved),
         "modified_at": resolved.modified_at.isoformat(),
     }
     if resolved.license:
@@ -98,10 +90,11 @@ def show(resolved: ResolvedModel, verbose: bool = False) -> dict[str, Any]:
 def running_model(loaded: Any) -> RunningModel:
     """A :class:`~ollama_gateway.backends.llama_cpp.loaded.LoadedModel` as ``/api/ps`` lists it."""
     resolved: ResolvedModel = loaded.resolved
-    if loaded.expires_wall is None:
-        expires = _FOREVER
-    else:
-        expires = datetime.fromtimestamp(loaded.expires_wall, tz=timezone.utc).isoformat()
+    expires = _FOREVER
+    if loaded.expires_wall is not None:
+        # beyond what a date can say: "forever"
+        with contextlib.suppress(OverflowError, ValueError, OSError):
+            expires = datetime.fromtimestamp(loaded.expires_wall, tz=timezone.utc).isoformat()
     return RunningModel(
         name=loaded.name,
         size=loaded.model.size,

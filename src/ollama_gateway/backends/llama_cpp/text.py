@@ -5,12 +5,71 @@ each), and a stop sequence can arrive split over several tokens. :class:`TextStr
 bytes of each sampled token into text that is safe to send at once: never half a character and
 never a prefix of a stop sequence that may still complete. Bytes that are not valid UTF-8 become
 U+FFFD, as Ollama and llama-server print them.
+
+Stop sequences are found with an Aho-Corasick automaton (:class:`StopMatcher`), so the Python
+work per token does not grow with the number of stop strings (which is bounded anyway:
+``backends/llama_cpp/options.py``).
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Sequence
+
+
+class StopMatcher:
+    """An Aho-Corasick automaton over the stop strings: text is fed one character at a time and
+    the cost per character does not depend on how many stop strings there are.
+
+    A state stands for the longest suffix of the text read so far that is a prefix of some stop
+    string; ``depth[state]`` is its length (what must be held back) and ``found[state]`` the
+    length of the longest stop string ending there (0: none). Immutable once built; one matcher
+    may serve many streams at once (see :func:`stop_matcher`).
+    """
+
+    __slots__ = ("depth", "fail", "found", "goto")
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.goto: list[dict[str, int]] = [{}]
+        self.depth = [0]
+        self.found = [0]
+        for stop in stops:
+            state = 0
+            for ch in stop:
+                nxt = self.goto[state].get(ch)
+                if nxt is None:
+                    nxt = len(self.goto)
+                    self.goto[state][ch] = nxt
+                    self.goto.append({})
+                    self.depth.append(self.depth[state] + 1)
+                    self.found.append(0)
+                state = nxt
+            self.found[state] = max(self.found[state], len(stop))
+        self.fail = [0] * len(self.goto)
+        order = list(self.goto[0].values())  # breadth first: a state's fail link is shallower
+        for state in order:
+            for ch, child in self.goto[state].items():
+                order.append(child)
+                if state:
+                    self.fail[child] = self.next(self.fail[state], ch)
+                self.found[child] = max(self.found[child], self.found[self.fail[child]])
+
+    def next(self, state: int, ch: str) -> int:
+        goto, fail = self.goto, self.fail
+        while True:
+            nxt = goto[state].get(ch)
+            if nxt is not None:
+                return nxt
+            if state == 0:
+                return 0
+            state = fail[state]
+
+
+@functools.lru_cache(maxsize=64)
+def stop_matcher(stops: tuple[str, ...]) -> StopMatcher:
+    """The (shared, cached) matcher of ``stops``: a model's stop strings come with every request."""
+    return StopMatcher(stops)
 
 
 class TextStream:
@@ -24,51 +83,53 @@ class TextStream:
 
     def __init__(self, stop: Sequence[str] = ()) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._stop = tuple(s for s in stop if s)
+        stops = tuple(s for s in stop if s)
+        self._matcher = stop_matcher(stops) if stops else None
+        self._state = 0
         self._held = ""
         self.stopped = False
 
     def push(self, data: bytes) -> tuple[str, bool]:
         if self.stopped:
             return "", True
-        text = self._held + self._decoder.decode(data)
-        if not self._stop:
-            self._held = ""
-            return text, False
-        cut = _first_stop(text, self._stop)
-        if cut is not None:
-            self._held = ""
-            self.stopped = True
-            return text[:cut], True
-        keep = _partial_stop_suffix(text, self._stop)
-        self._held = text[len(text) - keep :] if keep else ""
-        return text[: len(text) - keep], False
+        new = self._decoder.decode(data)
+        if self._matcher is None:
+            return new, False
+        return self._scan(new)
 
     def flush(self) -> str:
         """Everything still held: an incomplete character becomes U+FFFD."""
         if self.stopped:
             return ""
-        text = self._held + self._decoder.decode(b"", final=True)
-        self._held = ""
-        cut = _first_stop(text, self._stop) if self._stop else None
-        if cut is not None:
-            self.stopped = True
-            return text[:cut]
+        new = self._decoder.decode(b"", final=True)
+        if self._matcher is None:
+            return new
+        text, stopped = self._scan(new)
+        if stopped:
+            return text
+        text, self._held = text + self._held, ""
         return text
 
+    def _scan(self, new: str) -> tuple[str, bool]:
+        """Feed ``new``: the text that is safe to emit, and whether a stop sequence ended it.
 
-def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
-    """Index of the earliest full stop sequence in ``text``."""
-    found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(found) if found else None
-
-
-def _partial_stop_suffix(text: str, stops: tuple[str, ...]) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of a stop sequence."""
-    best = 0
-    for stop in stops:
-        for n in range(min(len(stop) - 1, len(text)), best, -1):
-            if text.endswith(stop[:n]):
-                best = n
-                break
-    return best
+        Of several stop sequences completed by ``new``, the one that starts first wins.
+        """
+        matcher = self._matcher
+        assert matcher is not None
+        text = self._held + new
+        state, found, step = self._state, matcher.found, matcher.next
+        cut = -1
+        for pos in range(len(self._held), len(text)):
+            state = step(state, text[pos])
+            if found[state]:
+                start = pos + 1 - found[state]
+                cut = start if cut < 0 else min(cut, start)
+        if cut >= 0:
+            self._held = ""
+            self.stopped = True
+            return text[:cut], True
+        self._state = state
+        keep = matcher.depth[state]
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep], False

@@ -5,6 +5,7 @@ built-in functions), ``execute`` (the tree walker) and ``render`` (Ollama's rule
 chat into a prompt with a template).
 """
 
+from ollama_gateway.models.gotemplate.execute import Cancelled
 from ollama_gateway.models.gotemplate.render import (
     TemplateError,
     collate,
@@ -12,4 +13,4 @@ from ollama_gateway.models.gotemplate.render import (
     template_variables,
 )
 
-__all__ = ["TemplateError", "collate", "render_go_template", "template_variables"]
+__all__ = ["Cancelled", "TemplateError", "collate", "render_go_template", "template_variables"]

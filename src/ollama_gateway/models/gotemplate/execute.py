@@ -8,6 +8,9 @@ Values and functions live in :mod:`._gotmpl_values` and :mod:`._gotmpl_funcs`.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from ollama_gateway.models.gotemplate.funcs import FUNCS
@@ -34,9 +37,57 @@ from ollama_gateway.models.gotemplate.values import (
     wrap_json,
 )
 
-__all__ = ["Executor", "GoJSON", "GoStruct"]
+__all__ = ["Budget", "Cancelled", "Executor", "GoJSON", "GoStruct"]
 
-MAX_OUTPUT = 16 * 1024 * 1024  # characters; a template that writes more is refused
+# Bounds on one render (every turn of a legacy template together). A model's template rendering
+# a chat of thousands of messages takes a few hundred thousand steps and well under a second.
+MAX_OUTPUT = 4 * 1024 * 1024  # characters written, and the longest string a function may build
+MAX_STEPS = 1_000_000  # nodes walked, range iterations and function calls
+MAX_SECONDS = 10.0  # wall-clock time
+_CHECK_EVERY = 1024  # steps between two looks at the clock and the cancel flag
+
+
+class Cancelled(Exception):
+    """The render was cancelled (its request went away)."""
+
+
+class Budget:
+    """What one render may still spend: steps, output characters, time; and its cancel flag.
+
+    Shared by every :class:`Executor` of a render; not thread-safe (one render, one thread).
+    """
+
+    __slots__ = ("_next_check", "cancel", "deadline", "output", "steps")
+
+    def __init__(
+        self,
+        *,
+        steps: int = MAX_STEPS,
+        output: int = MAX_OUTPUT,
+        seconds: float = MAX_SECONDS,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.steps = steps
+        self.output = output
+        self.deadline = time.monotonic() + seconds
+        self.cancel = cancel
+        self._next_check = steps - _CHECK_EVERY
+
+    def step(self) -> None:
+        self.steps -= 1
+        if self.steps < self._next_check:
+            self._next_check = self.steps - _CHECK_EVERY
+            if self.steps < 0:
+                raise TemplateError(f"the template took more than {MAX_STEPS} steps")
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled
+            if time.monotonic() > self.deadline:
+                raise TemplateError(f"the template took longer than {MAX_SECONDS:g} seconds")
+
+    def write(self, size: int) -> None:
+        self.output -= size
+        if self.output < 0:
+            raise TemplateError(f"the template output is longer than {MAX_OUTPUT} characters")
 
 
 class _Break(Exception):
@@ -50,11 +101,11 @@ class _Continue(Exception):
 class Executor:
     """Runs a parsed template against ``data`` (the root, ``$``)."""
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, budget: Budget | None = None) -> None:
         self.root = data
         self.vars: list[tuple[str, Any]] = [("$", data)]
         self.out: list[str] = []
-        self.size = 0
+        self.budget = budget or Budget()
 
     def run(self, nodes: list[Any]) -> str:
         try:
@@ -64,13 +115,13 @@ class Executor:
         return "".join(self.out)
 
     def write(self, text: str) -> None:
-        self.size += len(text)
-        if self.size > MAX_OUTPUT:
-            raise TemplateError("the template output is too large")
+        self.budget.write(len(text))
         self.out.append(text)
 
     def walk(self, nodes: list[Any], dot: Any) -> None:
+        step = self.budget.step
         for node in nodes:
+            step()
             if isinstance(node, Text):
                 self.write(node.text)
             elif isinstance(node, Action):
@@ -98,23 +149,30 @@ class Executor:
     def run_range(self, node: Branch, dot: Any) -> None:
         pipe = node.pipe
         value = self.eval_pipe(Pipe(pipe.cmds), dot)
+        items: Iterable[tuple[Any, Any]]
         if isinstance(value, GoJSON) and isinstance(value.value, dict | list):
             items = value.items()
+            empty = not items
         elif value is None:
-            items: list[tuple[Any, Any]] = []
+            items, empty = (), True
         elif isinstance(value, dict):
             items = [(k, wrap_json(value[k])) for k in sorted(value)]
+            empty = not items
         elif isinstance(value, list | tuple):
             items = [(i, wrap_json(v)) for i, v in enumerate(value)]
+            empty = not items
         elif isinstance(value, int) and not isinstance(value, bool):
-            items = [(i, i) for i in range(value)]
+            items = ((i, i) for i in range(value))  # lazily: never a list of N pairs
+            empty = value <= 0
         else:
             raise TemplateError(f"range can't iterate over {go_print(value)}")
-        if not items:
+        if empty:
             self.walk(node.else_body, dot)
             return
         mark = len(self.vars)
+        step = self.budget.step
         for key, elem in items:
+            step()
             if len(pipe.decl) == 1:
                 self.vars.append((pipe.decl[0], elem))
             elif len(pipe.decl) == 2:
@@ -169,13 +227,17 @@ class Executor:
                 if truth(value) != (name == "and"):
                     return value
             return final if has_final else value
+        self.budget.step()
         values = [self.eval_arg(a, dot) for a in args]
         if has_final:
             values.append(final)
         try:
-            return FUNCS[name](*values)
+            result = FUNCS[name](*values)
         except TypeError:
             raise TemplateError(f"wrong number of arguments for {name}: {len(values)}") from None
+        if isinstance(result, str) and len(result) > MAX_OUTPUT:
+            raise TemplateError(f"{name} built a string longer than {MAX_OUTPUT} characters")
+        return result
 
     def eval_arg(self, node: Any, dot: Any) -> Any:
         if isinstance(node, Literal):

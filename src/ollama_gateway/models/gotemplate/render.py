@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from ollama_gateway.core.types import Message
 from ollama_gateway.errors import BadRequest
-from ollama_gateway.models.gotemplate.execute import Executor, GoJSON, GoStruct
+from ollama_gateway.models.gotemplate.execute import Budget, Executor, GoJSON, GoStruct
 from ollama_gateway.models.gotemplate.parse import (
     Action,
     Branch,
@@ -68,14 +69,16 @@ def template_variables(template: str) -> set[str]:
 
 def collate(messages: list[Message]) -> tuple[str, list[Message]]:
     """Ollama's collation: all system texts joined, consecutive same-role messages merged
-    (tool messages excepted). Returns copies; the input is left as it is."""
+    (tool messages excepted). Returns copies; the input is left as it is. Linear in the text:
+    each merged content is joined once."""
     system = [m.content for m in messages if m.role == "system"]
-    merged: list[Message] = []
+    groups: list[tuple[Message, list[str]]] = []
     for message in messages:
-        if merged and merged[-1].role == message.role and message.role != "tool":
-            merged[-1] = replace(merged[-1], content=merged[-1].content + "\n\n" + message.content)
+        if groups and groups[-1][0].role == message.role and message.role != "tool":
+            groups[-1][1].append(message.content)
         else:
-            merged.append(replace(message))
+            groups.append((message, [message.content]))
+    merged = [replace(first, content="\n\n".join(parts)) for first, parts in groups]
     return "\n\n".join(system), merged
 
 
@@ -140,9 +143,9 @@ def _cut_after_response(nodes: list[Any]) -> list[Any]:
     return walk(nodes)
 
 
-def _execute(nodes: list[Any] | tuple[Any, ...], data: dict[str, Any]) -> str:
+def _execute(nodes: list[Any] | tuple[Any, ...], data: dict[str, Any], budget: Budget) -> str:
     try:
-        return Executor(data).run(list(nodes))
+        return Executor(data, budget).run(list(nodes))
     except TemplateError as exc:
         raise BadRequest(f"template error: {exc}") from None
     except RecursionError:
@@ -159,6 +162,7 @@ def render_go_template(
     tools: list[dict[str, Any]] | None = None,
     think: bool | str | None = None,
     suffix: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> str:
     """Render ``template`` as Ollama would for a chat (``messages``) or a prompt.
 
@@ -168,14 +172,17 @@ def render_go_template(
     has no system message. ``tools`` are Ollama/OpenAI tool definitions. ``think``: None (not
     asked), True/False, or a level string (``"high"``), which counts as True.
     ``suffix`` with a prompt renders a fill-in-the-middle request (``.Prompt`` / ``.Suffix``).
-    Raises :class:`~ollama_gateway.errors.BadRequest` on an invalid or unsupported template.
+    Raises :class:`~ollama_gateway.errors.BadRequest` on an invalid or unsupported template, or
+    one that runs over its :class:`~.execute.Budget` (steps, output, time; shared by every turn),
+    and :class:`~.execute.Cancelled` soon after ``cancel`` is set.
     """
     nodes, names = _parse(template)
+    budget = Budget(cancel=cancel)
     think_flag = bool(think) if think is not None else False
     common = {"Think": think_flag, "IsThinkSet": think is not None}
     if prompt and suffix:
         data = {"Prompt": prompt, "Suffix": suffix, "Response": "", **common}
-        return _execute(nodes, data)
+        return _execute(nodes, data, budget)
 
     if messages is None:
         chat = [Message("system", system)] if system else []
@@ -199,13 +206,13 @@ def render_go_template(
             "Instruction": "",
             **common,
         }
-        return _execute(nodes, data)
+        return _execute(nodes, data, budget)
 
     out: list[str] = []
     turn = {"System": "", "Prompt": "", "Response": ""}
 
     def flush() -> None:
-        out.append(_execute(nodes, {**turn, **common}))
+        out.append(_execute(nodes, {**turn, **common}, budget))
         turn.update(System="", Prompt="", Response="")
 
     for m in collated:
@@ -219,5 +226,5 @@ def render_go_template(
             turn["Prompt"] = m.content
         elif m.role == "assistant":
             turn["Response"] = m.content
-    out.append(_execute(_cut_after_response(list(nodes)), {**turn, **common}))
+    out.append(_execute(_cut_after_response(list(nodes)), {**turn, **common}, budget))
     return "".join(out)
