@@ -196,10 +196,15 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # The hottest routes first: FastAPI tries them in order on every request.
-    for routes in (ollama.generate.routes, openai.routes, ollama.models.routes, health.routes):
+    for routes in (
+        ollama.generate.routes,
+        openai.routes,
+        ollama.models.routes,
+        health.routes,
+        status.routes,
+    ):
         routes.register(app.router)
     app.include_router(admin.router, responses=error_responses("plain", 400, 401, 403, 404, 500))
-    app.include_router(status.router)
     docs.install(app)
     public = public_paths(settings)
     openapi_schema.install(app, PUBLIC | {("GET", p) for p in public})

@@ -12,17 +12,36 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from ollama_gateway import __version__
 from ollama_gateway.api.bodies import JSONResponse
+from ollama_gateway.api.errors import error_responses
 from ollama_gateway.api.health import refresh_loaded
+from ollama_gateway.api.routes import Routes
 from ollama_gateway.core.service import slot_key
 from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.observability.metrics_hot import PREFIX
 
-router = APIRouter()
+routes = Routes(tags=["Service"])
+
+
+class Status(BaseModel):
+    """The shape of ``GET /status`` (every field in docs/observability.md)."""
+
+    time: float
+    version: str
+    backend: str
+    default_model: str
+    parallel: int
+    max_queue: int
+    ready: bool
+    upstreams: list[dict[str, Any]]
+    requests: dict[str, Any]
+    models: list[dict[str, Any]]
+
 
 Samples = dict[str, list[tuple[dict[str, str], float]]]
 
@@ -114,7 +133,13 @@ def status_of(samples: Samples, ready: tuple[bool, str, str], app_state: Any) ->
     }
 
 
-@router.get("/status")
+@routes.get(
+    "/status",
+    responses={
+        200: {"model": Status, "description": "OK"},
+        **error_responses("plain", 401, 403, 500),
+    },
+)
 async def status(request: Request) -> Response:
     """The live numbers of ``/metrics`` as JSON (loaded models, slots, queues, tokens, health)."""
     state = request.app.state
