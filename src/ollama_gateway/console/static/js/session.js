@@ -54,7 +54,7 @@ async function whoami(api) {
  */
 export async function connect(key) {
   const api = new Api(key);
-  const info = await api.get("/");
+  const info = await api.get("/info"); // GET / is Ollama's plain "Ollama is running"
   const today = new Date().toISOString().slice(0, 10);
   const [me, tags, status, keys, usage] = await Promise.all([
     whoami(api),
