@@ -39,7 +39,7 @@ def test_the_key_lives_in_session_storage_only(page, fake_gateway):
     assert page.context.cookies() == []
     api_calls = [(url, headers) for url, headers in seen if "/ui/" not in url]
     # first, without a key: is this a gateway without keys? (it is not: 401, so sign-in shows)
-    assert api_calls[0] == (fake_gateway + "/", api_calls[0][1])
+    assert api_calls[0] == (fake_gateway + "/info", api_calls[0][1])
     assert "authorization" not in api_calls[0][1]
     assert len(api_calls) > 3
     for url, headers in seen:
