@@ -42,8 +42,8 @@ def leaf_routes(routes: Iterable[BaseRoute]) -> list[Any]:
     for route in routes:
         inner = getattr(route, "original_router", None)  # FastAPI's included routers
         children = getattr(inner if inner is not None else route, "routes", None)
-        if children is not None and not hasattr(route, "endpoint"):
-            leaves.extend(leaf_routes(children))
+        if children and not hasattr(route, "endpoint"):
+            leaves.extend(leaf_routes(children))  # a mount of an app (static files) is a leaf
         elif getattr(route, "path", None):
             leaves.append(route)
     return leaves
@@ -61,7 +61,8 @@ def route_of(scope: MutableMapping[str, Any], leaves: list[Any] | None = None) -
         probe = {
             "type": "http",
             "path": path.rstrip("/") or "/",
-            "root_path": scope.get("root_path", ""),
+            # a mount (the console's files) has moved root_path; the app's own is kept here
+            "root_path": scope.get("app_root_path", scope.get("root_path", "")),
             "method": scope["method"],
         }
         partial = None
