@@ -15,10 +15,10 @@ from typing import Any
 
 from ollama_gateway.core.types import Chunk, GenerationRequest
 from ollama_gateway.errors import (
-    GatewayError,
     RateLimited,
-    ServiceUnavailable,
     UpstreamBadResponse,
+    UpstreamBusy,
+    UpstreamFailed,
     UpstreamServerError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -46,10 +46,9 @@ def upstream_kind(exc: BaseException) -> str | None:
         return "timeout"
     if isinstance(exc, UpstreamBadResponse):
         return "bad_response"
-    if type(exc) is ServiceUnavailable:  # Ollama's own 503 (its queue is full)
+    if isinstance(exc, UpstreamBusy):  # its own 503 (its queue is full)
         return "busy"
-    if type(exc) is GatewayError or isinstance(exc, UpstreamServerError):
-        # Ollama's 5xx, or an error line in its stream
+    if isinstance(exc, UpstreamFailed | UpstreamServerError):  # a 5xx, or an error in its reply
         return "error"
     return None
 

@@ -29,11 +29,11 @@ from ollama_gateway.accounts.policy import enforce_generation
 from ollama_gateway.backends.base import UPSTREAM_BACKENDS, Backend
 from ollama_gateway.core.limits import check_embedding, check_generation
 from ollama_gateway.core.observer import GenerationObserver, request_state
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
+from ollama_gateway.core.scheduler import Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
 from ollama_gateway.core.types import Chunk, EmbedRequest, EmbedResult, GenerationRequest, Stats
 from ollama_gateway.core.usage import current_usage
-from ollama_gateway.errors import BadRequest, ServerBusy, UpstreamTimeout
+from ollama_gateway.errors import BadRequest, QueueTimeout, ServerBusy, UpstreamTimeout
 from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.settings import Settings
 
@@ -120,7 +120,7 @@ class GenerationService:
                 )
         except ServerBusy as exc:
             if self.metrics is not None:
-                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
+                timed_out = isinstance(exc, QueueTimeout)
                 self.metrics.rejected("queue_timeout" if timed_out else "queue_full")
             raise
         return who

@@ -27,8 +27,8 @@ from ollama_gateway.core.types import (
     Stats,
 )
 from ollama_gateway.errors import (
-    GatewayError,
     UpstreamBadResponse,
+    UpstreamFailed,
 )
 from ollama_gateway.settings import Settings
 
@@ -249,7 +249,7 @@ def _decode_line(line: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UpstreamBadResponse("malformed reply from Ollama (a line is not an object)")
     if "error" in data and not data.get("done"):
-        raise GatewayError(str(data["error"]))
+        raise UpstreamFailed(str(data["error"]))
     return data
 
 

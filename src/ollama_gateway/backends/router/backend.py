@@ -30,7 +30,7 @@ from ollama_gateway.backends.router.poller import Poller
 from ollama_gateway.backends.router.registry import Registry, Resolver
 from ollama_gateway.backends.router.strategies import make_strategy, session_key
 from ollama_gateway.backends.router.upstream import Upstream, model_key
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
+from ollama_gateway.core.scheduler import Scheduler
 from ollama_gateway.core.types import (
     Chunk,
     EmbedRequest,
@@ -42,6 +42,7 @@ from ollama_gateway.core.types import (
 from ollama_gateway.errors import (
     GatewayError,
     ModelNotFound,
+    QueueTimeout,
     ServerBusy,
     UpstreamBadResponse,
     UpstreamUnavailable,
@@ -167,7 +168,7 @@ class RouterBackend:
             return await self.admission.wait(choose, key)
         except ServerBusy as exc:
             if self._gateway_metrics is not None:
-                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE
+                timed_out = isinstance(exc, QueueTimeout)
                 self._gateway_metrics.rejected("queue_timeout" if timed_out else "queue_full")
             raise
 

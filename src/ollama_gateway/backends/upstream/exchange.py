@@ -31,8 +31,8 @@ from ollama_gateway.errors import (
     BadRequest,
     ModelNotFound,
     RateLimited,
-    ServiceUnavailable,
     UpstreamBadResponse,
+    UpstreamBusy,
     UpstreamServerError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -121,7 +121,7 @@ class Exchange:
         if resp.status == 429:
             raise RateLimited(message, retry_after=_retry_after(resp, 1.0))
         if resp.status == 503:
-            raise ServiceUnavailable(message, retry_after=_retry_after(resp, 1.0))
+            raise UpstreamBusy(message, retry_after=_retry_after(resp, 1.0))
         if resp.status >= 500:
             raise UpstreamServerError(message, upstream_status=resp.status)
         raise UpstreamBadResponse(f"{self.label} answered {resp.status}: {message}")
