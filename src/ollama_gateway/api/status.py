@@ -21,7 +21,7 @@ from ollama_gateway.api.bodies import JSONResponse
 from ollama_gateway.api.errors import error_responses
 from ollama_gateway.api.health import refresh_loaded
 from ollama_gateway.api.routes import Routes
-from ollama_gateway.core.service import slot_key
+from ollama_gateway.core.names import full_name
 from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.observability.metrics_hot import PREFIX
 
@@ -84,7 +84,7 @@ def models_of(samples: Samples) -> list[dict[str, Any]]:
     for field, name in _PER_MODEL.items():
         for labels, value in _values(samples, name):
             model = labels.get("model", "")
-            key = slot_key(model) if model else model
+            key = full_name(model) if model else model
             entry = table.setdefault(key, {"name": key, "loaded": False})
             if field == "size":
                 names[key] = model  # the loaded model's own name

@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from ollama_gateway.core.names import full_name
+
 log = logging.getLogger("ollama_gateway.cli.supervisor")
 
 EXIT_OK = 0
@@ -69,10 +71,7 @@ def normalize_model_name(name: str) -> str:
         if name.startswith(prefix):
             name = name[len(prefix) :]
             break
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last:
-        name += ":latest"
-    return name
+    return full_name(name)
 
 
 def exit_code_for(returncode: int) -> int:

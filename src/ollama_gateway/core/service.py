@@ -28,6 +28,7 @@ from typing import Any
 from ollama_gateway.accounts.policy import enforce_generation
 from ollama_gateway.backends.base import UPSTREAM_BACKENDS, Backend
 from ollama_gateway.core.limits import check_embedding, check_generation
+from ollama_gateway.core.names import full_name
 from ollama_gateway.core.observer import GenerationObserver, request_state
 from ollama_gateway.core.scheduler import Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
@@ -38,15 +39,6 @@ from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.settings import Settings
 
 _monotonic = time.monotonic
-
-
-def slot_key(model: str) -> str:
-    """The name slots are counted under: ``llama2`` and ``llama2:latest`` are one model.
-
-    >>> slot_key("llama2"), slot_key("llama2:latest"), slot_key("host:5000/ns/m")
-    ('llama2:latest', 'llama2:latest', 'host:5000/ns/m:latest')
-    """
-    return model if ":" in model.rpartition("/")[2] else model + ":latest"
 
 
 def admitted(
@@ -63,7 +55,7 @@ def admitted(
         self: GenerationService, request: GenerationRequest, *args: Any, **kwargs: Any
     ) -> AsyncGenerator[Chunk, None]:
         self.prepare(request)
-        model = slot_key(request.model)
+        model = full_name(request.model)
         scheduler = self.scheduler
         who = await self.take_slot(model)
         try:
@@ -229,7 +221,7 @@ class GenerationService:
         if not request.model:
             request.model = self.settings.model_name
         check_embedding(request, self.settings)
-        model = slot_key(request.model)
+        model = full_name(request.model)
         who = await self.take_slot(model)
         try:
             timeout = self.settings.request_timeout

@@ -46,13 +46,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 from ollama_gateway import __version__
+from ollama_gateway.core.times import rfc3339_seconds
 from ollama_gateway.observability.metrics_hot import OVERFLOW, PREFIX, GenerationStats, HttpStats
 
 log = logging.getLogger(__name__)
@@ -96,22 +96,6 @@ class LabelCap:
                 return OVERFLOW
             self._seen.add(value)
             return value
-
-
-def rfc3339_seconds(rfc3339: str) -> float | None:
-    """Seconds since the epoch for an RFC 3339 time (Ollama's ``expires_at``), or None."""
-    if not rfc3339:
-        return None
-    text = rfc3339.strip().replace("Z", "+00:00")
-    if "." in text:  # Go writes nanoseconds; Python reads at most microseconds
-        head, _, tail = text.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
-        zone = tail[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 class Metrics:
