@@ -30,6 +30,7 @@ from ollama_gateway.backends.llama_cpp.options import EngineOptions, engine_opti
 from ollama_gateway.backends.llama_cpp.prompt import ModelPromptInfo, build_prompt
 from ollama_gateway.backends.llama_cpp.sampling import Sampler
 from ollama_gateway.backends.llama_cpp.text import stop_matcher
+from ollama_gateway.backends.llama_cpp.tool_calls import ToolPlan, plan_tools, with_tool_calls
 from ollama_gateway.backends.llama_cpp.work import in_worker
 from ollama_gateway.core.types import (
     Chunk,
@@ -183,6 +184,9 @@ class EmbeddedBackend:
             max_predict=self.settings.max_predict,
             format=request.format,
         )
+        tools = await asyncio.to_thread(plan_tools, request, resolved) if request.tools else None
+        if tools is not None:
+            _constrain_calls(options, tools, request)
         loaded, load_ns = await self.manager.acquire(resolved)
         keep_alive = request.keep_alive
         try:
@@ -205,6 +209,8 @@ class EmbeddedBackend:
             chunks = loaded.engine.generate(
                 job.tokens, options.sampling, n_ctx=job.limit, sampler=job.sampler
             )
+            if tools is not None:
+                chunks = with_tool_calls(chunks, tools.parser())
             async for chunk in chunks:
                 chunk.model = name
                 if opened:  # the output starts inside a reasoning block the template opened
@@ -391,6 +397,18 @@ class EmbeddedBackend:
         if failure:
             return False, f'model "{name}" failed to load: {failure}'
         return True, f'model "{name}" is available; it loads on first use'
+
+
+def _constrain_calls(options: EngineOptions, tools: ToolPlan, request: GenerationRequest) -> None:
+    """Put the tool grammar on the sampler. With a ``format`` grammar too, the format holds
+    (calls are still parsed), unless a call is required: the two cannot both hold."""
+    sampling = options.sampling
+    if sampling.grammar is not None:
+        if request.tool_choice == "required":
+            raise BadRequest("a required tool call cannot be combined with a response format")
+        return
+    sampling.grammar = tools.grammar.text
+    sampling.grammar_trigger = tools.grammar.trigger
 
 
 def open_reasoning(prompt: str) -> str:
