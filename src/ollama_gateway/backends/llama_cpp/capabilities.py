@@ -86,17 +86,18 @@ def _capabilities(pooling: bool, chat_template: str, go_template: str | None) ->
     caps = [EMBEDDING] if pooling else [COMPLETION, EMBEDDING]
     if go_template:
         nodes = _parsed(go_template)
-        if nodes is not None and "suffix" in _names(nodes):
+        names = _names(nodes) if nodes is not None else set()
+        if "tools" in names:
+            caps.append(TOOLS)
+        if "suffix" in names:
             caps.append(INSERT)
         if nodes is not None and _go_thinks(nodes):
             caps.append(THINKING)
-        if nodes is not None and "tools" in _names(nodes):
-            caps.append(TOOLS)
         return tuple(caps)
-    if _jinja_thinks(chat_template):
-        caps.append(THINKING)
     if _JINJA_TOOLS.search(chat_template):
         caps.append(TOOLS)
+    if _jinja_thinks(chat_template):
+        caps.append(THINKING)
     return tuple(caps)
 
 
