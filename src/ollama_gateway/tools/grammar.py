@@ -57,7 +57,8 @@ def tool_grammar(
     if fmt.name == "hermes":
         one = g.rule("tool-call", seq(lit(fmt.markers[0] + "\n"), call, lit("\n" + fmt.close)))
         more = g.repeat("more-calls", seq(lit("\n"), one), 0, most - 1)
-        first = seq(lit("\n"), call, lit("\n" + fmt.close)) if lazy else one
+        after = seq(Rep(chars(" ", "\n"), 0, 2), call, lit("\n" + fmt.close))
+        first = after if lazy else one
         return ToolGrammar(g.finish(seq(first, more)), fmt.trigger if lazy else None)
     if fmt.name == "mistral":
         more = g.repeat("more-calls", seq(lit(", "), call), 0, most - 1)

@@ -83,6 +83,10 @@ class ToolCallParser:
         self._index = 0  # of the next call
 
     # -- public -------------------------------------------------------------------------
+    def start_inside(self, opened: str) -> None:
+        """The output starts inside a call that ``opened`` (a marker, the prompt's end) began."""
+        self._mode, self._marker = "call", opened
+
     def feed(self, text: str) -> tuple[str, list[dict[str, Any]]]:
         """The text that may be sent now, and the calls completed by ``text``."""
         self._buf += text

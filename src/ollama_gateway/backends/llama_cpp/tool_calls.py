@@ -4,6 +4,10 @@
 the call format the model's template teaches and, for the tools and ``tool_choice`` of the
 request, the grammar that makes the calls valid (a 400 when a tool's schema cannot be
 enforced). :func:`with_tool_calls` turns the engine's chunks into text and ``tool_calls``.
+
+A template may end the prompt with the call's marker itself (a model made to call whenever it
+is given tools): the reply then starts inside a call, constrained from its first token, on
+every API (Ollama's has no ``tool_choice``; this is how a Modelfile makes calls required).
 """
 
 from __future__ import annotations
@@ -24,16 +28,44 @@ from ollama_gateway.tools import (
     tool_grammar,
     tool_specs,
 )
+from ollama_gateway.tools.definitions import ToolSpec
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolPlan:
+    """How one request's tools are rendered, constrained and parsed.
+
+    ``constrained``: the tool grammar is on the sampler (a ``format`` grammar may hold instead).
+    """
+
     format: ToolFormat
     grammar: ToolGrammar
-    names: frozenset[str]
+    specs: list[ToolSpec]
+    choice: ToolChoice
+    parallel: bool
+    constrained: bool = True
 
-    def parser(self) -> ToolCallParser:
-        return ToolCallParser(self.format, self.names)
+    def parser(self, opened: str = "") -> ToolCallParser:
+        parser = ToolCallParser(self.format, {spec.name for spec in self.specs})
+        if opened:
+            parser.start_inside(opened)
+        return parser
+
+    def opened_by(self, prompt: str) -> str:
+        """The call marker (and the spaces after it) that ``prompt`` ends with, if any: a
+        template that opens the call itself makes the reply a call."""
+        stripped = prompt.rstrip(" \n")
+        for marker in self.format.markers:
+            if stripped.endswith(marker):
+                return prompt[len(stripped) - len(marker) :]
+        return ""
+
+    def after_marker(self) -> ToolGrammar:
+        """The grammar of what follows an opened call's marker, from the first token on.
+        Blocking (the schemas compile again; they were checked when the plan was made)."""
+        choice = ToolChoice("auto", self.choice.name)
+        lazy = tool_grammar(self.specs, self.format, choice, parallel=self.parallel)
+        return ToolGrammar(lazy.text, None)
 
 
 def plan_tools(request: GenerationRequest, resolved: ResolvedModel) -> ToolPlan | None:
@@ -44,8 +76,9 @@ def plan_tools(request: GenerationRequest, resolved: ResolvedModel) -> ToolPlan 
     fmt = detect_format(template)
     specs = tool_specs(request.tools)
     choice = ToolChoice(request.tool_choice, request.forced_tool)
-    grammar = tool_grammar(specs, fmt, choice, parallel=request.parallel_tool_calls)
-    return ToolPlan(fmt, grammar, frozenset(spec.name for spec in specs))
+    parallel = request.parallel_tool_calls
+    grammar = tool_grammar(specs, fmt, choice, parallel=parallel)
+    return ToolPlan(fmt, grammar, specs, choice, parallel)
 
 
 async def with_tool_calls(
