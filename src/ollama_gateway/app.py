@@ -19,13 +19,14 @@ from starlette.responses import Response
 from ollama_gateway import __version__
 from ollama_gateway.accounts.policy import public_message
 from ollama_gateway.accounts.service import Accounts
-from ollama_gateway.api import admin, docs, health, ollama, openai
+from ollama_gateway.api import admin, docs, health, ollama, openai, status
 from ollama_gateway.api import openapi as openapi_schema
 from ollama_gateway.api.bodies import describe_validation_errors, request_id
 from ollama_gateway.api.errors import error_body, error_responses, family_of
 from ollama_gateway.api.health import Readiness
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
+from ollama_gateway.console import CONSOLE_PATH, mount_console
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.access import ObservabilityMiddleware
@@ -161,7 +162,10 @@ def create_app(
         shutdown.attach(asyncio.get_running_loop())
         await chosen.start()
         app.state.backend = chosen
-        service = app.state.service = GenerationService(chosen, settings, metrics=metrics)
+        own_scheduler = getattr(chosen, "scheduler", None)  # a fleet admits per upstream
+        service = app.state.service = GenerationService(
+            chosen, settings, own_scheduler() if own_scheduler else None, metrics=metrics
+        )
         metrics.on_scrape(lambda m: m.set_slots(scheduler_slots(service.scheduler)))
         try:
             with on_stop_signals(shutdown, settings.shutdown_grace):
@@ -192,12 +196,20 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # The hottest routes first: FastAPI tries them in order on every request.
-    for routes in (ollama.generate.routes, openai.routes, ollama.models.routes, health.routes):
+    for routes in (
+        ollama.generate.routes,
+        openai.routes,
+        ollama.models.routes,
+        health.routes,
+        status.routes,
+    ):
         routes.register(app.router)
     app.include_router(admin.router, responses=error_responses("plain", 400, 401, 403, 404, 500))
     docs.install(app)
     public = public_paths(settings)
     openapi_schema.install(app, PUBLIC | {("GET", p) for p in public})
+    if settings.console:
+        mount_console(app)
 
     # Outermost last: CORS must answer preflights before the key check runs.
     app.add_middleware(
@@ -206,6 +218,7 @@ def create_app(
         keyring=accounts.cache,
         max_body_bytes=settings.max_body_bytes,
         public_paths=public,
+        public_prefixes=(CONSOLE_PATH,) if settings.console else (),
     )
     if settings.cors_origins:
         app.add_middleware(

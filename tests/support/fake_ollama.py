@@ -18,7 +18,12 @@ every request it receives. Behaviour is chosen by the model name a request asks 
 - ``midfail``: streams two chunks, then an in-band ``{"error": ...}`` line, as Ollama does when
   generation fails after it began
 - ``llava``: takes images; any other model answers 400 to a request with images
+- ``echo``: replies with the request's last user message (or prompt), eight characters a chunk
 - anything else: the reply ``Hello, world!`` in four tokens
+
+Per-instance behaviour (for fleets of several fakes): ``loaded`` names the models ``/api/ps``
+lists (default: the first of ``models``); ``token_delay`` waits that long before each streamed
+token; ``host`` is the loopback address to listen on (``127.0.0.2`` plays a second machine).
 """
 
 from __future__ import annotations
@@ -60,15 +65,18 @@ class FakeOllama:
     record: bool = True
     held: int = 0
     ended: list[tuple[str, float]] = field(default_factory=list)  # (prompt, perf_counter) per end
+    loaded: list[str] | None = None  # what /api/ps lists (None: the first model)
+    token_delay: float = 0.0  # seconds before each streamed token
+    host: str = "127.0.0.1"
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
         self._loop = asyncio.new_event_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+        sock.bind((self.host, port))
         self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}:{self.port}"
         ready = threading.Event()
 
         def run() -> None:
@@ -92,6 +100,8 @@ class FakeOllama:
         return self.url
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return  # stopped already (a test took it down)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
@@ -123,7 +133,8 @@ class FakeOllama:
         if route == ("GET", "/api/tags"):
             return _json({"models": [self._model_entry(m) for m in self.models]})
         if route == ("GET", "/api/ps"):
-            return _json({"models": [self._model_entry(self.models[0])]})
+            loaded = self.models[:1] if self.loaded is None else self.loaded
+            return _json({"models": [self._model_entry(m) for m in loaded]})
         if not isinstance(body, dict):
             return _json({"error": "missing request body"}, 400)
         model = body.get("model", "")
@@ -200,6 +211,9 @@ class FakeOllama:
     def _pieces(self, body: dict) -> list[tuple[str, str]]:
         """(thinking, text) per streamed chunk, as Ollama would send them for this request."""
         model = body.get("model", "")
+        if model == "echo":
+            text = _last_user_text(body)
+            return [("", text[i : i + 8]) for i in range(0, len(text), 8)]
         if model != "thinker" or body.get("think") is None:
             return [("", t) for t in self._tokens(model)]
         answer = [("", t) for t in THINKER_TOKENS[5:]]
@@ -273,6 +287,8 @@ class FakeOllama:
                 pieces = []
                 await response.write(orjson.dumps(chunk) + b"\n")
             for i, (thinking, token) in enumerate(pieces):
+                if self.token_delay:
+                    await asyncio.sleep(self.token_delay)
                 chunk = self._chunk(chat, model, token, False, thinking)
                 await response.write(orjson.dumps(chunk) + b"\n")
                 if model == "drop" and i == 1:
@@ -325,6 +341,11 @@ class FakeOllama:
         return response
 
 
+def _last_user_text(body: dict) -> str:
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    return str(users[-1].get("content") or "") if users else str(body.get("prompt") or "")
+
+
 def _has_images(body: dict) -> bool:
     if body.get("images"):
         return True
@@ -341,11 +362,13 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-if __name__ == "__main__":  # python -m tests.support.fake_ollama PORT
+if __name__ == "__main__":  # python -m tests.support.fake_ollama PORT [TOKEN_DELAY]
     import sys
     import time
 
     server = FakeOllama(record=False)
+    if len(sys.argv) > 2:
+        server.token_delay = float(sys.argv[2])
     print(server.start(int(sys.argv[1]) if len(sys.argv) > 1 else 0), flush=True)
     while True:
         time.sleep(3600)
