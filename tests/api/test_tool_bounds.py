@@ -77,10 +77,10 @@ def test_tool_choice_reaches_the_backend(scripted):
         for r in backend.requests
     ]
     assert seen == [
-        ("auto", None, False, True),
-        ("required", None, False, True),
-        ("required", "g", False, True),
+        ("auto", None, None, True),
+        ("required", None, None, True),
+        ("required", "g", None, True),
         ("auto", None, True, True),
-        ("auto", None, False, False),  # none: no tools sent
-        ("auto", None, False, True),  # Ollama's API: auto
+        ("auto", None, None, False),  # none: no tools sent
+        ("auto", None, None, True),  # Ollama's API: auto
     ]

@@ -35,9 +35,9 @@ class GenerationRequest:
     a JSON schema (dict) or ``None``. ``think`` is ``None`` when the client did not ask (the raw
     model output is returned), ``True`` to split reasoning out, ``False`` to drop it.
     ``tool_choice``: ``auto`` (the model may call one of ``tools``) or ``required`` (it must:
-    ``forced_tool`` when it must call that one); ``parallel_tool_calls``: a grammar-constrained
-    reply may hold more than one call (off unless asked, as llama.cpp's server has it: a small
-    model otherwise goes on calling until its tokens run out).
+    ``forced_tool`` when it must call that one); ``parallel_tool_calls``: a reply may hold more
+    than one call (None: not said; the embedded engine then allows one, as llama.cpp's server
+    does: a small model otherwise goes on calling until its tokens run out).
     """
 
     model: str
@@ -58,7 +58,7 @@ class GenerationRequest:
     tools: list[dict[str, Any]] | None = None
     tool_choice: Literal["auto", "required"] = "auto"
     forced_tool: str | None = None
-    parallel_tool_calls: bool = False
+    parallel_tool_calls: bool | None = None
     request_id: str = ""
 
 

@@ -220,7 +220,7 @@ class ChatCompletionBody(_Sampling):
             tools=tools,
             tool_choice="required" if choice.forced else "auto",
             forced_tool=choice.name,
-            parallel_tool_calls=self.parallel_tool_calls is True,
+            parallel_tool_calls=self.parallel_tool_calls,
         )
 
 

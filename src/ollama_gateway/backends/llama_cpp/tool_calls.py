@@ -76,7 +76,7 @@ def plan_tools(request: GenerationRequest, resolved: ResolvedModel) -> ToolPlan 
     fmt = detect_format(template)
     specs = tool_specs(request.tools)
     choice = ToolChoice(request.tool_choice, request.forced_tool)
-    parallel = request.parallel_tool_calls
+    parallel = request.parallel_tool_calls is True
     grammar = tool_grammar(specs, fmt, choice, parallel=parallel)
     return ToolPlan(fmt, grammar, specs, choice, parallel)
 
