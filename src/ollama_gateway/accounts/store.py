@@ -132,7 +132,7 @@ def record_of(row: KeyRow) -> KeyRecord:
         key_id=row.name or row.prefix,
         rpm=row.rpm,
         tpm=row.tpm,
-        role=row.role,  # type: ignore[arg-type]
+        role=row.role,  # type: ignore[arg-type]  # a str column; written from Role values only
         id=row.id,
         prefix=row.prefix,
         models=tuple(row.models or ()),
