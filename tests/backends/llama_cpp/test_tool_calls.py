@@ -75,3 +75,23 @@ async def test_chunks_become_text_and_calls(opened):
     assert [c["function"]["name"] for c in calls] == ["f"]
     assert calls[0]["function"]["arguments"] == {"a": 1}
     assert out[-1].done
+
+
+async def test_closing_the_stream_closes_the_engine_side():
+    """A client that leaves mid-call: the parser's stream closes the engine's at once (the
+    engine cancels its sequence when its generator closes)."""
+    plan = plan_tools(request(), resolved(chatml_tools_template()))
+    closed = []
+
+    async def chunks():
+        try:
+            yield Chunk(text="Let me check. ")
+            while True:
+                yield Chunk(text='<tool_call>\n{"name": ')  # held: an open call
+        finally:
+            closed.append(True)
+
+    stream = with_tool_calls(chunks(), plan.parser())
+    assert (await anext(stream)).text == "Let me check. "
+    await stream.aclose()
+    assert closed == [True]
