@@ -63,10 +63,4 @@ LANGCHAIN_OLLAMA: dict[str, str] = {
     _STD + "test_image_inputs": IMAGES,
 }
 
-OLLAMA_JS: dict[str, str] = {
-    "tools are refused with a 400 until tool support lands": (
-        "our bug, fixed on another branch: the refusal reads `tools are not supported by this "
-        'model ("smollm2:135m")`, while clients match Ollama\'s `... does not support tools` to '
-        "retry without tools (issue 11 §5.3, the engine branch). Remove this entry once merged."
-    ),
-}
+OLLAMA_JS: dict[str, str] = {}
