@@ -154,3 +154,15 @@ def test_without_names_any_call_is_taken():
     parser = ToolCallParser(HERMES, None)
     _, calls = parser.feed('<tool_call>{"name": "other", "arguments": {"a": 1}}</tool_call>')
     assert _simple(calls) == [("other", {"a": 1})]
+
+
+def test_output_that_starts_inside_a_call_the_prompt_opened():
+    parser = ToolCallParser(HERMES, NAMES)
+    parser.start_inside("<tool_call>\n")
+    assert parser.feed('{"name": "search", "arguments": {"q": "x"}}\n</tool_') == ("", [])
+    text, calls = parser.feed("call>")
+    assert text == "" and _simple(calls) == [("search", {"q": "x"})]
+    broken = ToolCallParser(HERMES, NAMES)
+    broken.start_inside("<tool_call>\n")
+    assert broken.feed("oops") == ("", [])
+    assert broken.flush() == ("<tool_call>\noops", [])  # given back as written, marker and all

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ollama_gateway.grammar.builder import Grammar
 from ollama_gateway.grammar.compile import Compiler
 from ollama_gateway.grammar.errors import SchemaError
-from ollama_gateway.grammar.gbnf import EMPTY, Expr, Rep, alt, chars, lit, seq
+from ollama_gateway.grammar.gbnf import Expr, Rep, alt, chars, lit, seq
 from ollama_gateway.grammar.limits import DEFAULT_LIMITS
 from ollama_gateway.grammar.schema import Normalizer
 from ollama_gateway.grammar.text import json_text
@@ -84,4 +84,4 @@ def _call(g: Grammar, spec: ToolSpec, fmt: ToolFormat, index: int) -> Expr:
     except RecursionError:
         raise SchemaError(f"tools[{index}] ({spec.name}): parameters nested too deeply") from None
     head = '{"name": ' + json_text(spec.name) + ', "' + fmt.args_key + '": '
-    return seq(lit(head), arguments, lit("}")) if arguments != EMPTY else EMPTY
+    return seq(lit(head), arguments, lit("}"))
