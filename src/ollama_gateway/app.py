@@ -192,7 +192,13 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # The hottest routes first: FastAPI tries them in order on every request.
-    for routes in (ollama.generate.routes, openai.routes, ollama.models.routes, health.routes):
+    for routes in (
+        ollama.generate.routes,
+        openai.routes,
+        ollama.models.routes,
+        ollama.create.routes,
+        health.routes,
+    ):
         routes.register(app.router)
     app.include_router(admin.router, responses=error_responses("plain", 400, 401, 403, 404, 500))
     docs.install(app)
@@ -205,6 +211,7 @@ def create_app(
         limiter=accounts.gate,
         keyring=accounts.cache,
         max_body_bytes=settings.max_body_bytes,
+        max_blob_bytes=settings.max_blob_bytes,
         public_paths=public,
     )
     if settings.cors_origins:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ollama_gateway.backends.ollama import creating
 from ollama_gateway.backends.ollama.http import (
     ConnectFailed,
     ConnectionDropped,
@@ -42,6 +43,7 @@ from ollama_gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ollama_gateway.models.create import CreateSpec
 from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -314,6 +316,16 @@ class OllamaBackend:
             )
         except (KeyError, TypeError, AttributeError):
             raise UpstreamBadResponse("malformed embed reply from Ollama") from None
+
+    def create(self, spec: CreateSpec) -> AsyncIterator[dict[str, Any]]:
+        """``/api/create`` passed through (creating.py)."""
+        return creating.create(self, spec)
+
+    async def has_blob(self, digest: str) -> bool:
+        return await creating.has_blob(self, digest)
+
+    async def upload_blob(self, digest: str, body: AsyncIterator[bytes], max_bytes: int) -> bool:
+        return await creating.upload_blob(self, digest, body, max_bytes)
 
     async def version(self) -> str:
         data = await self._json("GET", "api/version")
