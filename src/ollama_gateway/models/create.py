@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ollama_gateway.errors import BadRequest, ModelLoadError, ModelNotFound, clip
+from ollama_gateway.modelfile import check_parameters
 from ollama_gateway.models import gguf_meta
 from ollama_gateway.models.gotemplate import template_variables
 from ollama_gateway.models.manifest import (
@@ -44,7 +45,6 @@ from ollama_gateway.models.manifest import (
     ManifestError,
     check_digest,
 )
-from ollama_gateway.models.parameters import check_parameters
 from ollama_gateway.models.quantize import QuantizeCancelled, check_source, quantize_file
 from ollama_gateway.models.quantize import quantize_type as canonical_quantize_type
 from ollama_gateway.models.refs import ModelRef, parse_ref
