@@ -1,11 +1,12 @@
 """A fast Ollama stand-in for benchmarks: canned replies from a bare asyncio protocol.
 
-``python bench/standin.py PORT [TOKENS [DELAY]]`` serves ``/api/generate`` and ``/api/chat``
-as Ollama would for an instant model: ``stream: false`` gets one JSON object, otherwise
-``TOKENS`` NDJSON chunks (chunked transfer encoding) and a final ``done`` chunk, all at once (or
-after ``DELAY`` seconds, to play a model that takes its time). ``GET /api/version`` and ``GET /``
-answer too. It does as little as possible per request so that it is not what a benchmark
-measures: no framework, no per-request allocation beyond reading the body.
+``python bench/standin.py PORT[,PORT...] [TOKENS [DELAY]]`` serves ``/api/generate`` and
+``/api/chat`` (on each port) as Ollama would for an instant model: ``stream: false`` gets one JSON
+object, otherwise ``TOKENS`` NDJSON chunks (chunked transfer encoding) and a final ``done`` chunk,
+all at once (or after ``DELAY`` seconds, to play a model that takes its time).
+``GET /api/version``, ``GET /``, ``GET /api/tags`` and ``GET /api/ps`` (one model, loaded) answer
+too. It does as little as possible per request so that it is not what a benchmark measures: no
+framework, no per-request allocation beyond reading the body.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def build_replies(model: str, tokens: int) -> dict[tuple[bytes, bool], bytes]:
     return replies
 
 
+MODELS = orjson.dumps({"models": [{"name": "deepseek-r1:1.5b"}]})
+
+
 class StandIn(asyncio.Protocol):
     replies: dict[tuple[bytes, bool], bytes] = {}
     delay: float = 0.0
@@ -123,6 +127,8 @@ class StandIn(asyncio.Protocol):
         if method == b"GET":
             if path == b"/api/version":
                 return _reply(b"200 OK", b'{"version":"0.12.0"}')
+            if path in (b"/api/tags", b"/api/ps"):  # one model, loaded (for fleet discovery)
+                return _reply(b"200 OK", MODELS)
             return _reply(b"200 OK", b"Ollama is running", b"text/plain")
         try:
             data = orjson.loads(body)
@@ -132,19 +138,21 @@ class StandIn(asyncio.Protocol):
         return reply or _reply(b"404 Not Found", b'{"error":"not found"}')
 
 
-async def serve(port: int, tokens: int, delay: float = 0.0) -> None:
+async def serve(ports: list[int], tokens: int, delay: float = 0.0) -> None:
+    """Listen on every port of ``ports`` (one process plays several upstreams)."""
     StandIn.replies = build_replies("deepseek-r1:1.5b", tokens)
     StandIn.delay = delay
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(StandIn, "127.0.0.1", port, backlog=4096)
-    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
-    await server.serve_forever()
+    servers = [await loop.create_server(StandIn, "127.0.0.1", p, backlog=4096) for p in ports]
+    for server in servers:
+        print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.gather(*(server.serve_forever() for server in servers))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python bench/standin.py PORT[,PORT...] [TOKENS [DELAY]]
     asyncio.run(
         serve(
-            int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+            [int(p) for p in sys.argv[1].split(",")] if len(sys.argv) > 1 else [0],
             int(sys.argv[2]) if len(sys.argv) > 2 else 32,
             float(sys.argv[3]) if len(sys.argv) > 3 else 0.0,
         )

@@ -161,7 +161,10 @@ def create_app(
         shutdown.attach(asyncio.get_running_loop())
         await chosen.start()
         app.state.backend = chosen
-        service = app.state.service = GenerationService(chosen, settings, metrics=metrics)
+        own_scheduler = getattr(chosen, "scheduler", None)  # a fleet admits per upstream
+        service = app.state.service = GenerationService(
+            chosen, settings, own_scheduler() if own_scheduler else None, metrics=metrics
+        )
         metrics.on_scrape(lambda m: m.set_slots(scheduler_slots(service.scheduler)))
         try:
             with on_stop_signals(shutdown, settings.shutdown_grace):

@@ -12,6 +12,7 @@ Serving logic raises these; each API family maps them once onto its own error sh
     ├── RateLimited               429  per-key limit; carries retry_after
     │   └── QuotaExceeded              daily / monthly quota used up
     ├── ModelLoadError            500  the model file could not be loaded
+    ├── UpstreamServerError       500  the upstream answered 5xx (its status in upstream_status)
     ├── UpstreamBadResponse       502  the upstream answered something we cannot read
     ├── ServiceUnavailable        503  busy / queue full / upstream unreachable; retry_after
     │   ├── ServerBusy
@@ -95,6 +96,16 @@ class QuotaExceeded(RateLimited):
 
 class ModelLoadError(GatewayError):
     status_code = 500
+
+
+class UpstreamServerError(GatewayError):
+    """The upstream failed with a 5xx status other than 503 (kept in ``upstream_status``)."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, upstream_status: int = 500) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
 
 
 class UpstreamBadResponse(GatewayError):

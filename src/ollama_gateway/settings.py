@@ -1,26 +1,37 @@
 """The one settings object.
 
 CLI flags, then environment variables (``OLLAMA_GATEWAY_*``, plus the original names ``API_KEY``
-and ``MODEL_NAME`` and Ollama's ``OLLAMA_HOST`` / ``OLLAMA_MODELS``), then a ``.env`` file feed
-:class:`Settings`; ``create_app(settings)`` keeps it on ``app.state``. Nothing else reads
-``os.environ``.
+and ``MODEL_NAME`` and Ollama's ``OLLAMA_HOST`` / ``OLLAMA_MODELS``), then a ``.env`` file, then
+the YAML file named by ``config`` (:mod:`ollama_gateway.config`) feed :class:`Settings`;
+``create_app(settings)`` keeps it on ``app.state``. Nothing else reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import math
+import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ollama_gateway.config import read_config
 from ollama_gateway.core.hosts import parse_host
 from ollama_gateway.errors import BadRequest, clip
 from ollama_gateway.models.refs import ModelSpec, parse_model_spec, parse_ref
+from ollama_gateway.upstream_settings import UpstreamSettings, parse_pairs
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +134,16 @@ class Settings(BaseSettings):
         description="Default model: used when a request names none (MODEL_NAME also works). "
         "A store name, or a GGUF file (embedded) served as its stem plus :latest, or NAME=PATH.",
     )
-    backend: Literal["auto", "ollama", "embedded"] = Field(
+    backend: Literal["auto", "ollama", "embedded", "fleet"] = Field(
         "auto",
         description="Where tokens come from: an Ollama server, the embedded llama.cpp engine, "
-        "or auto (Ollama when one answers at the Ollama URL, embedded otherwise).",
+        "a fleet of upstreams, or auto (the fleet when upstreams are configured, else Ollama "
+        "when one answers at the Ollama URL, else embedded).",
+    )
+    config: Path | None = Field(
+        None,
+        description="YAML configuration file: upstreams, aliases, routing and any other setting "
+        "(flags and environment variables override it). See docs/fleet.md.",
     )
 
     # --- auth and HTTP -------------------------------------------------------------------
@@ -170,6 +187,58 @@ class Settings(BaseSettings):
     )
     request_timeout: float = Field(
         600.0, gt=0, description="Seconds a whole generation may take (504 or in-band error)."
+    )
+
+    # --- the fleet: many upstreams behind one endpoint (docs/fleet.md) -------------------
+    upstreams: Annotated[list[UpstreamSettings], NoDecode] = Field(
+        default_factory=list,
+        description="Upstreams of the fleet, each TYPE=URL (ollama, openai) or embedded; "
+        "the config file gives every field (credentials, weight, max in-flight, models, dns).",
+    )
+    aliases: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Client-facing model names served under an upstream's own name, each "
+        "NAME=UPSTREAM_NAME (e.g. deepseek-r1:1.5b=deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B).",
+    )
+    routing: Literal["least_in_flight", "round_robin"] = Field(
+        "least_in_flight",
+        description="How the fleet picks an upstream: warm first, then least in flight "
+        "relative to weight; or round_robin.",
+    )
+    session_affinity: bool = Field(
+        False,
+        description="Send requests that share a conversation's beginning to the same upstream "
+        "(KV-cache reuse) while it is healthy and not full.",
+    )
+    affinity_prefix_chars: int = Field(
+        2048, ge=16, le=1 << 20, description="Characters of a conversation's beginning hashed."
+    )
+    health_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between active health checks of each upstream."
+    )
+    discovery_interval: float = Field(
+        15.0,
+        gt=0,
+        le=86400,
+        description="Seconds between model discovery (and DNS re-resolution) of the upstreams.",
+    )
+    breaker_failures: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Consecutive failures (5xx) that eject an upstream; a refused connection "
+        "or a first-token timeout ejects at once.",
+    )
+    failover_attempts: int = Field(
+        2,
+        ge=0,
+        le=16,
+        description="Other upstreams tried when a generation fails before its first byte.",
+    )
+    fallback_models: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description="Opt-in: models tried when no upstream can serve a model, each "
+        "MODEL=OTHER[|OTHER...].",
     )
 
     # --- the embedded engine and the model store ----------------------------------------
@@ -339,6 +408,61 @@ class Settings(BaseSettings):
         except BadRequest as exc:
             raise ValueError(exc.message) from None
         return value
+
+    @field_validator("upstreams", mode="before")
+    @classmethod
+    def _parse_upstreams(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",") if text else []
+        return value
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _parse_aliases(cls, value: object) -> object:
+        return parse_pairs(value, "aliases")
+
+    @field_validator("fallback_models", mode="before")
+    @classmethod
+    def _parse_fallbacks(cls, value: object) -> object:
+        pairs = parse_pairs(value, "fallback_models")
+        if isinstance(pairs, dict):
+            return {
+                k: [m for m in v.split("|") if m] if isinstance(v, str) else v
+                for k, v in pairs.items()
+            }
+        return pairs
+
+    @model_validator(mode="after")
+    def _check_fleet(self) -> Settings:
+        names = [u.name for u in self.upstreams]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"upstream names must be unique: {', '.join(twice)} given twice")
+        if self.upstreams and self.backend in ("ollama", "embedded"):
+            raise ValueError(
+                f"backend {self.backend!r} serves one source: upstreams need backend fleet or auto"
+            )
+        if sum(u.type == "embedded" for u in self.upstreams) > 1:
+            raise ValueError("the embedded engine can be one upstream, not several")
+        return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_config_file(cls, data: Any, handler: Any) -> Any:
+        """Values from the ``config`` file where flags, environment and .env gave none."""
+        if not isinstance(data, dict) or not data.get("config"):
+            return handler(data)
+        known = set(cls.model_fields) - {"config"}
+        config = read_config(Path(data["config"]), known, os.environ)
+        from_file = set(config.values) - set(data)
+        try:
+            return handler({**config.values, **data})
+        except ValidationError as exc:
+            explained = config.explain(exc.errors(include_url=False), from_file)
+            if explained is None:
+                raise
+            raise explained from None
 
     @field_validator("ollama_url", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from ollama_gateway.backends.ollama.http import (
+from ollama_gateway.backends.upstream.http import (
     ConnectFailed,
     ConnectionDropped,
     ReadTimeout,
@@ -342,3 +342,37 @@ async def test_https_upstreams_are_verified_and_work(tmp_path):
             await _get(_client(url))
     finally:
         server.close()
+
+
+async def test_extra_headers_go_with_every_request_and_bad_ones_are_refused():
+    async def reply(request, reader, writer):
+        writer.write(_plain(b"{}"))
+        return True
+
+    async with Server(reply) as server:
+        client = _client(server.url, headers={"Authorization": "Bearer s3cret", "X-Team": "a"})
+        await _get(client)
+        resp = await client.request("GET", "v1/models", read_timeout=2, total_timeout=5)
+        await resp.read()
+        await client.close()
+    for request in server.requests:
+        lines = request.partition(b"\r\n\r\n")[0].split(b"\r\n")
+        assert b"Authorization: Bearer s3cret" in lines and b"X-Team: a" in lines
+    with pytest.raises(ValueError, match="X-Bad") as refused:
+        UpstreamClient(server.url, headers={"X-Bad": "a\r\nHost: evil"})
+    assert "evil" not in str(refused.value)  # a value (a credential) is never in a message
+    with pytest.raises(ValueError):
+        UpstreamClient(server.url, headers={"X-Bad\r\nHost": "a"})
+
+
+async def test_address_connects_elsewhere_and_keeps_the_host_header():
+    async def reply(request, reader, writer):
+        writer.write(_plain(b"{}"))
+        return True
+
+    async with Server(reply) as server:
+        port = server.url.rsplit(":", 1)[1]
+        client = _client(f"http://upstream.invalid:{port}", address="127.0.0.1")
+        await _get(client)
+        await client.close()
+    assert f"Host: upstream.invalid:{port}".encode() in server.requests[0].split(b"\r\n")

@@ -19,6 +19,10 @@ every request it receives. Behaviour is chosen by the model name a request asks 
   generation fails after it began
 - ``llava``: takes images; any other model answers 400 to a request with images
 - anything else: the reply ``Hello, world!`` in four tokens
+
+Per-instance behaviour (for fleets of several fakes): ``loaded`` names the models ``/api/ps``
+lists (default: the first of ``models``); ``token_delay`` waits that long before each streamed
+token; ``host`` is the loopback address to listen on (``127.0.0.2`` plays a second machine).
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class FakeOllama:
     record: bool = True
     held: int = 0
     ended: list[tuple[str, float]] = field(default_factory=list)  # (prompt, perf_counter) per end
+    loaded: list[str] | None = None  # what /api/ps lists (None: the first model)
+    token_delay: float = 0.0  # seconds before each streamed token
+    host: str = "127.0.0.1"
     blobs: dict[str, int] = field(default_factory=dict)  # digest -> size, uploaded
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -67,9 +74,9 @@ class FakeOllama:
         self._loop = asyncio.new_event_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+        sock.bind((self.host, port))
         self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}:{self.port}"
         ready = threading.Event()
 
         def run() -> None:
@@ -93,6 +100,8 @@ class FakeOllama:
         return self.url
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return  # stopped already (a test took it down)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
@@ -129,7 +138,8 @@ class FakeOllama:
         if route == ("GET", "/api/tags"):
             return _json({"models": [self._model_entry(m) for m in self.models]})
         if route == ("GET", "/api/ps"):
-            return _json({"models": [self._model_entry(self.models[0])]})
+            loaded = self.models[:1] if self.loaded is None else self.loaded
+            return _json({"models": [self._model_entry(m) for m in loaded]})
         if not isinstance(body, dict):
             return _json({"error": "missing request body"}, 400)
         model = body.get("model", "")
@@ -281,6 +291,8 @@ class FakeOllama:
                 pieces = []
                 await response.write(orjson.dumps(chunk) + b"\n")
             for i, (thinking, token) in enumerate(pieces):
+                if self.token_delay:
+                    await asyncio.sleep(self.token_delay)
                 chunk = self._chunk(chat, model, token, False, thinking)
                 await response.write(orjson.dumps(chunk) + b"\n")
                 if model == "drop" and i == 1:
@@ -387,11 +399,13 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-if __name__ == "__main__":  # python -m tests.support.fake_ollama PORT
+if __name__ == "__main__":  # python -m tests.support.fake_ollama PORT [TOKEN_DELAY]
     import sys
     import time
 
     server = FakeOllama(record=False)
+    if len(sys.argv) > 2:
+        server.token_delay = float(sys.argv[2])
     print(server.start(int(sys.argv[1]) if len(sys.argv) > 1 else 0), flush=True)
     while True:
         time.sleep(3600)

@@ -7,11 +7,12 @@
 
 - ``GET|HEAD /health``: liveness. The process answers; no auth, no backend call.
 - ``GET|HEAD /ready``: readiness. 200 ``{"status": "ready"}`` when the backend can serve the
-  default model (embedded: loaded; Ollama: the upstream answers), otherwise 503
-  ``{"status": "loading" | "upstream_unavailable" | "failed", "reason": ...}`` (``failed``: the
-  default model cannot be loaded; ``serve`` then stops). No auth. The backend's answer
-  is cached for :attr:`Readiness.ttl` seconds and concurrent probes share one check, so probes
-  cannot hammer Ollama.
+  default model (embedded: loaded; Ollama: the upstream answers; a fleet: an upstream is
+  healthy), otherwise 503 ``{"status": "loading" | "upstream_unavailable" | "failed",
+  "reason": ...}`` (``failed``: the default model cannot be loaded; ``serve`` then stops). A
+  fleet adds ``upstreams``: each one's name, type, breaker state and load. No auth. The
+  backend's answer is cached for :attr:`Readiness.ttl` seconds and concurrent probes share one
+  check, so probes cannot hammer Ollama.
 - ``GET /metrics``: Prometheus text format; behind the API key unless ``--metrics-public``.
 """
 
@@ -28,6 +29,7 @@ from ollama_gateway import __version__
 from ollama_gateway.api.bodies import JSONResponse
 from ollama_gateway.api.errors import error_responses
 from ollama_gateway.api.routes import Routes
+from ollama_gateway.backends.base import UPSTREAM_BACKENDS
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.deps import BackendDep, SettingsDep
 from ollama_gateway.observability.metrics import CONTENT_TYPE, Metrics
@@ -66,7 +68,7 @@ class Readiness:
         return self._result
 
     async def _ask(self, backend) -> tuple[bool, str, str]:
-        not_ready = "upstream_unavailable" if backend.name == "ollama" else "loading"
+        not_ready = "upstream_unavailable" if backend.name in UPSTREAM_BACKENDS else "loading"
         try:
             ready, reason = await asyncio.wait_for(backend.check_ready(), self.timeout)
         except asyncio.TimeoutError:
@@ -121,9 +123,13 @@ async def ready(request: Request) -> Response:
         return JSONResponse({"status": "failed", "reason": fatal}, status_code=503)
     backend = getattr(state, "backend", None)
     ok, status, reason = await state.readiness.check(backend)
+    body: dict[str, object] = {"status": status, "reason": reason}
     if ok:
-        return JSONResponse({"status": "ready", "backend": backend.name})
-    return JSONResponse({"status": status, "reason": reason}, status_code=503)
+        body = {"status": "ready", "backend": backend.name}
+    upstreams = getattr(backend, "upstream_states", None)  # a fleet: each upstream's state
+    if upstreams is not None:
+        body["upstreams"] = upstreams()
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 _METRICS = {

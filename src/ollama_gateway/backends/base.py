@@ -14,6 +14,10 @@ from ollama_gateway.core.types import (
     RunningModel,
 )
 
+# Backends whose tokens come from upstream servers over HTTP: their failures are counted as
+# upstream errors, and an unready one is "upstream_unavailable" rather than "loading".
+UPSTREAM_BACKENDS = frozenset({"ollama", "openai", "fleet"})
+
 
 @runtime_checkable
 class Backend(Protocol):

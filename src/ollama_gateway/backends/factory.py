@@ -40,9 +40,12 @@ def _embedded(settings: Settings) -> Backend:
 
 
 async def choose_backend(settings: Settings) -> str:
-    """``ollama`` or ``embedded``: ``auto`` is Ollama when one answers, embedded otherwise."""
+    """``ollama``, ``embedded`` or ``fleet``: ``auto`` is the fleet when upstreams are
+    configured, else Ollama when one answers, else embedded."""
     if settings.backend != "auto":
         return settings.backend
+    if settings.upstreams:
+        return "fleet"
     found, why = await ollama_answers(settings.ollama_url)
     chosen = "ollama" if found else "embedded"
     log.info("backend: %s (%s)", chosen, why)
@@ -50,6 +53,11 @@ async def choose_backend(settings: Settings) -> str:
 
 
 async def build_backend(settings: Settings) -> Backend:
-    if await choose_backend(settings) == "ollama":
+    chosen = await choose_backend(settings)
+    if chosen == "ollama":
         return OllamaBackend(settings)
+    if chosen == "fleet":
+        from ollama_gateway.backends.router.backend import RouterBackend
+
+        return RouterBackend(settings, embedded=_embedded)
     return _embedded(settings)

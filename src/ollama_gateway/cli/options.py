@@ -16,7 +16,13 @@ import click
 from ollama_gateway.settings import Settings
 
 # Settings whose flag reads better in the singular (given once per value).
-SINGULAR = {"api_keys": "--api-key", "cors_origins": "--cors-origin"}
+SINGULAR = {
+    "api_keys": "--api-key",
+    "cors_origins": "--cors-origin",
+    "upstreams": "--upstream",
+    "aliases": "--alias",
+    "fallback_models": "--fallback",
+}
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -49,7 +55,7 @@ def settings_options(exclude: tuple[str, ...] = ()) -> Callable:
                 else:
                     decls = f"{flag}/--no-{flag[2:]}"
                     option = click.option(decls, name, default=None, help=help_text)
-            elif get_origin(kind) is list:
+            elif get_origin(kind) in (list, dict):  # given once per item (NAME=VALUE for dicts)
                 option = click.option(flag, name, multiple=True, default=None, help=help_text)
             elif get_origin(kind) is Literal:
                 choice = click.Choice([str(a) for a in get_args(kind)])
@@ -87,7 +93,7 @@ def settings_table() -> str:
     rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        shown = "" if default in (None, [], "") else f"`{default}`"
+        shown = "" if default in (None, [], {}, "") else f"`{default}`"
         envs = ", ".join(f"`{e}`" for e in env_names(name))
         rows.append(f"| `{flag_name(name)}` | {envs} | {shown} | {field.description} |")
     return "\n".join(rows)

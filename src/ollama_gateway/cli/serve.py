@@ -8,12 +8,14 @@ When the grace period ends, streams still running get an in-band error and end, 
 still waiting answer 503 (:mod:`ollama_gateway.http.shutdown`). A default model that cannot be
 loaded stops the server: it exits 1 with the reason.
 
-``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for the Ollama backend
-only: each worker has its own scheduler and rate-limit buckets, so ``parallel``, ``max_queue`` and
-the per-key limits apply per worker (N times them in total) unless ``--redis-url`` shares them.
-Workers get the keys as SHA-256
-digests, never in plaintext: the settings they are handed hold none, and the plaintext key
-variables (``API_KEY``, ``OLLAMA_GATEWAY_API_KEYS``) are removed from the environment they inherit.
+``--workers N`` runs N processes (uvicorn's supervisor) sharing the port, for upstreams only (the
+Ollama backend or a fleet without the embedded engine): each worker has its own scheduler,
+rate-limit buckets and upstream in-flight counts, so ``parallel``, ``max_queue``, upstreams'
+``max_in_flight`` and the per-key limits apply per worker (N times them in total) unless
+``--redis-url`` shares the key limits. Workers get the keys as SHA-256 digests, never in
+plaintext: the settings they are handed hold none, and the plaintext key variables (``API_KEY``,
+``OLLAMA_GATEWAY_API_KEYS``) are removed from the environment they inherit. Upstreams'
+credentials are handed to them as they must be sent.
 
 ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from ``--trusted-proxies``
 (uvicorn's own default, 127.0.0.1, is not used): otherwise any client could pick the address that
@@ -38,10 +40,13 @@ def load_settings(flags: dict[str, Any]):
     """Settings from flags over environment; a bad value is a usage error (exit 2)."""
     from pydantic import ValidationError
 
+    from ollama_gateway.config import ConfigError
     from ollama_gateway.settings import Settings
 
     try:
         return Settings(**given(flags))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -90,6 +95,11 @@ def _settings_for_workers(settings) -> str:
     for name in ("database_url", "redis_url"):  # connection URLs, not API keys
         secret = getattr(settings, name)
         data[name] = secret.get_secret_value() if secret is not None else None
+    data["config"] = None  # already read: the workers get its values, not the file again
+    for upstream, dumped in zip(settings.upstreams, data["upstreams"], strict=True):
+        dumped["headers"] = {k: v.get_secret_value() for k, v in upstream.headers.items()}
+        key = upstream.api_key
+        dumped["api_key"] = key.get_secret_value() if key is not None else None
     return orjson.dumps(data).decode()
 
 
@@ -137,10 +147,13 @@ def serve(workers: int, **flags: Any) -> None:
     except (InsecureConfiguration, KeyFileError) as exc:
         raise click.UsageError(str(exc)) from None
     settings = asyncio.run(_prepare(settings))
-    if workers > 1 and settings.backend != "ollama":
+    embedded = settings.backend == "embedded" or any(
+        u.type == "embedded" for u in settings.upstreams
+    )
+    if workers > 1 and embedded:
         raise click.UsageError(
-            "--workers > 1 needs the Ollama backend: each worker would load its own copy of an "
-            "embedded model"
+            "--workers > 1 needs upstreams (Ollama, OpenAI-compatible): each worker would load "
+            "its own copy of an embedded model"
         )
     if workers > 1 and settings.redis_url is None:
         logging.getLogger("ollama_gateway").warning(

@@ -19,6 +19,7 @@ from ollama_gateway.errors import (
     RateLimited,
     ServiceUnavailable,
     UpstreamBadResponse,
+    UpstreamServerError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -47,7 +48,8 @@ def upstream_kind(exc: BaseException) -> str | None:
         return "bad_response"
     if type(exc) is ServiceUnavailable:  # Ollama's own 503 (its queue is full)
         return "busy"
-    if type(exc) is GatewayError:  # Ollama's 5xx, or an error line in its stream
+    if type(exc) is GatewayError or isinstance(exc, UpstreamServerError):
+        # Ollama's 5xx, or an error line in its stream
         return "error"
     return None
 

@@ -26,7 +26,7 @@ from contextlib import aclosing
 from typing import Any
 
 from ollama_gateway.accounts.policy import enforce_generation
-from ollama_gateway.backends.base import Backend
+from ollama_gateway.backends.base import UPSTREAM_BACKENDS, Backend
 from ollama_gateway.core.limits import check_embedding, check_generation
 from ollama_gateway.core.observer import GenerationObserver, request_state
 from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
@@ -167,7 +167,7 @@ class GenerationService:
         observer = GenerationObserver(
             self.metrics,
             request,
-            self.backend.name == "ollama",
+            self.backend.name in UPSTREAM_BACKENDS,
             self.settings.log_prompts,
             count_loads=not hasattr(self.backend, "bind_metrics"),  # it reports its own loads
         )

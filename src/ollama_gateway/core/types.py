@@ -122,7 +122,7 @@ class ModelInfo:
 
 @dataclass(slots=True)
 class RunningModel:
-    """A loaded model as ``/api/ps`` lists it."""
+    """A loaded model as ``/api/ps`` lists it (``upstream``: where, in a fleet)."""
 
     name: str
     size: int = 0
@@ -131,3 +131,4 @@ class RunningModel:
     size_vram: int = 0
     context_length: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    upstream: str = ""

@@ -225,6 +225,7 @@ class ModelBody(WireBody):
     verbose: bool = False
     insecure: bool = False
     stream: bool | None = None
+    upstream: str | None = Field(None, max_length=200)  # a fleet's upstream (pull, delete)
 
     def model_name(self) -> str:
         chosen = (self.model or self.name).strip()
@@ -242,3 +243,5 @@ class CopyBody(WireBody):
     def names(self) -> tuple[str, str]:
         """``(source, destination)``, both checked to be model names."""
         return check_model_name(self.source), check_model_name(self.destination)
+
+    upstream: str | None = Field(None, max_length=200)  # a fleet's upstream

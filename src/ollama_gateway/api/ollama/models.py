@@ -24,7 +24,7 @@ from ollama_gateway.api.streaming import (
     until_disconnect,
 )
 from ollama_gateway.core.types import ModelInfo, RunningModel
-from ollama_gateway.errors import UpstreamBadResponse
+from ollama_gateway.errors import BadRequest, UpstreamBadResponse
 from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
 from ollama_gateway.models.registry_guard import check_pull
 from ollama_gateway.schemas.ollama import (
@@ -88,6 +88,8 @@ def running_json(model: RunningModel) -> dict[str, Any]:
     out["size_vram"] = model.size_vram
     if model.context_length:
         out["context_length"] = model.context_length
+    if model.upstream:
+        out["upstream"] = model.upstream  # the fleet's upstream; clients ignore unknown fields
     return out
 
 
@@ -126,12 +128,22 @@ _PULL = _ok(
 )
 
 
+def _on_upstream(backend: Any, upstream: str | None) -> dict[str, Any]:
+    """``upstream=NAME`` for a fleet's pull, delete and copy (a 400 without a fleet)."""
+    if upstream is None:
+        return {}
+    if not getattr(backend, "targets_upstreams", False):
+        raise BadRequest("this gateway has no upstreams to choose from")
+    return {"upstream": upstream}
+
+
 @routes.post("/api/pull", responses=_PULL)
 async def pull(
     request: Request, body: ModelBody, backend: BackendDep, settings: SettingsDep
 ) -> Response:
+    target = _on_upstream(backend, body.upstream)
     await check_pull(body.model_name(), body.insecure, settings)  # no SSRF through a pull
-    events = backend.pull(body.model_name(), insecure=body.insecure)
+    events = backend.pull(body.model_name(), insecure=body.insecure, **target)
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
     first, rest = await until_disconnect(request, start_stream(events))
@@ -153,13 +165,13 @@ async def _last_event(events) -> dict[str, Any]:
 
 @routes.delete("/api/delete", response_class=Response, responses=_EMPTY)
 async def delete(body: ModelBody, backend: BackendDep) -> Response:
-    await backend.delete(body.model_name())
+    await backend.delete(body.model_name(), **_on_upstream(backend, body.upstream))
     return Response(status_code=200)
 
 
 @routes.post("/api/copy", response_class=Response, responses=_EMPTY)
 async def copy(body: CopyBody, backend: BackendDep) -> Response:
-    await backend.copy(*body.names())
+    await backend.copy(*body.names(), **_on_upstream(backend, body.upstream))
     return Response(status_code=200)
 
 

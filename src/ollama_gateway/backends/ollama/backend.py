@@ -9,20 +9,14 @@ Ollama stop generating.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 
 from ollama_gateway.backends.ollama import creating
-from ollama_gateway.backends.ollama.http import (
-    ConnectFailed,
-    ConnectionDropped,
-    ReadTimeout,
-    Response,
-    UpstreamClient,
-    UpstreamHTTPError,
-)
+from ollama_gateway.backends.upstream.exchange import Exchange
+from ollama_gateway.backends.upstream.http import UpstreamClient
 from ollama_gateway.core.types import (
     Chunk,
     EmbedRequest,
@@ -34,21 +28,14 @@ from ollama_gateway.core.types import (
     Stats,
 )
 from ollama_gateway.errors import (
-    BadRequest,
     GatewayError,
-    ModelNotFound,
-    RateLimited,
-    ServiceUnavailable,
     UpstreamBadResponse,
-    UpstreamTimeout,
-    UpstreamUnavailable,
 )
 from ollama_gateway.models.create import CreateSpec
 from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_MAX_LINE = 64 << 20  # a single NDJSON line larger than this is not a reply we can use
 _STAT_FIELDS = Stats.__slots__
 
 
@@ -97,128 +84,55 @@ def request_body(request: GenerationRequest) -> dict[str, Any]:
 
 
 class OllamaBackend:
-    """Generations and models from an Ollama server."""
+    """Generations and models from an Ollama server.
+
+    ``url`` (default: the settings' Ollama URL), ``headers`` and ``address`` are given when the
+    server is one upstream of a fleet.
+    """
 
     name = "ollama"
     splits_thinking = True  # Ollama fills `thinking` itself when asked with `think`
 
-    def __init__(self, settings: Settings) -> None:
-        self.base_url = settings.ollama_url
-        self._connect_timeout = settings.connect_timeout
-        self._first_token_timeout = settings.first_token_timeout
-        self._total_timeout = settings.request_timeout
-        self._client: UpstreamClient | None = None
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        address: str | None = None,
+    ) -> None:
+        self.base_url = url or settings.ollama_url
+        self.upstream = Exchange(
+            self.base_url,
+            "Ollama",
+            connect_timeout=settings.connect_timeout,
+            first_token_timeout=settings.first_token_timeout,
+            total_timeout=settings.request_timeout,
+            headers=headers,
+            address=address,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._client is None:
-            self._client = UpstreamClient(
-                self.base_url, limit=256, connect_timeout=self._connect_timeout
-            )
+        await self.upstream.start()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self.upstream.close()
 
     @property
     def client(self) -> UpstreamClient:
-        if self._client is None:
-            raise RuntimeError("OllamaBackend.start() was not awaited")
-        return self._client
-
-    # -- error mapping ----------------------------------------------------------------------
-    def _unreachable(self, exc: BaseException) -> GatewayError:
-        reason = str(exc) or type(exc).__name__
-        return UpstreamUnavailable(
-            f"cannot reach Ollama at {self.base_url}: {reason}", retry_after=5
-        )
-
-    async def _raise_for_status(self, resp: Response, model: str | None) -> None:
-        if resp.status < 400:
-            return
-        try:
-            raw = (await resp.read())[:65536]
-        except UpstreamHTTPError:
-            raw = b""
-        try:
-            message = str(orjson.loads(raw).get("error") or "")
-        except (orjson.JSONDecodeError, AttributeError):
-            message = raw.decode("utf-8", "replace").strip()[:500]
-        message = message or f"Ollama answered {resp.status}"
-        if resp.status == 404:
-            raise ModelNotFound(model or "", message)
-        if resp.status == 400:
-            raise BadRequest(message)
-        if resp.status == 429:
-            raise RateLimited(message, retry_after=_retry_after(resp, 1.0))
-        if resp.status == 503:
-            raise ServiceUnavailable(message, retry_after=_retry_after(resp, 1.0))
-        if resp.status >= 500:
-            raise GatewayError(message)
-        raise UpstreamBadResponse(f"Ollama answered {resp.status}: {message}")
-
-    async def _send(
-        self, method: str, path: str, body: Any, model: str | None, read_timeout: float
-    ) -> Response:
-        data = orjson.dumps(body) if body is not None else None
-        try:
-            resp = await self.client.request(
-                method, path, data, read_timeout=read_timeout, total_timeout=self._total_timeout
-            )
-        except ConnectFailed as exc:
-            raise self._unreachable(exc) from None
-        except ReadTimeout:
-            raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from None
-        except ConnectionDropped as exc:
-            raise UpstreamBadResponse(f"Ollama closed the connection: {exc}") from None
-        try:
-            await self._raise_for_status(resp, model)
-        except BaseException:
-            resp.close()
-            raise
-        return resp
+        return self.upstream.client
 
     async def _json(
         self, method: str, path: str, body: Any = None, model: str | None = None
     ) -> Any:
-        resp = await self._send(method, path, body, model, self._total_timeout)
-        try:
-            async with resp:
-                raw = await resp.read()
-        except ReadTimeout:
-            raise UpstreamTimeout(f"Ollama at {self.base_url} did not answer in time") from None
-        except UpstreamHTTPError as exc:
-            raise UpstreamBadResponse(f"Ollama closed the connection: {exc}") from None
-        if not raw:
-            return None
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamBadResponse("malformed reply from Ollama (not JSON)") from None
+        return await self.upstream.json(method, path, body, model)
 
-    async def _lines(
+    def _lines(
         self, path: str, body: dict[str, Any], model: str | None
     ) -> AsyncIterator[dict[str, Any]]:
         """The JSON objects of a streamed NDJSON reply."""
-        resp = await self._send("POST", path, body, model, self._first_token_timeout)
-        try:
-            async with resp:
-                buffer = b""
-                async for piece in resp:
-                    buffer += piece
-                    if len(buffer) > _MAX_LINE:
-                        raise UpstreamBadResponse("malformed reply from Ollama (line too long)")
-                    *lines, buffer = buffer.split(b"\n")
-                    for line in lines:
-                        if line.strip():
-                            yield _decode_line(line)
-                if buffer.strip():
-                    yield _decode_line(buffer)
-        except ReadTimeout:
-            raise UpstreamTimeout(f"Ollama at {self.base_url} stopped answering") from None
-        except UpstreamHTTPError:
-            raise UpstreamBadResponse("Ollama closed the connection mid-stream") from None
+        return self.upstream.lines(path, body, model, _decode_line)
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
@@ -332,20 +246,7 @@ class OllamaBackend:
         return str((data or {}).get("version", ""))
 
     async def check_ready(self) -> tuple[bool, str]:
-        timeout = min(2.0, self._total_timeout)
-        try:
-            resp = await self.client.request(
-                "GET", "api/version", read_timeout=timeout, total_timeout=timeout
-            )
-            async with resp:
-                await resp.read()
-        except ConnectFailed as exc:
-            return False, str(self._unreachable(exc))
-        except UpstreamHTTPError as exc:
-            return False, f"cannot reach Ollama at {self.base_url}: {exc}"
-        if resp.status == 200:
-            return True, ""
-        return False, f"Ollama answered {resp.status}"
+        return await self.upstream.probe("api/version")
 
 
 def _decode_line(line: bytes) -> dict[str, Any]:
@@ -364,13 +265,6 @@ def _models(data: Any) -> list[dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
         raise UpstreamBadResponse("malformed model list from Ollama")
     return [m for m in data.get("models") or [] if isinstance(m, dict)]
-
-
-def _retry_after(resp: Response, default: float) -> float:
-    try:
-        return float(resp.headers.get("Retry-After", default))
-    except ValueError:
-        return default
 
 
 def _generate_chunk(data: dict[str, Any], model: str) -> Chunk:

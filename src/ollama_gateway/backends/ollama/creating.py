@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ollama_gateway.backends.ollama.http import ConnectFailed, ReadTimeout, UpstreamHTTPError
+from ollama_gateway.backends.upstream.http import ConnectFailed, ReadTimeout, UpstreamHTTPError
 from ollama_gateway.errors import (
     BadRequest,
     GatewayError,
@@ -57,7 +57,7 @@ async def has_blob(backend: OllamaBackend, digest: str) -> bool:
             "HEAD", f"api/blobs/{digest}", read_timeout=30, total_timeout=30
         )
     except ConnectFailed as exc:
-        raise backend._unreachable(exc) from None
+        raise backend.upstream.unreachable(exc) from None
     except UpstreamHTTPError as exc:
         raise UpstreamBadResponse(f"Ollama did not answer HEAD /api/blobs: {exc}") from None
     resp.close()  # a HEAD reply has no body to wait for
@@ -82,7 +82,7 @@ async def upload_blob(
 ) -> bool:
     if await has_blob(backend, digest):
         return False
-    timeout = backend._total_timeout
+    timeout = backend.upstream.total_timeout
     try:
         resp = await backend.client.send_stream(
             "POST",
@@ -93,13 +93,13 @@ async def upload_blob(
             total_timeout=timeout,
         )
     except ConnectFailed as exc:
-        raise backend._unreachable(exc) from None
+        raise backend.upstream.unreachable(exc) from None
     except ReadTimeout:
         raise UpstreamTimeout("Ollama did not take the blob in time") from None
     except UpstreamHTTPError as exc:
         raise UpstreamBadResponse(f"Ollama closed the connection: {exc}") from None
     try:
-        await backend._raise_for_status(resp, None)
+        await backend.upstream.raise_for_status(resp, None)
         async with resp:
             await resp.read()
     finally:

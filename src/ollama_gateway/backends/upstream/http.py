@@ -1,4 +1,8 @@
-"""A lean keep-alive HTTP/1.1 client for the Ollama upstream: asyncio protocols + httptools.
+"""A lean keep-alive HTTP/1.1 client for upstream LLM servers: asyncio protocols + httptools.
+
+The one client for every upstream the gateway generates from (Ollama, OpenAI-compatible servers):
+generations, probes, model discovery and pass-through pulls. It was chosen by measurement over
+aiohttp and httpx (client CPU per request, same run; see ``bench/README.md``).
 
 One :class:`UpstreamClient` per base URL keeps a bounded pool of idle keep-alive connections.
 A request is written in one ``transport.write`` (head and body); the reply is parsed by
@@ -15,6 +19,11 @@ reply is retried once on a fresh connection (the server had closed it while idle
 A response that is closed before its body was read to the end closes its connection (for a
 stream, that tells Ollama to stop generating); only complete keep-alive exchanges go back to the
 pool.
+
+Per-upstream ``headers`` (credentials such as ``Authorization: Bearer ...``) are rendered once
+into every request's head; they are never logged or put in an error message. ``address``
+connects somewhere else than the URL's host (one address a DNS name resolved to) while the
+``Host`` header and TLS server name stay the URL's.
 """
 
 from __future__ import annotations
@@ -23,13 +32,23 @@ import asyncio
 import collections
 import ssl as ssl_module
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
 import httptools
 
 _HIGH_WATER = 256 << 10  # stop reading the socket when this much body waits for the consumer
 _LOW_WATER = 64 << 10
+
+
+def _header_lines(headers: Mapping[str, str] | None) -> str:
+    """``Name: value\\r\\n`` lines; a name or value that could split the head is refused."""
+    lines = []
+    for name, value in (headers or {}).items():
+        if not name or any(c in name for c in ":\r\n ") or any(c in value for c in "\r\n\0"):
+            raise ValueError(f"header {name!r} has a character that is not allowed")
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines)
 
 
 class UpstreamHTTPError(Exception):
@@ -286,7 +305,9 @@ class UpstreamClient:
 
     ``limit`` bounds the connections in use at once (a request beyond it waits, within its
     total timeout); ``max_idle`` the keep-alive connections kept for reuse, each for at most
-    ``idle_expiry`` seconds; ``ssl`` replaces the default (verifying) context for ``https://``.
+    ``idle_expiry`` seconds; ``ssl`` replaces the default (verifying) context for ``https://``;
+    ``headers`` are sent with every request; ``address`` is where to connect (default: the
+    URL's host).
     """
 
     def __init__(
@@ -298,11 +319,14 @@ class UpstreamClient:
         idle_expiry: float = 15.0,
         connect_timeout: float = 5.0,
         ssl: ssl_module.SSLContext | None = None,
+        headers: Mapping[str, str] | None = None,
+        address: str | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = parts.hostname
+        self.address = address or parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self._ssl = None
         if parts.scheme == "https":  # certificates verified, as by default in aiohttp
@@ -311,7 +335,9 @@ class UpstreamClient:
         if parts.port is not None:
             host_header += f":{parts.port}"
         self._prefix = parts.path.rstrip("/")
-        self._host_line = f"Host: {host_header}\r\nUser-Agent: ollama-gateway\r\n"
+        self._host_line = (
+            f"Host: {host_header}\r\nUser-Agent: ollama-gateway\r\n{_header_lines(headers)}"
+        )
         self.connect_timeout = connect_timeout
         self._idle: list[_Connection] = []
         self._max_idle = max_idle
@@ -456,7 +482,11 @@ class UpstreamClient:
         try:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Connection(loop), self.host, self.port, ssl=self._ssl
+                    lambda: _Connection(loop),
+                    self.address,
+                    self.port,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl is not None else None,
                 ),
                 timeout,
             )

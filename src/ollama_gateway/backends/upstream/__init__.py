@@ -1,0 +1,1 @@
+"""What every upstream LLM server backend shares: the lean HTTP client (``http``)."""
