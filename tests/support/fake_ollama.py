@@ -269,6 +269,8 @@ class FakeOllama:
             )
             if call:
                 final["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
+            if body.get("logprobs"):
+                final["logprobs"] = [_logprob(t, body) for _, t in pieces]
             return _json(final)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
@@ -294,6 +296,8 @@ class FakeOllama:
                 if self.token_delay:
                     await asyncio.sleep(self.token_delay)
                 chunk = self._chunk(chat, model, token, False, thinking)
+                if body.get("logprobs"):
+                    chunk["logprobs"] = [_logprob(token, body)]
                 await response.write(orjson.dumps(chunk) + b"\n")
                 if model == "drop" and i == 1:
                     request.transport.close()
@@ -381,6 +385,18 @@ class FakeOllama:
                 self.models.append(body["model"])
         await response.write_eof()
         return response
+
+
+def _logprob(token: str, body: dict) -> dict[str, Any]:
+    """Ollama's logprob entry for a scripted token: -0.5, and top_logprobs alternatives."""
+    entry: dict[str, Any] = {"token": token, "logprob": -0.5, "bytes": list(token.encode())}
+    top = body.get("top_logprobs") or 0
+    if top:
+        entry["top_logprobs"] = [
+            {"token": token, "logprob": -0.5, "bytes": list(token.encode())},
+            *({"token": f"alt{i}", "logprob": -1.0 - i} for i in range(top - 1)),
+        ]
+    return entry
 
 
 def _has_images(body: dict) -> bool:

@@ -185,6 +185,8 @@ class EmbeddedBackend:
             max_predict=self.settings.max_predict,
             format=request.format,
         )
+        if request.logprobs:
+            options.sampling.logprobs = request.top_logprobs
         loaded, load_ns = await self.manager.acquire(resolved)
         keep_alive = request.keep_alive
         try:

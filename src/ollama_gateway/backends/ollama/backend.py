@@ -80,6 +80,10 @@ def request_body(request: GenerationRequest) -> dict[str, Any]:
         body["keep_alive"] = request.keep_alive
     if request.think is not None:
         body["think"] = request.think
+    if request.logprobs:
+        body["logprobs"] = True
+        if request.top_logprobs:
+            body["top_logprobs"] = request.top_logprobs
     return body
 
 
@@ -280,7 +284,18 @@ def _generate_chunk(data: dict[str, Any], model: str) -> Chunk:
         stats=_stats(data) if done else None,
         context=data.get("context") if done else None,
         model=data.get("model") or model,
+        logprobs=_logprobs(data),
     )
+
+
+def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Ollama's ``logprobs`` of a reply line, as they are (a list of objects), or None."""
+    found = data.get("logprobs")
+    if found is None:
+        return None
+    if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
+        raise UpstreamBadResponse("malformed reply from Ollama (logprobs is not a list)")
+    return found
 
 
 def _chat_chunk(data: dict[str, Any], model: str) -> Chunk:
@@ -296,4 +311,5 @@ def _chat_chunk(data: dict[str, Any], model: str) -> Chunk:
         done_reason=data.get("done_reason") if done else None,
         stats=_stats(data) if done else None,
         model=data.get("model") or model,
+        logprobs=_logprobs(data),
     )
