@@ -257,3 +257,33 @@ def test_hostile_create_requests(client, gateway, tiny_gguf):
     status, message = _error(lambda: user.create("x", files={"m.gguf": digest}))
     assert status == 403 and "may not use POST /api/create" in message
     client.delete("mine-q4")
+
+
+SMOLLM2_TEMPLATE = (
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end -}}"
+    "<|im_start|>assistant\n"
+)
+
+
+def test_a_template_put_on_the_packaged_real_model(client):
+    """``from`` a packaged model not yet in the store imports it (no download), then the new
+    model answers with the real weights through the template given here."""
+    done = client.create(
+        model="smollm2-chatml",
+        from_="smollm2:135m",
+        template=SMOLLM2_TEMPLATE,
+        parameters={"stop": ["<|im_end|>"], "temperature": 0},
+    )
+    assert done.status == "success"
+    shown = client.show("smollm2-chatml")
+    assert shown.template == SMOLLM2_TEMPLATE and shown.details.family == "llama"
+    answer = client.chat(
+        "smollm2-chatml",
+        [{"role": "user", "content": "What is the capital of France?"}],
+        options={"num_predict": 16},
+    )
+    assert "Paris" in answer.message.content
+    base = {m.model for m in client.list().models}
+    assert {"smollm2:135m", "smollm2-chatml:latest"} <= base
+    client.delete("smollm2-chatml")
+    assert client.show("smollm2:135m").template != SMOLLM2_TEMPLATE  # the base is unchanged
