@@ -32,13 +32,15 @@ def token_logprobs(
     """``{"token", "logprob", "bytes", "top_logprobs": [...]}`` for ``token`` sampled from one
     row of ``logits``; ``top_logprobs`` (only when ``top`` > 0, as Ollama writes it) holds the
     ``top`` most likely, best first."""
-    row = logits.astype(np.float64)
+    row = logits
     peak = float(row.max())
-    log_total = peak + float(np.log(np.exp(row - peak).sum()))
+    # exp in float32 (the logits' own precision), summed in float64
+    log_total = peak + float(np.log(np.exp(row - np.float32(peak)).sum(dtype=np.float64)))
     entry = _entry(token, float(row[token]) - log_total, piece)
     count = min(top, MAX_TOP_LOGPROBS, row.size)
     if count > 0:
-        best = np.argpartition(-row, count - 1)[:count]
-        best = best[np.lexsort((best, -row[best]))]  # by logit, then by id: deterministic
+        cut = row[np.argpartition(row, row.size - count)[row.size - count :]].min()
+        best = np.flatnonzero(row >= cut)  # ties at the cut included, then
+        best = best[np.lexsort((best, -row[best]))][:count]  # by logit, then by id
         entry["top_logprobs"] = [_entry(int(i), float(row[i]) - log_total, piece) for i in best]
     return entry
