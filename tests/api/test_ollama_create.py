@@ -112,6 +112,7 @@ def test_upload_create_show_generate_copy_delete(client, gateway, store, tiny_gg
             template=TEMPLATE,
             system="Be brief.",
             parameters={"temperature": 0, "num_predict": 3, "stop": ["<|end|>"]},
+            messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
             license="MIT",
             stream=True,
         )
@@ -119,7 +120,7 @@ def test_upload_create_show_generate_copy_delete(client, gateway, store, tiny_gg
     assert statuses[0] == "parsing GGUF"
     assert f"using existing layer {digest}" in statuses
     created = [s for s in statuses if s.startswith("creating new layer sha256:")]
-    assert len(created) == 4  # template, system, params, license
+    assert len(created) == 5  # template, system, params, messages, license
     assert statuses[-2:] == ["writing manifest", "success"]
 
     assert "mine:1b" in [m.model for m in client.list().models]
@@ -130,6 +131,7 @@ def test_upload_create_show_generate_copy_delete(client, gateway, store, tiny_gg
     assert params == {"temperature": "0", "num_predict": "3", "stop": '"<|end|>"'}
     assert f'TEMPLATE """{TEMPLATE}"""' in shown.modelfile
     assert "PARAMETER num_predict" in shown.modelfile
+    assert 'MESSAGE user """hi"""\nMESSAGE assistant """yo"""' in shown.modelfile
 
     answer = client.generate("mine:1b", "hello world")
     assert answer.done and 1 <= answer.eval_count <= 3  # num_predict 3 from the model's params

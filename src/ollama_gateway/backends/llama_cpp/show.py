@@ -56,6 +56,9 @@ def _modelfile(resolved: ResolvedModel, template: str | None) -> str:
     params = format_parameters(resolved.params)
     if params:
         lines += [f"PARAMETER {line}" for line in params.splitlines()]
+    for message in resolved.messages:
+        if isinstance(message, dict):
+            lines.append(f'MESSAGE {message.get("role", "")} """{message.get("content", "")}"""')
     if resolved.license:
         lines.append(f'LICENSE """{resolved.license}"""')
     return "\n".join(lines) + "\n"
