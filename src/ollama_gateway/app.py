@@ -19,13 +19,14 @@ from starlette.responses import Response
 from ollama_gateway import __version__
 from ollama_gateway.accounts.policy import public_message
 from ollama_gateway.accounts.service import Accounts
-from ollama_gateway.api import admin, docs, health, ollama, openai
+from ollama_gateway.api import admin, docs, health, ollama, openai, status
 from ollama_gateway.api import openapi as openapi_schema
 from ollama_gateway.api.bodies import describe_validation_errors, request_id
 from ollama_gateway.api.errors import error_body, error_responses, family_of
 from ollama_gateway.api.health import Readiness
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
+from ollama_gateway.console import CONSOLE_PATH, mount_console
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.access import ObservabilityMiddleware
@@ -201,12 +202,15 @@ def create_app(
         ollama.models.routes,
         ollama.create.routes,
         health.routes,
+        status.routes,
     ):
         routes.register(app.router)
     app.include_router(admin.router, responses=error_responses("plain", 400, 401, 403, 404, 500))
     docs.install(app)
     public = public_paths(settings)
     openapi_schema.install(app, PUBLIC | {("GET", p) for p in public})
+    if settings.console:
+        mount_console(app)
 
     # Outermost last: CORS must answer preflights before the key check runs.
     app.add_middleware(
@@ -216,6 +220,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_blob_bytes=settings.max_blob_bytes,
         public_paths=public,
+        public_prefixes=(CONSOLE_PATH,) if settings.console else (),
     )
     if settings.cors_origins:
         app.add_middleware(

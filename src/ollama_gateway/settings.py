@@ -347,6 +347,12 @@ class Settings(BaseSettings):
     )
     log_prompts: bool = Field(False, description="Log prompts and outputs (off by default).")
 
+    # --- the web console ----------------------------------------------------------------
+    console: bool = Field(
+        True,
+        description="Serve the web console at /ui/ (its files need no key; it signs in with one).",
+    )
+
     # --- validators ---------------------------------------------------------------------
     @field_validator("api_keys", mode="before")
     @classmethod

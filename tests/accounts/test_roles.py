@@ -78,6 +78,8 @@ ROUTES = [
     ("POST", "/api/copy", {"source": "llama2:latest", "destination": "llama2-copy"}),
     ("DELETE", "/api/delete", {"model": "llama2-copy"}),
     ("GET", "/metrics", None),
+    ("GET", "/status", None),
+    ("GET", "/ui/", None),
     ("GET", "/admin/keys", None),
     ("GET", "/admin/usage", None),
     ("GET", "/admin/audit", None),

@@ -65,12 +65,6 @@ def test_same_tokens_as_llama_server(replies, index):
     assert ours["usage"]["prompt_tokens"] == theirs["usage"]["prompt_tokens"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine does not count the end-of-generation token it sampled in eval_count / "
-    "completion_tokens; llama-server and Ollama (numPredicted++ before its EOG check) do. "
-    "Engine lane: remove this mark with the fix.",
-)
 def test_completion_tokens_count_the_end_of_generation_token(replies):
     for ours, theirs in replies:
         assert ours["usage"]["completion_tokens"] == theirs["usage"]["completion_tokens"]

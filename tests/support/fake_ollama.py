@@ -18,6 +18,7 @@ every request it receives. Behaviour is chosen by the model name a request asks 
 - ``midfail``: streams two chunks, then an in-band ``{"error": ...}`` line, as Ollama does when
   generation fails after it began
 - ``llava``: takes images; any other model answers 400 to a request with images
+- ``echo``: replies with the request's last user message (or prompt), eight characters a chunk
 - anything else: the reply ``Hello, world!`` in four tokens
 
 Per-instance behaviour (for fleets of several fakes): ``loaded`` names the models ``/api/ps``
@@ -218,6 +219,9 @@ class FakeOllama:
     def _pieces(self, body: dict) -> list[tuple[str, str]]:
         """(thinking, text) per streamed chunk, as Ollama would send them for this request."""
         model = body.get("model", "")
+        if model == "echo":
+            text = _last_user_text(body)
+            return [("", text[i : i + 8]) for i in range(0, len(text), 8)]
         if model != "thinker" or body.get("think") is None:
             return [("", t) for t in self._tokens(model)]
         answer = [("", t) for t in THINKER_TOKENS[5:]]
@@ -397,6 +401,11 @@ def _logprob(token: str, body: dict) -> dict[str, Any]:
             *({"token": f"alt{i}", "logprob": -1.0 - i} for i in range(top - 1)),
         ]
     return entry
+
+
+def _last_user_text(body: dict) -> str:
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    return str(users[-1].get("content") or "") if users else str(body.get("prompt") or "")
 
 
 def _has_images(body: dict) -> bool:

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,3 +233,23 @@ class RegistryServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class RegistryThread:
+    """A :class:`RegistryServer` on its own event loop in a thread, for synchronous tests:
+    ``with RegistryThread() as registry: ...``."""
+
+    def __init__(self, **options: Any) -> None:
+        self.server = RegistryServer(**options)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> RegistryServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

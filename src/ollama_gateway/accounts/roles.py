@@ -3,7 +3,7 @@
 =========  ============================================================================
 scope      routes
 =========  ============================================================================
-public     ``/health``, ``/ready``, ``GET|HEAD /`` (no key at all)
+public     ``/health``, ``/ready``, ``GET|HEAD /``, the console's files (``GET /ui/...``): no key
 any        ``/info``, ``/api/version``, ``/me``, ``/me/usage``, the API docs ``/docs``,
            ``/docs/assets/...``, ``/openapi.json`` (any valid key)
 inference  generation and embeddings: ``/api/generate``, ``/api/chat``, ``/api/embed``,
@@ -13,7 +13,7 @@ models     listing and showing models: ``/api/tags``, ``/api/ps``, ``/api/show``
            ``/v1/models``, ``/v1/models/{id}``
 manage     changing the model store: ``/api/pull``, ``/api/delete``, ``/api/copy``,
            ``/api/create``, ``/api/push``, ``/api/blobs/...``
-metrics    ``/metrics``
+metrics    ``/metrics``, ``/status``
 admin      ``/admin/...`` (keys, everyone's usage, the audit log); and any route not listed
 =========  ============================================================================
 
@@ -43,6 +43,8 @@ ROUTES: dict[tuple[str, str], Scope] = {
     ("GET", "/ready"): "public",
     ("HEAD", "/ready"): "public",
     ("HEAD", "/"): "public",
+    ("GET", "/ui"): "public",  # the web console's files (GET/HEAD /ui and under /ui/): no secret
+    ("HEAD", "/ui"): "public",
     ("GET", "/"): "public",
     ("GET", "/info"): "any",
     ("GET", "/docs"): "any",
@@ -67,10 +69,13 @@ ROUTES: dict[tuple[str, str], Scope] = {
     ("POST", "/api/create"): "manage",
     ("POST", "/api/push"): "manage",
     ("GET", "/metrics"): "metrics",
+    ("GET", "/status"): "metrics",  # the numbers of /metrics as JSON (the console's live status)
 }
 # Routes with a path parameter: (method, prefix) -> scope, longest prefix first.
 PREFIXES: tuple[tuple[str, str, Scope], ...] = (
     ("GET", "/v1/models/", "models"),
+    ("GET", "/ui/", "public"),
+    ("HEAD", "/ui/", "public"),
     ("GET", "/docs/assets/", "any"),
     ("HEAD", "/api/blobs/", "manage"),
     ("POST", "/api/blobs/", "manage"),

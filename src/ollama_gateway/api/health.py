@@ -147,11 +147,11 @@ async def metrics(request: Request) -> Response:
     instruments: Metrics = state.metrics
     backend = getattr(state, "backend", None)
     if backend is not None:
-        await _refresh_loaded(instruments, backend)
+        await refresh_loaded(instruments, backend)
     return Response(instruments.render(), media_type=CONTENT_TYPE)
 
 
-async def _refresh_loaded(instruments: Metrics, backend, timeout: float = 2.0) -> None:
+async def refresh_loaded(instruments: Metrics, backend, timeout: float = 2.0) -> None:
     """Set the loaded-model gauges from ``backend.running()`` (what ``/api/ps`` lists)."""
     try:
         running = await asyncio.wait_for(backend.running(), timeout)

@@ -41,8 +41,8 @@ def leaf_routes(routes) -> list[Any]:
     for route in routes:
         inner = getattr(route, "original_router", None)  # FastAPI's included routers
         children = getattr(inner if inner is not None else route, "routes", None)
-        if children is not None and not hasattr(route, "endpoint"):
-            leaves.extend(leaf_routes(children))
+        if children and not hasattr(route, "endpoint"):
+            leaves.extend(leaf_routes(children))  # a mount of an app (static files) is a leaf
         elif getattr(route, "path", None):
             leaves.append(route)
     return leaves
@@ -60,7 +60,8 @@ def route_of(scope: dict[str, Any], leaves: list[Any] | None = None) -> str:
         probe = {
             "type": "http",
             "path": path.rstrip("/") or "/",
-            "root_path": scope.get("root_path", ""),
+            # a mount (the console's files) has moved root_path; the app's own is kept here
+            "root_path": scope.get("app_root_path", scope.get("root_path", "")),
             "method": scope["method"],
         }
         partial = None

@@ -65,6 +65,7 @@ class GatewayMiddleware:
         max_body_bytes: int,
         public_paths=(),
         limiter=None,  # accounts Gate: await .admit(key, address) -> Admission | None
+        public_prefixes=(),
         max_blob_bytes: int | None = None,  # POST /api/blobs/... (model uploads)
     ) -> None:
         self.app = app
@@ -72,6 +73,9 @@ class GatewayMiddleware:
         self.keyring = keyring
         self.max_body = max_body_bytes
         self.public = PUBLIC | {("GET", p) for p in public_paths}
+        # GET/HEAD of a path under one of these (the console's files) needs no key; their paths
+        # are kept as they are (a directory's trailing slash matters to relative URLs).
+        self.open_trees = tuple(public_prefixes)
         self.limiter = limiter if limiter is not None and limiter.enabled else None
 
     async def __call__(self, scope, receive, send) -> None:
@@ -80,9 +84,11 @@ class GatewayMiddleware:
             return
         started = time.perf_counter()
         path = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
+        open_tree = self._in_open_tree(scope, path)
+        if len(path) > 1 and path.endswith("/") and not open_tree:
             path = path.rstrip("/") or "/"
             scope = dict(scope, path=path, raw_path=path.encode())
+        public = open_tree or (scope["method"], path) in self.public
         headers = scope["headers"]
         request_id = _request_id(headers)
         state = scope.setdefault("state", {})
@@ -100,11 +106,7 @@ class GatewayMiddleware:
 
         try:
             key = None
-            if (
-                self.keyring.enabled
-                and (scope["method"], path) not in self.public
-                and not _is_preflight(scope, headers)
-            ):
+            if self.keyring.enabled and not public and not _is_preflight(scope, headers):
                 presented, any_credential = presented_key(headers)
                 key = self.keyring.match(presented)
                 if key is None:
@@ -118,8 +120,8 @@ class GatewayMiddleware:
             admission = None
             if (
                 self.limiter is not None
-                and (scope["method"], path) not in self.public
-                and is_limited(scope["method"], path)  # not scrapes, /me, the admin API
+                and not public
+                and is_limited(scope["method"], path)  # not scrapes, /status, /me, the admin API
             ):
                 client = scope.get("client")
                 admission = await self.limiter.admit(key, client[0] if client else None)  # 429
@@ -148,6 +150,11 @@ class GatewayMiddleware:
             if response_started:
                 raise
             await send_error(send_wrapper, path, 500, f"internal error (request {request_id})")
+
+    def _in_open_tree(self, scope, path: str) -> bool:
+        if not self.open_trees or scope["method"] not in ("GET", "HEAD"):
+            return False
+        return any(path == tree or path.startswith(tree + "/") for tree in self.open_trees)
 
     def _limit_body(self, scope, headers, receive):
         limit = self.max_body

@@ -249,14 +249,27 @@ class Metrics:
         """Call ``source(self)`` before each rendering, to publish state read at scrape time."""
         self._scrape_sources.append(source)
 
-    def render(self) -> bytes:
-        """The Prometheus text exposition of every instrument (scrape-time sources first)."""
+    def _refresh(self) -> None:
         for source in self._scrape_sources:
             try:
                 source(self)
             except Exception:
                 log.exception("a metrics source failed; its values are left as they were")
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every instrument (scrape-time sources first)."""
+        self._refresh()
         return generate_latest(self.registry)
+
+    def samples(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        """The same numbers as :meth:`render`, as ``{sample name: [(labels, value)]}`` (for the
+        JSON status endpoint): ``ollama_gateway_generated_tokens_total``, ``..._bucket``, ..."""
+        self._refresh()
+        out: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for family in self.registry.collect():
+            for sample in family.samples:
+                out.setdefault(sample.name, []).append((dict(sample.labels), float(sample.value)))
+        return out
 
 
 def scheduler_slots(scheduler: Any) -> dict[str, tuple[int, int]]:

@@ -423,6 +423,10 @@ class Engine:
         if not seq.t_first:
             seq.t_first = time.perf_counter_ns()
         if self.model.is_eog(token):
+            # counted, as Ollama (numPredicted++ before its check) and llama-server count it;
+            # it is not part of the text or the context
+            seq.n_generated += 1
+            self.tokens_generated += 1
             self._finish(seq, "stop")
             return
         if seq.options.num_predict is not None and seq.n_generated >= seq.options.num_predict:
