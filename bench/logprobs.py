@@ -50,7 +50,8 @@ async def rate(engine: Engine, prompt: list[int], top: int | None, n: int) -> tu
         if chunk.done:
             cpu = time.process_time() - cpu
             stats = chunk.stats
-            assert top is None or entries == stats.eval_count, (entries, stats.eval_count)
+            ended = chunk.done_reason == "stop"  # the end token counts, without a logprob
+            assert top is None or entries == stats.eval_count - ended, (entries, stats.eval_count)
             tps = (stats.eval_count - 1) / (stats.eval_duration / 1e9)
             return tps, 1000 * cpu / stats.eval_count
     raise AssertionError("no final chunk")
