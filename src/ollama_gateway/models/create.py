@@ -229,20 +229,25 @@ def _quantize(
 ) -> tuple[Layer, str]:
     source = plan.model_layer
     target = plan.quantize or ""
-    emit(
-        {
-            "status": f"quantizing {plan.config.get('file_type') or 'unknown'} model to {target}",
-            "digest": "0000000000000000000",
-            "total": source.size,
-            "completed": 0,
-        }
-    )
+    status = f"quantizing {plan.config.get('file_type') or 'unknown'} model to {target}"
+
+    def progress(written: int) -> None:  # Ollama's shape: bytes against the source's size
+        emit(
+            {
+                "status": status,
+                "digest": "0000000000000000000",
+                "total": source.size,
+                "completed": min(written, source.size),
+            }
+        )
+
+    progress(0)
     fd, name = tempfile.mkstemp(dir=store.blobs_dir, prefix=".quantize-", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
     try:
         try:
-            quantize_file(store.blob_path(source.digest), tmp, target, cancel)
+            quantize_file(store.blob_path(source.digest), tmp, target, cancel, progress=progress)
         except QuantizeCancelled:
             raise CreateCancelled from None
         emit({"status": "verifying conversion"})

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ollama_gateway.errors import BadRequest, GatewayError, clip
@@ -63,9 +64,16 @@ def check_source(file_type: str, target: str) -> None:
 
 
 def quantize_file(
-    source: Path, destination: Path, target: str, cancel: threading.Event, threads: int = 0
+    source: Path,
+    destination: Path,
+    target: str,
+    cancel: threading.Event,
+    threads: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Blocking: write ``source`` quantized to ``target`` at ``destination``."""
+    """Blocking: write ``source`` quantized to ``target`` at ``destination``; ``progress`` is
+    called about once a second with the bytes written so far (a long quantization keeps its
+    client's connection busy)."""
     cmd = [
         sys.executable,
         "-m",
@@ -79,6 +87,7 @@ def quantize_file(
     with subprocess.Popen(  # noqa: S603
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     ) as child:
+        ticks = 0
         while True:
             try:
                 _, err = child.communicate(timeout=0.1)
@@ -88,9 +97,19 @@ def quantize_file(
                     child.kill()
                     child.communicate()
                     raise QuantizeCancelled from None
+                ticks += 1
+                if progress is not None and ticks % 10 == 0:
+                    progress(_size(destination))
         if child.returncode != 0:
             tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
             raise GatewayError("quantization failed: " + clip(" ".join(tail) or "no reason given"))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _main(argv: list[str]) -> int:
