@@ -11,8 +11,9 @@ _STD = _IT + "chat_models/test_chat_models_standard/TestChatOllama::"
 _LLMS = _IT + "test_llms::"
 
 TOOLS = (
-    "tools: the gateway refuses `tools` with a 400 until tool calling lands (issue 15); a 135M "
-    "model could not call them reliably anyway"
+    "model capability: smollm2:135m's own chat template takes no tools, so the gateway refuses "
+    "them as Ollama does (400 `does not support tools`); given a tool template these tests "
+    "run, and pass or fail on what a 135M model writes (docs/peers.md)"
 )
 REASONING = (
     "model capability: the test expects a reasoning model (deepseek-r1, gpt-oss) to return its "
@@ -62,10 +63,4 @@ LANGCHAIN_OLLAMA: dict[str, str] = {
     _STD + "test_image_inputs": IMAGES,
 }
 
-OLLAMA_JS: dict[str, str] = {
-    "tools are refused with a 400 until tool support lands": (
-        "our bug, fixed on another branch: the refusal reads `tools are not supported by this "
-        'model ("smollm2:135m")`, while clients match Ollama\'s `... does not support tools` to '
-        "retry without tools (issue 11 §5.3, the engine branch). Remove this entry once merged."
-    ),
-}
+OLLAMA_JS: dict[str, str] = {}

@@ -236,7 +236,7 @@ await check('images to a text model is 400', async () => {
   )
 })
 
-await check('tools are refused with a 400 until tool support lands', async () => {
+await check('tools on a model whose template has none: 400 in Ollama\'s words', async () => {
   const tool = { type: 'function', function: { name: 'f', description: 'f', parameters: { type: 'object', properties: {} } } }
   await expectStatus(
     client.chat({ model, messages: [{ role: 'user', content: 'x' }], tools: [tool] }),

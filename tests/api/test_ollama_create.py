@@ -289,3 +289,36 @@ def test_a_template_put_on_the_packaged_real_model(client):
     assert {"smollm2:135m", "smollm2-chatml:latest"} <= base
     client.delete("smollm2-chatml")
     assert client.show("smollm2:135m").template != SMOLLM2_TEMPLATE  # the base is unchanged
+
+
+def test_a_tools_template_through_create_gives_the_model_tools(client):
+    """What the tool-calling tests do in the store directly, through the API: the packaged
+    model with the ChatML tools template is a model that supports tools, and calls one."""
+    from tests.support.gguf_models import chatml_caller_template
+
+    template = chatml_caller_template()
+    assert client.create(model="smol-tools", from_="smollm2:135m", template=template).status == (
+        "success"
+    )
+    shown = client.show("smol-tools")
+    assert shown.template == template and "tools" in shown.capabilities
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+    reply = client.chat(
+        "smol-tools",
+        [{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[tool],
+        options={"temperature": 0, "num_predict": 48},
+    )
+    assert reply.message.tool_calls and reply.message.tool_calls[0].function.name == "get_weather"
+    client.delete("smol-tools")

@@ -180,7 +180,10 @@ def test_tools_refused_by_the_backend_are_400(scripted):
     with scripted(ScriptedBackend(replies=[[refusal]])) as url:
         r = httpx.post(
             url + "/api/chat",
-            json={"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]},
+            json={
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+            },
         )
     assert (r.status_code, r.json()) == (400, {"error": "tools are not supported by this model"})
 

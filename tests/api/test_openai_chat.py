@@ -216,13 +216,14 @@ def test_tool_calls_round_trip(gateway, ollama):
     ]
     r = httpx.post(gateway + "/v1/chat/completions", json={"model": "llama2", "messages": follow})
     assert r.status_code == 200
-    assert ollama.last("/api/chat").body["messages"][1:] == [
+    function = {"name": "get_weather", "arguments": {"city": "Paris"}}
+    assert ollama.last("/api/chat").body["messages"][1:] == [  # ids go along (Go ignores them)
         {
             "role": "assistant",
             "content": "",
-            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
+            "tool_calls": [{"function": function, "id": call["id"]}],
         },
-        {"role": "tool", "content": "22 C", "tool_name": "get_weather"},
+        {"role": "tool", "content": "22 C", "tool_name": "get_weather", "tool_call_id": call["id"]},
     ]
 
 

@@ -124,6 +124,18 @@ DEEPSEEK_BOS = DEEPSEEK_EOS + 3
 DEEPSEEK_TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "deepseek_r1.jinja"
 
 
+def chatml_tools_template() -> str:
+    """A ChatML Go template with tools, Hermes-style calls and tool results (our own text)."""
+    return (Path(__file__).resolve().parent / "templates" / "chatml_tools.gotmpl").read_text()
+
+
+def chatml_caller_template() -> str:
+    """:func:`chatml_tools_template` that opens a call itself whenever the user speaks and tools
+    are given: the model is made to call (how a Modelfile makes calls required)."""
+    path = Path(__file__).resolve().parent / "templates" / "chatml_tools_caller.gotmpl"
+    return path.read_text()
+
+
 def deepseek_template() -> str:
     """A chat template equivalent to DeepSeek-R1-Distill's (our own text)."""
     return DEEPSEEK_TEMPLATE_PATH.read_text(encoding="utf-8")

@@ -2,8 +2,8 @@
 
 Counted on the neutral request, so every API family and every backend gets the same bounds:
 how many messages, how much text (prompt, system, suffix and message contents together), how
-large a client-supplied template, how many embedding inputs. Each breach is a 400 naming the
-limit.
+large a client-supplied template, how many embedding inputs, how many and how large the tools
+(``ollama_gateway.tools.definitions``). Each breach is a 400 naming the limit.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest
 from ollama_gateway.errors import BadRequest
 from ollama_gateway.settings import Settings
+from ollama_gateway.tools.definitions import ToolChoice, check_tools
 
 # A model's own templates are a few kilobytes; one sent with a request may not be larger than
 # this. Its execution is bounded too (models/gotemplate/execute.py).
@@ -34,6 +35,8 @@ def check_generation(request: GenerationRequest, settings: Settings) -> None:
     for message in request.messages:
         total += len(message.content) + len(message.thinking or "")
     _check_chars(total, settings.max_prompt_chars)
+    if request.tools or request.tool_choice != "auto":
+        check_tools(request.tools, ToolChoice(request.tool_choice, request.forced_tool))
 
 
 def check_embedding(request: EmbedRequest, settings: Settings) -> None:

@@ -23,6 +23,7 @@ class Message:
     tool_calls: list[dict[str, Any]] | None = None
     thinking: str | None = None
     tool_name: str | None = None
+    tool_call_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -33,6 +34,10 @@ class GenerationRequest:
     already validated for type; backends map them onto their engine. ``format`` is ``"json"``,
     a JSON schema (dict) or ``None``. ``think`` is ``None`` when the client did not ask (the raw
     model output is returned), ``True`` to split reasoning out, ``False`` to drop it.
+    ``tool_choice``: ``auto`` (the model may call one of ``tools``) or ``required`` (it must:
+    ``forced_tool`` when it must call that one); ``parallel_tool_calls``: a reply may hold more
+    than one call (None: not said; the embedded engine then allows one, as llama.cpp's server
+    does: a small model otherwise goes on calling until its tokens run out).
     """
 
     model: str
@@ -51,6 +56,9 @@ class GenerationRequest:
     images: list[str] | None = None
     context: list[int] | None = None
     tools: list[dict[str, Any]] | None = None
+    tool_choice: Literal["auto", "required"] = "auto"
+    forced_tool: str | None = None
+    parallel_tool_calls: bool | None = None
     request_id: str = ""
     logprobs: bool = False
     top_logprobs: int = 0  # alternatives per token (0-20), with logprobs

@@ -128,6 +128,7 @@ class ChatMessage(WireBody):
     tool_calls: list[dict[str, Any]] | None = None
     thinking: str | None = None
     tool_name: str | None = None
+    tool_call_id: str | None = None
 
     @field_validator("role")
     @classmethod
@@ -146,6 +147,7 @@ class ChatMessage(WireBody):
             tool_calls=self.tool_calls or None,
             thinking=self.thinking or None,
             tool_name=self.tool_name,
+            tool_call_id=self.tool_call_id,
         )
 
 

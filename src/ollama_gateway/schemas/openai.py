@@ -18,6 +18,7 @@ from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
 from ollama_gateway.errors import BadRequest, Unsupported, clip
 from ollama_gateway.models.refs import check_model_name
 from ollama_gateway.schemas.base import WireBody
+from ollama_gateway.tools.definitions import ToolChoice
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -157,7 +158,11 @@ def to_messages(messages: list[OpenAIMessage]) -> list[Message]:
         text, images = _content(message.content)
         if message.role == "tool":
             name = call_names.get(message.tool_call_id or "", message.name)
-            out.append(Message(role="tool", content=text, tool_name=name))
+            out.append(
+                Message(
+                    role="tool", content=text, tool_name=name, tool_call_id=message.tool_call_id
+                )
+            )
             continue
         role = _ROLES.get(message.role)
         if role is None:
@@ -167,9 +172,12 @@ def to_messages(messages: list[OpenAIMessage]) -> list[Message]:
             calls = []
             for call in message.tool_calls:
                 name = (call.get("function") or {}).get("name", "")
+                function = {"name": name, "arguments": _arguments(call)}
+                neutral: dict[str, Any] = {"function": function}
                 if call.get("id"):
                     call_names[call["id"]] = name
-                calls.append({"function": {"name": name, "arguments": _arguments(call)}})
+                    neutral["id"] = call["id"]
+                calls.append(neutral)
         out.append(Message(role=role, content=text, images=images or None, tool_calls=calls))
     return out
 
@@ -180,6 +188,7 @@ class ChatCompletionBody(_Sampling):
     response_format: ResponseFormat | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
     reasoning_effort: str | None = None
@@ -197,8 +206,9 @@ class ChatCompletionBody(_Sampling):
         if top and not self.logprobs:
             raise BadRequest("logprobs must be true when top_logprobs is set")
         tools = self.tools or None
-        if self.tool_choice == "none":
-            tools = None
+        choice = ToolChoice.parse(self.tool_choice)
+        if choice.mode == "none":
+            tools, choice = None, ToolChoice()
         limit = self.max_completion_tokens
         if limit is None:
             limit = self.max_tokens
@@ -211,6 +221,9 @@ class ChatCompletionBody(_Sampling):
             stream=self.stream,
             think=self._think(),
             tools=tools,
+            tool_choice="required" if choice.forced else "auto",
+            forced_tool=choice.name,
+            parallel_tool_calls=self.parallel_tool_calls,
             logprobs=bool(self.logprobs),
             top_logprobs=top or 0,
         )

@@ -3,6 +3,7 @@ words (clients match them): driven by the official ``ollama`` and ``openai`` cli
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import ollama
@@ -22,6 +23,15 @@ THINKING_TEMPLATE = (
 )
 FIM_TEMPLATE = (
     "{{ if .Suffix }}<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>{{ else }}{{ .Prompt }}{{ end }}"
+)
+GO_TOOLS = (  # short: the tiny model's context is small
+    "{{ if .Tools }}<tool_call>{{ range .Tools }}{{ .Function.Name }}{{ end }}{{ end }}"
+    "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}{{ end }}<|assistant|>"
+)
+JINJA_TOOLS = (
+    "{% if tools %}{{ tools | tojson }}{% endif %}"
+    "{% for message in messages %}{{ '<|' + message['role'] + '|>' + message['content'] }}"
+    "{% endfor %}<|assistant|>"
 )
 TOOLS = [
     {
@@ -51,6 +61,9 @@ def models_dir(tmp_path_factory) -> Path:
     store.import_gguf(plain, "fim", template=FIM_TEMPLATE)
     store.import_gguf(write_tiny_llama(root / "think.gguf", chat_template=THINKING_TEMPLATE), "r1")
     store.import_gguf(write_tiny_llama(root / "embed.gguf", pooling=1), "embedder")
+    store.import_gguf(plain, "tooler", template=GO_TOOLS)
+    jinja_tools = write_tiny_llama(root / "jtools.gguf", chat_template=JINJA_TOOLS)
+    store.import_gguf(jinja_tools, "jtools")
     return root / "models"
 
 
@@ -86,6 +99,8 @@ def client(url: str) -> ollama.Client:
         ("fim", ["completion", "embedding", "insert"]),
         ("r1", ["completion", "embedding", "thinking"]),
         ("embedder", ["embedding"]),
+        ("tooler", ["completion", "embedding", "tools"]),
+        ("jtools", ["completion", "embedding", "tools"]),
     ],
 )
 def test_show_reports_what_the_engine_offers(url, model, expected):
@@ -128,6 +143,28 @@ def test_tools_on_a_model_without_tool_support_are_ollamas_400(url):
         client(url).chat(SMOLLM2, [{"role": "user", "content": "weather?"}], tools=TOOLS)
     assert err.value.status_code == 400
     assert err.value.error == "registry.ollama.ai/library/smollm2:135m does not support tools"
+
+
+@pytest.mark.parametrize("model", ["tooler", "jtools"])
+def test_a_template_with_tools_takes_them(url, model):
+    """Both clients: tools reach the template, and a reply (of a random model) comes back."""
+    reply = client(url).chat(
+        model, [{"role": "user", "content": "weather?"}], tools=TOOLS, options={"num_predict": 3}
+    )
+    assert reply.done
+    sdk = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+    whole = sdk.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=TOOLS,
+        tool_choice="required",
+        max_tokens=200,
+        temperature=0,
+    )  # a required call: valid whatever the weights are
+    (call,) = whole.choices[0].message.tool_calls
+    assert call.function.name == "weather"
+    assert isinstance(json.loads(call.function.arguments), dict)
+    assert whole.choices[0].finish_reason == "tool_calls"
 
 
 def test_an_embedding_model_embeds_and_does_not_generate(url):

@@ -89,7 +89,6 @@ def test_fallback_without_any_template():
     ("request_", "what"),
     [
         (GenerationRequest(model="m", prompt="x", images=["aGk="]), "images"),
-        (chat(("user", "x"), tools=[{"type": "function"}]), "tools"),
         (GenerationRequest(model="m", prompt="x", suffix="y"), "insert"),
     ],
 )
@@ -112,3 +111,57 @@ def test_templates_run_in_a_sandbox():
     template = "{{ messages.__class__.__mro__ }}"
     with pytest.raises(BadRequest):
         render_jinja(template, [])
+
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+# A Jinja chat template that shows tools, past calls and their results (Hugging Face's names).
+JINJA_TOOLS = (
+    "{% if tools %}[tools]{% for t in tools %}{{ t.function.name }};{% endfor %}{% endif %}"
+    "{% for m in messages %}<{{ m.role }}>{{ m.content }}"
+    "{% for c in m.tool_calls or [] %}(call {{ c.id }} {{ c.function.name }} "
+    "{{ c.function.arguments | tojson }}){% endfor %}"
+    "{% if m.role == 'tool' %}[for {{ m.tool_call_id }}]{% endif %}{% endfor %}<assistant>"
+)
+GO_TOOLS = (
+    "{{ if .Tools }}[tools]{{ range .Tools }}{{ .Function.Name }};{{ end }}{{ end }}"
+    "{{ range .Messages }}<{{ .Role }}>{{ .Content }}"
+    "{{ range .ToolCalls }}(call {{ .Function.Name }} {{ .Function.Arguments }}){{ end }}"
+    '{{ if eq .Role "tool" }}[{{ .ToolName }}]{{ end }}{{ end }}<assistant>'
+)
+
+
+def _round_trip() -> GenerationRequest:
+    call = {"id": "call_1", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    return GenerationRequest(
+        model="m",
+        kind="chat",
+        messages=[
+            Message("user", "Weather in Paris?"),
+            Message("assistant", "", tool_calls=[call]),
+            Message("tool", "18 C", tool_name="get_weather", tool_call_id="call_1"),
+        ],
+        tools=[TOOL],
+    )
+
+
+def test_tools_calls_and_results_go_through_a_jinja_template():
+    text = build_prompt(_round_trip(), info(chat_template=JINJA_TOOLS, bos_text=""))
+    assert text == (
+        "[tools]get_weather;<user>Weather in Paris?"
+        '<assistant>(call call_1 get_weather {"city": "Paris"})'
+        "<tool>18 C[for call_1]<assistant>"
+    )
+
+
+def test_tools_calls_and_results_go_through_a_go_template():
+    text = build_prompt(_round_trip(), info(go_template=GO_TOOLS))
+    assert text == (
+        "[tools]get_weather;<user>Weather in Paris?"
+        '<assistant>(call get_weather {"city":"Paris"})<tool>18 C[get_weather]<assistant>'
+    )

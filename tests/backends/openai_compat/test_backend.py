@@ -174,6 +174,31 @@ async def test_tool_calls_both_ways(backend, fake):
     }
     whole = await collect(backend.chat(chat(messages=history, tools=tools, stream=False)))
     assert whole[0].done and whole[0].tool_calls == calls
+    assert "tool_choice" not in sent and "parallel_tool_calls" not in sent  # not asked
+
+
+async def test_tool_choice_and_call_ids_reach_the_upstream(backend, fake):
+    tools = [{"type": "function", "function": {"name": "weather"}}]
+    history = [
+        Message(role="user", content="Weather?"),
+        Message(role="assistant", tool_calls=[{"id": "c7", "function": {"name": "weather"}}]),
+        Message(role="tool", content="sunny", tool_name="weather", tool_call_id="c7"),
+    ]
+    for extra, expected in [
+        ({"tool_choice": "required"}, {"tool_choice": "required"}),
+        (
+            {"tool_choice": "required", "forced_tool": "weather", "parallel_tool_calls": False},
+            {
+                "tool_choice": {"type": "function", "function": {"name": "weather"}},
+                "parallel_tool_calls": False,
+            },
+        ),
+    ]:
+        await collect(backend.chat(chat(messages=history, tools=tools, **extra)))
+        sent = fake.last("/v1/chat/completions").body
+        assert {k: sent[k] for k in expected} == expected
+        assert sent["messages"][1]["tool_calls"][0]["id"] == "c7"
+        assert sent["messages"][2]["tool_call_id"] == "c7"
 
 
 async def test_images_go_as_data_urls(backend, fake):

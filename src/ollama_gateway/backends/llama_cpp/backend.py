@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ollama_gateway.backends.llama_cpp import creating
@@ -31,6 +31,7 @@ from ollama_gateway.backends.llama_cpp.options import EngineOptions, engine_opti
 from ollama_gateway.backends.llama_cpp.prompt import ModelPromptInfo, build_prompt
 from ollama_gateway.backends.llama_cpp.sampling import Sampler
 from ollama_gateway.backends.llama_cpp.text import stop_matcher
+from ollama_gateway.backends.llama_cpp.tool_calls import ToolPlan, plan_tools, with_tool_calls
 from ollama_gateway.backends.llama_cpp.work import in_worker
 from ollama_gateway.core.types import (
     Chunk,
@@ -73,6 +74,7 @@ class Prepared:
     opened: str  # the reasoning opener the prompt ended with ("" if none)
     limit: int
     sampler: Sampler
+    call_opened: str = ""  # the tool-call marker the prompt ended with ("" if none)
 
     def free(self) -> None:
         """Free the sampler of a request that went away before it was submitted."""
@@ -185,6 +187,9 @@ class EmbeddedBackend:
             max_predict=self.settings.max_predict,
             format=request.format,
         )
+        tools = await asyncio.to_thread(plan_tools, request, resolved) if request.tools else None
+        if tools is not None:
+            _constrain_calls(options, tools, request)
         if request.logprobs:
             options.sampling.logprobs = request.top_logprobs
         loaded, load_ns = await self.manager.acquire(resolved)
@@ -203,12 +208,14 @@ class EmbeddedBackend:
                 )
                 return
             job = await self._work(
-                self._prepare, loaded, resolved, request, options, discard=Prepared.free
+                self._prepare, loaded, resolved, request, options, tools, discard=Prepared.free
             )
             opened = job.opened
             chunks = loaded.engine.generate(
                 job.tokens, options.sampling, n_ctx=job.limit, sampler=job.sampler
             )
+            if tools is not None:
+                chunks = with_tool_calls(chunks, tools.parser(job.call_opened))
             async for chunk in chunks:
                 chunk.model = name
                 if opened:  # the output starts inside a reasoning block the template opened
@@ -248,6 +255,7 @@ class EmbeddedBackend:
         resolved: ResolvedModel,
         request: GenerationRequest,
         options: EngineOptions,
+        tools: ToolPlan | None,
         cancel: threading.Event,
     ) -> Prepared:
         """Blocking: render the prompt, tokenize it, check it and compile its sampler.
@@ -257,7 +265,9 @@ class EmbeddedBackend:
 
         Also returns the reasoning opener (``<think>`` and what follows it) when the template
         ended the prompt inside one (DeepSeek-R1's does): the output is then prefixed with it,
-        so it reads as the model's own ``<think>...</think>`` as Ollama returns it.
+        so it reads as the model's own ``<think>...</think>`` as Ollama returns it; and the
+        tool-call marker the prompt ended with (tool_calls.py): the call is then constrained
+        from the first token.
         """
         engine = loaded.engine
         with loaded.lease() as model:
@@ -284,9 +294,14 @@ class EmbeddedBackend:
             limit = engine.check_prompt(len(tokens), options.num_ctx, exact=exact)
             if options.sampling.stop:
                 stop_matcher(options.sampling.stop)  # built here, not on the decode thread
-            sampler = engine.new_sampler(options.sampling, limit, tokens)
+            sampling = options.sampling
+            call_opened = tools.opened_by(text) if tools is not None else ""
+            if call_opened and tools is not None and tools.constrained:
+                after = tools.after_marker()
+                sampling = replace(sampling, grammar=after.text, grammar_trigger=None)
+            sampler = engine.new_sampler(sampling, limit, tokens)
         opened = open_reasoning(text) if not request.raw else ""
-        return Prepared(tokens, opened, limit, sampler)
+        return Prepared(tokens, opened, limit, sampler, call_opened)
 
     # -- embeddings ----------------------------------------------------------------------
     async def embed(self, request: EmbedRequest) -> EmbedResult:
@@ -406,6 +421,19 @@ class EmbeddedBackend:
         if failure:
             return False, f'model "{name}" failed to load: {failure}'
         return True, f'model "{name}" is available; it loads on first use'
+
+
+def _constrain_calls(options: EngineOptions, tools: ToolPlan, request: GenerationRequest) -> None:
+    """Put the tool grammar on the sampler. With a ``format`` grammar too, the format holds
+    (calls are still parsed), unless a call is required: the two cannot both hold."""
+    sampling = options.sampling
+    if sampling.grammar is not None:
+        if request.tool_choice == "required":
+            raise BadRequest("a required tool call cannot be combined with a response format")
+        tools.constrained = False
+        return
+    sampling.grammar = tools.grammar.text
+    sampling.grammar_trigger = tools.grammar.trigger
 
 
 def open_reasoning(prompt: str) -> str:

@@ -12,7 +12,8 @@ Ollama's rules and Ollama's words for a refusal:
   of the messages between two tags (Ollama's ``thinking.InferTags``), or a GGUF chat template
   with both ``<think>`` and ``</think>`` (or that strips past reasoning by splitting at
   ``</think>``). ``think: true`` on another model: 400 ``"<model>" does not support thinking``.
-- ``tools``: never yet (tool calling is not implemented): any ``tools`` is a 400
+- ``tools``: the model's Go template uses ``.Tools`` (Ollama's rule), or, without one, its GGUF
+  chat template uses ``tools``. ``tools`` for another model: 400
   ``<model> does not support tools``, the name fully qualified as Ollama writes it.
 - ``vision``: never (images are refused by the prompt builder).
 """
@@ -20,6 +21,7 @@ Ollama's rules and Ollama's words for a refusal:
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -60,6 +62,15 @@ def capabilities(resolved: ResolvedModel) -> list[str]:
     return list(_capabilities(*facts, resolved.template))
 
 
+def chat_template(resolved: ResolvedModel) -> str:
+    """The GGUF file's ``tokenizer.chat_template`` ("" when none or unreadable; blocking)."""
+    try:
+        stat = resolved.model_path.stat()
+        return _gguf_facts(str(resolved.model_path), stat.st_size, stat.st_mtime_ns)[1]
+    except (GGUFFormatError, OSError):
+        return ""
+
+
 @lru_cache(maxsize=64)
 def _gguf_facts(path: str, _size: int, _mtime: int) -> tuple[bool, str]:
     """(names a pooling type, chat template) of a GGUF file (cached per file version)."""
@@ -75,13 +86,22 @@ def _capabilities(pooling: bool, chat_template: str, go_template: str | None) ->
     caps = [EMBEDDING] if pooling else [COMPLETION, EMBEDDING]
     if go_template:
         nodes = _parsed(go_template)
-        if nodes is not None and "suffix" in _names(nodes):
+        names = _names(nodes) if nodes is not None else set()
+        if "tools" in names:
+            caps.append(TOOLS)
+        if "suffix" in names:
             caps.append(INSERT)
         if nodes is not None and _go_thinks(nodes):
             caps.append(THINKING)
-    elif _jinja_thinks(chat_template):
+        return tuple(caps)
+    if _JINJA_TOOLS.search(chat_template):
+        caps.append(TOOLS)
+    if _jinja_thinks(chat_template):
         caps.append(THINKING)
     return tuple(caps)
+
+
+_JINJA_TOOLS = re.compile(r"\btools\b")
 
 
 def check_request(request: GenerationRequest, caps: list[str], resolved: ResolvedModel) -> None:

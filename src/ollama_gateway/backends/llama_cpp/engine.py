@@ -163,7 +163,9 @@ class Engine:
         tokens starting with ``prompt`` (its penalties have seen the prompt's last tokens);
         BadRequest when the options cannot be compiled. The caller owns it."""
         try:
-            sampler = build_sampler(options, self.model.vocab, self.model.n_vocab, limit)
+            sampler = build_sampler(
+                options, self.model.vocab, self.model.n_vocab, limit, self.model.piece
+            )
         except SamplerError as exc:
             raise BadRequest(str(exc)) from None
         window = options.penalty_window(limit)

@@ -9,6 +9,7 @@ fallback format.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -96,13 +97,29 @@ def render_jinja(
 
 
 def _jinja_message(m: Message) -> dict[str, Any]:
+    """A message as Hugging Face chat templates read it: calls as ``{"type": "function",
+    "function": {"name", "arguments"}}`` (arguments an object), results with their call's id."""
     out: dict[str, Any] = {"role": m.role, "content": m.content}
     if m.tool_calls:
-        out["tool_calls"] = m.tool_calls
+        out["tool_calls"] = [_jinja_call(call) for call in m.tool_calls]
     if m.thinking:
         out["reasoning_content"] = m.thinking
     if m.tool_name:
         out["name"] = m.tool_name
+    if m.tool_call_id:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def _jinja_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = dict(call.get("function") or {})
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):  # OpenAI's shape
+        with contextlib.suppress(ValueError):
+            function["arguments"] = json.loads(arguments)
+    out: dict[str, Any] = {"type": "function", "function": function}
+    if call.get("id"):
+        out["id"] = call["id"]
     return out
 
 
@@ -136,8 +153,6 @@ def build_prompt(
     """
     if request.images or any(m.images for m in request.messages):
         raise Unsupported(f'model "{info.name}" does not support images')
-    if request.tools:  # capabilities.check_request refuses them first, in the same words
-        raise Unsupported(f"{info.name} does not support tools")
     if request.kind == "generate" and request.raw:
         if request.suffix:
             raise Unsupported(f'model "{info.name}" does not support insert in raw mode')
@@ -151,6 +166,7 @@ def build_prompt(
                 go_template,
                 messages=request.messages,
                 system=request.system or info.system,
+                tools=request.tools,
                 think=request.think,
                 cancel=cancel,
             )
@@ -173,6 +189,7 @@ def build_prompt(
             bos_token=info.bos_text,
             eos_token=info.eos_text,
             add_generation_prompt=True,
+            tools=request.tools,
             enable_thinking=request.think is not False,
         )
     if request.kind == "generate" and not request.system and not info.system:

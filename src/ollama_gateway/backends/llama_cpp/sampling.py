@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,10 @@ class SamplingOptions:
 
     ``num_predict``: most tokens to generate (``None`` = until end of text or the context is
     full). ``seed``: ``None`` or negative = random. ``temperature`` <= 0 = greedy. ``grammar``:
-    a GBNF grammar the output must follow (``format: json``).
+    a GBNF grammar the output must follow (``format: json``, a forced tool call).
+    ``grammar_trigger``: None = the grammar holds from the first token; otherwise it is lazy
+    and holds from the end of this marker on (a tool call's ``<tool_call>``), or, when "",
+    from the first visible token if the grammar allows that token (see :class:`Sampler`).
     """
 
     temperature: float = 0.8
@@ -38,6 +42,7 @@ class SamplingOptions:
     stop: tuple[str, ...] = ()
     num_predict: int | None = None
     grammar: str | None = None
+    grammar_trigger: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     logprobs: int | None = None  # None: off; else how many top alternatives (0-20) per token
 
@@ -71,6 +76,15 @@ class Sampler:
     Greedy first tries the next best tokens one by one (the first the grammar allows is the one
     greedy over the masked vocabulary picks). Masking the whole vocabulary every step costs
     about as much as the model's forward pass on a small model (bench/grammar.py).
+
+    A lazy grammar (``trigger`` not None) waits, unapplied and fed nothing, while the output is
+    free text. With a marker, it takes over once a token ends exactly where the marker ends
+    (its start rule is what follows the marker); a token that would run past the marker is
+    passed over for the next best one that does not (or, if none, the grammar is dropped), so
+    the grammar never has to accept text that it did not check token by token: llama.cpp's
+    own lazy grammar accepts such text unchecked and aborts the process when it does not fit.
+    With the empty trigger, the first token with visible text decides: the grammar takes it
+    if it allows it, and is dropped otherwise (the reply is text).
     """
 
     chain: Any
@@ -78,8 +92,11 @@ class Sampler:
     grammar: Any = None
     n_vocab: int = 0
     greedy: bool = False
+    trigger: bytes | None = None
+    piece: Callable[[int], bytes] | None = None
     _candidates: Any = None
     _ids: Any = None
+    _tail: bytes = b""
 
     def accept_history(self, tokens: list[int]) -> None:
         if self.penalties is not None:
@@ -93,6 +110,8 @@ class Sampler:
         if self.grammar is None:
             return lc.llama_sampler_sample(self.chain, ctx, index)
         logits = lc.llama_get_logits_ith(ctx, index)
+        if self.trigger is not None:
+            return self._sample_waiting(logits)
         token: int | None = self._pick(logits, grammar_first=False)
         if not self._allowed(token):
             token = self._next_best() if self.greedy else None
@@ -103,6 +122,54 @@ class Sampler:
         lc.llama_sampler_accept(self.grammar, token)
         lc.llama_sampler_accept(self.chain, token)
         return token
+
+    def _sample_waiting(self, logits: Any) -> int:
+        """A token while a lazy grammar waits for its trigger (see the class docstring)."""
+        assert self.trigger is not None and self.piece is not None
+        token = self._pick(logits, grammar_first=False)
+        piece = self.piece(token)
+        if not self.trigger:  # the start of the reply
+            if piece.strip():
+                if self._allowed(token):
+                    lib().llama_sampler_accept(self.grammar, token)
+                    self.trigger = None
+                else:
+                    self._drop_grammar()
+            lib().llama_sampler_accept(self.chain, token)
+            return token
+        fires, overruns = self._marker(piece)
+        if overruns:
+            better = self._next_best(lambda t: not self._marker(self.piece(t))[1])  # type: ignore[misc]
+            if better is None:
+                self._drop_grammar()
+            else:
+                token, piece = better, self.piece(better)
+                fires = self._marker(piece)[0]
+        lib().llama_sampler_accept(self.chain, token)
+        if fires:
+            self.trigger = None
+        elif self.trigger:
+            keep = len(self.trigger) - 1
+            self._tail = (self._tail + piece)[-keep:] if keep else b""
+        return token
+
+    def _marker(self, piece: bytes) -> tuple[bool, bool]:
+        """Whether ``piece`` after the output so far completes the marker exactly at its end
+        (fires), or holds the whole marker with more after it (overruns)."""
+        assert self.trigger
+        text = self._tail + piece
+        at = text.find(self.trigger)
+        if at < 0:
+            return False, False
+        end = at + len(self.trigger)
+        return end == len(text), end != len(text)
+
+    def _drop_grammar(self) -> None:
+        """The lazy grammar will not be needed: free it; from now on the chain alone samples."""
+        if self.grammar is not None:
+            lib().llama_sampler_free(self.grammar)
+            self.grammar = None
+        self.trigger = None
 
     def _pick(self, logits: Any, *, grammar_first: bool) -> int:
         lc = lib()
@@ -119,15 +186,18 @@ class Sampler:
         lc.llama_sampler_apply(self.chain, ctypes.byref(array))
         return int(array.data[array.selected].id)
 
-    def _next_best(self, count: int = 64) -> int | None:
-        """After greedy's pick was refused: the best of the ``count`` next tokens (by the
-        logits the chain left, penalties applied) that the grammar allows, if any."""
+    def _next_best(
+        self, allowed: Callable[[int], bool] | None = None, count: int = 64
+    ) -> int | None:
+        """After a pick was refused: the best of the ``count`` next tokens (by the logits the
+        chain left, penalties applied) that ``allowed`` (the grammar) allows, if any."""
+        allowed = allowed or self._allowed
         candidates = self._candidates
         logits, ids = candidates["logit"], candidates["id"]
         count = min(count, self.n_vocab)
         top = np.argpartition(logits, -count)[-count:]
         for i in top[np.lexsort((ids[top], -logits[top]))]:
-            if self._allowed(int(ids[i])):
+            if allowed(int(ids[i])):
                 return int(ids[i])
         return None
 
@@ -149,8 +219,16 @@ class Sampler:
             self.grammar = None
 
 
-def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int) -> Sampler:
+def build_sampler(
+    options: SamplingOptions,
+    vocab: Any,
+    n_vocab: int,
+    n_ctx: int,
+    piece: Callable[[int], bytes] | None = None,
+) -> Sampler:
     """A new sampler for ``options``; the caller calls :meth:`Sampler.free`.
+
+    ``piece`` (a token's bytes) is needed for a lazy grammar (``options.grammar_trigger``).
 
     The order is llama.cpp's own (common/sampling): penalties, top-k, typical, top-p, min-p,
     temperature, then the seeded distribution (or greedy at temperature 0); the grammar
@@ -166,6 +244,11 @@ def build_sampler(options: SamplingOptions, vocab: Any, n_vocab: int, n_ctx: int
     chain = lc.llama_sampler_chain_init(params)
 
     sampler = Sampler(chain, n_vocab=n_vocab, greedy=options.temperature <= 0)
+    if options.grammar and options.grammar_trigger is not None:
+        if piece is None:
+            lc.llama_sampler_free(chain)
+            raise SamplerError("a lazy grammar needs the model's token pieces")
+        sampler.trigger, sampler.piece = options.grammar_trigger.encode(), piece
 
     def add(step: Any) -> None:
         if not step:

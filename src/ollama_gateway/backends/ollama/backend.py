@@ -53,6 +53,8 @@ def _message_json(message: Message) -> dict[str, Any]:
         out["thinking"] = message.thinking
     if message.tool_name:
         out["tool_name"] = message.tool_name
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
     return out
 
 

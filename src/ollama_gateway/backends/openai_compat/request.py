@@ -88,6 +88,12 @@ def chat_body(request: GenerationRequest, model: str) -> dict[str, Any]:
             body["top_logprobs"] = request.top_logprobs
     if request.tools:
         body["tools"] = request.tools
+        if request.forced_tool is not None:
+            body["tool_choice"] = {"type": "function", "function": {"name": request.forced_tool}}
+        elif request.tool_choice == "required":
+            body["tool_choice"] = "required"
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.think is not None:
         body["chat_template_kwargs"] = {"enable_thinking": request.think}
     return body
@@ -129,7 +135,9 @@ def chat_messages(messages: list[Message]) -> list[dict[str, Any]]:
             item["content"] = message.content or None
             pending = [(c["id"], c["function"]["name"]) for c in calls]
         elif message.role == "tool":
-            item["tool_call_id"] = _answered(pending, message.tool_name, len(out))
+            item["tool_call_id"] = message.tool_call_id or _answered(
+                pending, message.tool_name, len(out)
+            )
         out.append(item)
     return out
 

@@ -102,7 +102,7 @@ def _message(m: Message) -> GoStruct:
             if m.tool_calls
             else None,
             "ToolName": m.tool_name or "",
-            "ToolCallID": "",
+            "ToolCallID": m.tool_call_id or "",
         },
         value={"role": m.role, "content": m.content},
     )
