@@ -66,8 +66,10 @@ class GatewayMiddleware:
         public_paths=(),
         limiter=None,  # accounts Gate: await .admit(key, address) -> Admission | None
         public_prefixes=(),
+        max_blob_bytes: int | None = None,  # POST /api/blobs/... (model uploads)
     ) -> None:
         self.app = app
+        self.max_blob = max_blob_bytes or max_body_bytes
         self.keyring = keyring
         self.max_body = max_body_bytes
         self.public = PUBLIC | {("GET", p) for p in public_paths}
@@ -156,6 +158,8 @@ class GatewayMiddleware:
 
     def _limit_body(self, scope, headers, receive):
         limit = self.max_body
+        if scope["method"] == "POST" and scope["path"].startswith("/api/blobs/"):
+            limit = self.max_blob
         for name, value in headers:
             if name == b"content-length":
                 try:
