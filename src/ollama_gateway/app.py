@@ -200,6 +200,7 @@ def create_app(
         ollama.generate.routes,
         openai.routes,
         ollama.models.routes,
+        ollama.create.routes,
         health.routes,
         status.routes,
     ):
@@ -217,6 +218,7 @@ def create_app(
         limiter=accounts.gate,
         keyring=accounts.cache,
         max_body_bytes=settings.max_body_bytes,
+        max_blob_bytes=settings.max_blob_bytes,
         public_paths=public,
         public_prefixes=(CONSOLE_PATH,) if settings.console else (),
     )

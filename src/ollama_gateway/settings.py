@@ -259,6 +259,9 @@ class Settings(BaseSettings):
     num_ctx: int = Field(4096, ge=64, description="Context length per model (embedded).")
     num_threads: int | None = Field(None, ge=1, description="CPU threads (embedded; default all).")
     num_batch: int = Field(512, ge=1, description="Prompt tokens per decode step (embedded).")
+    max_blob_bytes: int = Field(
+        64 << 30, gt=0, description="Largest blob POST /api/blobs accepts (413 beyond)."
+    )
 
     # --- load ---------------------------------------------------------------------------
     parallel: int = Field(4, ge=1, description="Requests generated at once per model.")

@@ -196,7 +196,7 @@ def test_tools_refused_by_the_backend_are_400(scripted):
         ({"messages": "hi"}, "invalid 'messages'"),
         ({"messages": [], "format": "yaml"}, 'format must be "json" or a JSON schema'),
         ({"messages": [], "keep_alive": "soon"}, "invalid duration"),
-        ({"messages": [], "logprobs": True}, "logprobs are not supported"),
+        ({"messages": [], "logprobs": True, "top_logprobs": 21}, "top_logprobs must be between"),
     ],
 )
 def test_bad_chat_bodies_are_400(gateway, body, message):
@@ -207,10 +207,11 @@ def test_bad_chat_bodies_are_400(gateway, body, message):
 
 
 def test_generate_errors_carry_error_and_detail(gateway):
-    r = httpx.post(gateway + "/api/generate", json={"model": "llama2", "logprobs": True})
+    body = {"model": "llama2", "logprobs": True, "top_logprobs": 99}
+    r = httpx.post(gateway + "/api/generate", json=body)
     assert r.status_code == 400
-    assert r.json() == {"error": "logprobs are not supported by this server"} | {
-        "detail": "logprobs are not supported by this server"
+    assert r.json() == {"error": "top_logprobs must be between 0 and 20"} | {
+        "detail": "top_logprobs must be between 0 and 20"
     }
 
 

@@ -269,7 +269,7 @@ def _error(r: httpx.Response) -> dict:
     ("body", "message"),
     [
         ({"messages": USER, "n": 2}, "only n=1 is supported"),
-        ({"messages": USER, "logprobs": True}, "logprobs are not supported"),
+        ({"messages": USER, "top_logprobs": 2}, "logprobs must be true when top_logprobs"),
         ({"messages": USER, "logit_bias": {"1": 5}}, "logit_bias is not supported"),
         ({"messages": []}, "invalid 'messages'"),
         ({}, "field 'messages' is required"),

@@ -63,7 +63,7 @@ def test_streamed_completion(gateway):
     [
         ({"prompt": ["a", "b"]}, "only one prompt per request is supported"),
         ({"prompt": [1, 2, 3]}, "prompts as token ids are not supported; send text"),
-        ({"prompt": "x", "logprobs": 1}, "logprobs are not supported"),
+        ({"prompt": "x", "logprobs": 21}, "logprobs must be between 0 and 20"),
         ({"prompt": "x", "best_of": 3}, "only best_of=1 is supported"),
         ({"prompt": "x", "n": 3}, "only n=1 is supported"),
     ],

@@ -23,6 +23,7 @@ USER = [{"role": "user", "content": "hi"}]
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
 
 # (method, path, body, status): each reply is validated against the operation's declaration
+EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 CALLS = [
     ("GET", "/", None, 200),
     ("GET", "/info", None, 200),
@@ -49,6 +50,16 @@ CALLS = [
     ("POST", "/api/pull", {"model": "schema-test"}, 200),
     ("POST", "/api/pull", {"model": "schema-test", "stream": False}, 200),
     ("POST", "/api/copy", {"source": "schema-test", "destination": "schema-copy"}, 200),
+    ("POST", "/api/create", {"model": "schema-made", "from": "schema-test"}, 200),
+    ("POST", "/api/create", {"model": "schema-made", "from": "schema-test", "stream": False}, 200),
+    ("POST", "/api/create", {"model": "schema-made"}, 400),
+    ("HEAD", f"/api/blobs/sha256:{'0' * 64}", None, 404),
+    ("POST", f"/api/blobs/{EMPTY_DIGEST}", None, 201),
+    ("POST", f"/api/blobs/{EMPTY_DIGEST}", None, 200),
+    ("HEAD", f"/api/blobs/{EMPTY_DIGEST}", None, 200),
+    ("POST", f"/api/blobs/sha256:{'0' * 64}", None, 400),
+    ("HEAD", "/api/blobs/sha256:nope", None, 400),
+    ("DELETE", "/api/delete", {"model": "schema-made"}, 200),
     ("DELETE", "/api/delete", {"model": "schema-copy"}, 200),
     ("DELETE", "/api/delete", {"model": "schema-test"}, 200),
     ("POST", "/api/embed", {"model": "m", "input": ["a", "b"]}, 200),
@@ -118,6 +129,9 @@ def check_reply(spec: dict, method: str, path: str, reply: httpx.Response) -> st
     declared = declared or operation["responses"].get("default")
     assert declared is not None, f"{method} {template}: {reply.status_code} is not declared"
     content = declared.get("content") or {}
+    if method == "HEAD":  # the status only: a reply to HEAD has no body
+        assert reply.content == b"", f"{method} {template}: a body in a reply to HEAD"
+        return template
     if not content:
         assert reply.content == b"", f"{method} {template}: a body where none is declared"
         return template
@@ -168,13 +182,17 @@ def test_every_operation_declares_its_body_replies_and_errors(spec):
             assert "default" in responses, where
         success = min(s for s in responses if s.startswith("2"))
         ok = responses[success]
-        if method == "HEAD" or success == "204" or path in ("/api/delete", "/api/copy"):
+        empty = ("/api/delete", "/api/copy", "/api/blobs/{digest}")
+        if method == "HEAD" or success == "204" or path in empty:
             assert not ok.get("content", {}).get("application/json", {}).get("schema"), where
         else:
             assert ok["content"], where
             assert all(media.get("schema") for media in ok["content"].values()), where
         api = path.startswith(("/api/", "/v1/"))
-        if "requestBody" in operation or (method in ("POST", "DELETE") and api):
+        if path == "/api/blobs/{digest}" and method == "POST":  # the upload: raw bytes
+            body = operation["requestBody"]["content"]["application/octet-stream"]["schema"]
+            assert body == {"type": "string", "format": "binary"} and "400" in responses
+        elif "requestBody" in operation or (method in ("POST", "DELETE") and api):
             body = operation["requestBody"]["content"]["application/json"]["schema"]
             assert body["$ref"].startswith("#/components/schemas/"), where
             assert "400" in responses, where
@@ -237,6 +255,7 @@ def test_real_replies_validate_against_the_schema(spec, keyed, ollama):
                 exercised.add((method, check_reply(spec, method, path, reply)))
     finally:
         ollama.models[:] = models  # the fake Ollama is shared by the whole session
+        ollama.blobs.clear()
         for method, path, body in UNAUTHORIZED:
             reply = httpx.request(method, keyed + path, json=body)
             assert reply.status_code == 401

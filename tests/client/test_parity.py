@@ -8,6 +8,7 @@ from ollama_gateway.client import AsyncClient, Client
 from tests.client.standin import Reply, StandIn
 
 PUBLIC = {"generate", "chat", "pull", "embed", "list", "ps", "show", "delete", "copy", "version"}
+PUBLIC |= {"create", "create_blob"}
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:

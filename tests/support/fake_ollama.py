@@ -68,6 +68,7 @@ class FakeOllama:
     loaded: list[str] | None = None  # what /api/ps lists (None: the first model)
     token_delay: float = 0.0  # seconds before each streamed token
     host: str = "127.0.0.1"
+    blobs: dict[str, int] = field(default_factory=dict)  # digest -> size, uploaded
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
@@ -120,6 +121,11 @@ class FakeOllama:
     # -- handlers ----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
+        if request.path.startswith("/api/blobs/"):  # raw bytes, recorded without them
+            if self.record:
+                seen = Seen(request.method, request.path, dict(request.headers), None)
+                self.requests.append(seen)
+            return self._blob(request, raw)
         body = orjson.loads(raw) if raw else None
         if self.record:
             self.requests.append(
@@ -186,6 +192,8 @@ class FakeOllama:
         if route == ("DELETE", "/api/delete"):
             self.models.remove(model)
             return web.Response()
+        if route == ("POST", "/api/create"):
+            return await self._create(request, body)
         if route == ("POST", "/api/copy"):
             if body.get("source") not in self.models:
                 return _json(
@@ -265,6 +273,8 @@ class FakeOllama:
             )
             if call:
                 final["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
+            if body.get("logprobs"):
+                final["logprobs"] = [_logprob(t, body) for _, t in pieces]
             return _json(final)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
@@ -290,6 +300,8 @@ class FakeOllama:
                 if self.token_delay:
                     await asyncio.sleep(self.token_delay)
                 chunk = self._chunk(chat, model, token, False, thinking)
+                if body.get("logprobs"):
+                    chunk["logprobs"] = [_logprob(token, body)]
                 await response.write(orjson.dumps(chunk) + b"\n")
                 if model == "drop" and i == 1:
                     request.transport.close()
@@ -339,6 +351,56 @@ class FakeOllama:
             self.models.append(model)
         await response.write_eof()
         return response
+
+    def _blob(self, request: web.Request, raw: bytes) -> web.Response:
+        """Ollama's blob routes: HEAD 200/404; POST 201, 200 when held, 400 on a mismatch."""
+        import hashlib
+
+        digest = request.path.rsplit("/", 1)[-1]
+        if request.method == "HEAD":
+            return web.Response(status=200 if digest in self.blobs else 404)
+        if digest in self.blobs:
+            return web.Response(status=200)
+        got = "sha256:" + hashlib.sha256(raw).hexdigest()
+        if got != digest:
+            return _json({"error": f'digest mismatch, expected "{digest}", got "{got}"'}, 400)
+        self.blobs[digest] = len(raw)
+        return web.Response(status=201)
+
+    async def _create(self, request: web.Request, body: dict) -> web.StreamResponse:
+        files = body.get("files") or {}
+        missing = [d for d in files.values() if d not in self.blobs]
+        source = body.get("from")
+        if missing or (not files and source not in self.models):
+            return _json({"error": f"blob not found: {missing or source}"}, 400)
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        events = [{"status": "parsing GGUF"}] if files else []
+        events += [{"status": f"using existing layer {d}"} for d in files.values()]
+        if body.get("template") == "{{ broken":
+            events.append({"error": "template error: unclosed action", "status": 400})
+        events += [{"status": "writing manifest"}, {"status": "success"}]
+        for event in events:
+            await response.write(orjson.dumps(event) + b"\n")
+            if "error" in event:
+                break
+        else:
+            if body["model"] not in self.models:
+                self.models.append(body["model"])
+        await response.write_eof()
+        return response
+
+
+def _logprob(token: str, body: dict) -> dict[str, Any]:
+    """Ollama's logprob entry for a scripted token: -0.5, and top_logprobs alternatives."""
+    entry: dict[str, Any] = {"token": token, "logprob": -0.5, "bytes": list(token.encode())}
+    top = body.get("top_logprobs") or 0
+    if top:
+        entry["top_logprobs"] = [
+            {"token": token, "logprob": -0.5, "bytes": list(token.encode())},
+            *({"token": f"alt{i}", "logprob": -1.0 - i} for i in range(top - 1)),
+        ]
+    return entry
 
 
 def _last_user_text(body: dict) -> str:

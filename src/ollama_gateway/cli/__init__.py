@@ -14,7 +14,14 @@ def main() -> None:
 
 
 # Command families register here, one line each.
-from ollama_gateway.cli import accounts_cmd, chat_cmd, client_cmds, keys_cmd, pull_cmd  # noqa: E402
+from ollama_gateway.cli import (  # noqa: E402
+    accounts_cmd,
+    chat_cmd,
+    client_cmds,
+    create_cmd,
+    keys_cmd,
+    pull_cmd,
+)
 from ollama_gateway.cli.run_cmd import healthcheck, run  # noqa: E402
 
 try:
@@ -30,6 +37,7 @@ main.add_command(healthcheck)
 main.add_command(client_cmds.generate)
 main.add_command(chat_cmd.chat)
 main.add_command(pull_cmd.pull)
+main.add_command(create_cmd.create)
 main.add_command(client_cmds.list_models)
 main.add_command(client_cmds.list_models, name="ls")
 main.add_command(client_cmds.ps)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
@@ -169,6 +171,25 @@ class AsyncClient(BaseClient):
             "ProgressResponse | AsyncIterator[ProgressResponse]", await self._dispatch(call)
         )
 
+    async def create(
+        self, model: str, *, stream: bool = True, **fields: Any
+    ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
+        """Create ``model`` on the server (``from_``, ``files``, ``template``, ``system``,
+        ``parameters``, ``messages``, ``license``, ``quantize``), yielding its status lines."""
+        call = _calls.create(model, stream, fields)
+        return cast(
+            "ProgressResponse | AsyncIterator[ProgressResponse]", await self._dispatch(call)
+        )
+
+    async def create_blob(self, path: str | os.PathLike[str]) -> str:
+        """Upload a file as a blob (unless the server has it); returns its digest."""
+        digest = await asyncio.to_thread(_calls.blob_digest, path)
+        call = Call("POST", f"/api/blobs/{digest}", StatusResponse.from_dict)
+        with self._translate(call):
+            response = await self._http.post(call.path, content=_chunks(path))
+        self._check(response)
+        return digest
+
     async def embed(
         self, input: str | Sequence[str], model: str | None = None, **options: Any
     ) -> EmbedResponse:
@@ -199,3 +220,13 @@ class AsyncClient(BaseClient):
     async def version(self) -> VersionResponse:
         """The server's version."""
         return await self._send(_calls.version())
+
+
+async def _chunks(path: str | os.PathLike[str]) -> AsyncIterator[bytes]:
+    """A file's bytes, read in a worker thread a megabyte at a time."""
+    f = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(f.read, 1 << 20):
+            yield chunk
+    finally:
+        f.close()

@@ -148,3 +148,29 @@ def copy(source: str, destination: str) -> Call[StatusResponse]:
 def version() -> Call[VersionResponse]:
     """``GET /api/version``."""
     return Call("GET", "/api/version", VersionResponse.from_dict)
+
+
+CREATE_FIELDS = frozenset(
+    {"from_", "files", "template", "system", "parameters", "messages", "license", "quantize"}
+)
+
+
+def create(model: str, stream: bool, fields: Mapping[str, Any]) -> Call[ProgressResponse]:
+    """``POST /api/create``: status lines while streaming, else the final status."""
+    body = _body(CREATE_FIELDS, fields, "create")
+    if "from_" in body:
+        body["from"] = body.pop("from_")
+    return Call(
+        "POST", "/api/create", ProgressResponse.from_dict, {"model": model, **body}, stream=stream
+    )
+
+
+def blob_digest(path: str | os.PathLike[str]) -> str:
+    """``sha256:<hex>`` of a file, read a megabyte at a time."""
+    import hashlib
+
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return "sha256:" + sha.hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
@@ -163,6 +164,23 @@ class Client(BaseClient):
         """Download a model onto the server, yielding progress (``stream=False``: wait)."""
         call = _calls.pull(name, insecure, stream)
         return cast("ProgressResponse | Iterator[ProgressResponse]", self._dispatch(call))
+
+    def create(
+        self, model: str, *, stream: bool = True, **fields: Any
+    ) -> ProgressResponse | Iterator[ProgressResponse]:
+        """Create ``model`` on the server (``from_``, ``files``, ``template``, ``system``,
+        ``parameters``, ``messages``, ``license``, ``quantize``), yielding its status lines."""
+        call = _calls.create(model, stream, fields)
+        return cast("ProgressResponse | Iterator[ProgressResponse]", self._dispatch(call))
+
+    def create_blob(self, path: str | os.PathLike[str]) -> str:
+        """Upload a file as a blob (unless the server has it); returns its digest."""
+        digest = _calls.blob_digest(path)
+        call = Call("POST", f"/api/blobs/{digest}", StatusResponse.from_dict)
+        with self._translate(call), open(path, "rb") as f:
+            response = self._http.post(call.path, content=f)
+        self._check(response)
+        return digest
 
     def embed(
         self, input: str | Sequence[str], model: str | None = None, **options: Any

@@ -182,6 +182,7 @@ class GenerationService:
                         and not chunk.text
                         and not chunk.thinking
                         and not chunk.tool_calls
+                        and not chunk.logprobs
                     ):
                         continue
                 elif not keep:
@@ -195,6 +196,7 @@ class GenerationService:
         texts: list[str] = []
         thinking: list[str] = []
         tool_calls: list[dict[str, Any]] = []
+        logprobs: list[dict[str, Any]] | None = [] if request.logprobs else None
         last = Chunk(done=True, stats=Stats())
         async with aclosing(self.stream(request, split_reasoning)) as chunks:
             async for chunk in chunks:
@@ -202,8 +204,11 @@ class GenerationService:
                 thinking.append(chunk.thinking)
                 if chunk.tool_calls:
                     tool_calls.extend(chunk.tool_calls)
+                if chunk.logprobs and logprobs is not None:
+                    logprobs.extend(chunk.logprobs)
                 last = chunk
         return Chunk(
+            logprobs=logprobs,
             text="".join(texts),
             thinking="".join(thinking),
             tool_calls=tool_calls or None,

@@ -60,6 +60,8 @@ class GenerationRequest:
     forced_tool: str | None = None
     parallel_tool_calls: bool | None = None
     request_id: str = ""
+    logprobs: bool = False
+    top_logprobs: int = 0  # alternatives per token (0-20), with logprobs
 
 
 @dataclass(slots=True)
@@ -96,6 +98,9 @@ class Chunk:
     context: list[int] | None = None
     model: str = ""
     starts_in_thinking: bool = False
+    # With ``logprobs`` asked: one entry per generated token whose text this chunk carries,
+    # ``{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}``.
+    logprobs: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)

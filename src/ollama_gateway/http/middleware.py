@@ -74,8 +74,10 @@ class GatewayMiddleware:
         public_paths: Collection[str] = (),
         limiter: Gate | None = None,
         public_prefixes: Collection[str] = (),
+        max_blob_bytes: int | None = None,  # POST /api/blobs/... (model uploads)
     ) -> None:
         self.app = app
+        self.max_blob = max_blob_bytes or max_body_bytes
         self.keyring = keyring
         self.max_body = max_body_bytes
         self.public = PUBLIC | {("GET", p) for p in public_paths}
@@ -167,6 +169,8 @@ class GatewayMiddleware:
         self, scope: Scope, headers: list[tuple[bytes, bytes]], receive: Receive
     ) -> Receive:
         limit = self.max_body
+        if scope["method"] == "POST" and scope["path"].startswith("/api/blobs/"):
+            limit = self.max_blob
         for name, value in headers:
             if name == b"content-length":
                 try:

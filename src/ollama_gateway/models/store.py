@@ -426,6 +426,19 @@ class ModelStore:
             used.update(layer.digest for layer in manifest.blobs)
         return used
 
+    def manifest_of(self, ref: str | ModelRef) -> Manifest | None:
+        """The manifest of ``ref`` (found case-insensitively), None when there is none."""
+        path = self._find_manifest(ref if isinstance(ref, ModelRef) else parse_ref(ref))
+        return None if path is None else self._read_manifest(path)[0]
+
+    def layer_json(self, layer: Layer) -> Any:
+        """A JSON blob's value (config, params, messages); None when missing or not JSON."""
+        return self._read_json(layer)
+
+    def prune_blobs(self, candidates: set[str]) -> None:
+        """Remove those of ``candidates`` that no manifest uses any more."""
+        self._remove_unused_blobs(candidates)
+
     def _remove_unused_blobs(self, candidates: set[str]) -> None:
         if not candidates:
             return

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
-from ollama_gateway.errors import BadRequest, Unsupported, clip
+from ollama_gateway.errors import BadRequest, clip
 from ollama_gateway.models.refs import check_model_name
 from ollama_gateway.schemas.base import WireBody
 from ollama_gateway.settings import parse_duration
@@ -83,9 +83,12 @@ class _Common(WireBody):
         return self.think
 
     def _common(self) -> dict[str, Any]:
-        if self.logprobs or self.top_logprobs:
-            raise Unsupported("logprobs are not supported by this server")
+        top = self.top_logprobs or 0
+        if not 0 <= top <= 20:
+            raise BadRequest("top_logprobs must be between 0 and 20")
         return {
+            "logprobs": bool(self.logprobs),
+            "top_logprobs": top if self.logprobs else 0,
             "model": check_model_name(self.model),
             "format": self.format,
             "options": self.options.as_dict() if self.options else {},

@@ -200,8 +200,11 @@ class ChatCompletionBody(_Sampling):
 
     def to_request(self) -> GenerationRequest:
         self._check()
-        if self.logprobs or self.top_logprobs:
-            raise Unsupported("logprobs are not supported")
+        top = self.top_logprobs
+        if top is not None and not 0 <= top <= 20:
+            raise BadRequest("top_logprobs must be between 0 and 20")
+        if top and not self.logprobs:
+            raise BadRequest("logprobs must be true when top_logprobs is set")
         tools = self.tools or None
         choice = ToolChoice.parse(self.tool_choice)
         if choice.mode == "none":
@@ -221,6 +224,8 @@ class ChatCompletionBody(_Sampling):
             tool_choice="required" if choice.forced else "auto",
             forced_tool=choice.name,
             parallel_tool_calls=self.parallel_tool_calls,
+            logprobs=bool(self.logprobs),
+            top_logprobs=top or 0,
         )
 
 
@@ -245,8 +250,8 @@ class CompletionBody(_Sampling):
 
     def to_request(self) -> GenerationRequest:
         self._check()
-        if self.logprobs is not None:
-            raise Unsupported("logprobs are not supported")
+        if self.logprobs is not None and not 0 <= self.logprobs <= 20:
+            raise BadRequest("logprobs must be between 0 and 20")
         if self.best_of not in (None, 1):
             raise Unsupported("only best_of=1 is supported")
         return GenerationRequest(
@@ -256,6 +261,8 @@ class CompletionBody(_Sampling):
             suffix=self.suffix or None,
             options=self._options(self.max_tokens),
             stream=self.stream,
+            logprobs=self.logprobs is not None,
+            top_logprobs=self.logprobs or 0,
         )
 
 

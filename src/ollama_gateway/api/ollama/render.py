@@ -36,6 +36,8 @@ def generate_json(chunk: Chunk, model: str) -> dict[str, Any]:
         _final_fields(out, chunk)
         if chunk.context is not None:
             out["context"] = chunk.context
+    if chunk.logprobs:
+        out["logprobs"] = chunk.logprobs
     return out
 
 
@@ -53,6 +55,8 @@ def chat_json(chunk: Chunk, model: str) -> dict[str, Any]:
     }
     if chunk.done:
         _final_fields(out, chunk)
+    if chunk.logprobs:
+        out["logprobs"] = chunk.logprobs
     return out
 
 
@@ -71,7 +75,13 @@ class Lines:
         self.prefix = b'{"model":' + orjson.dumps(model) + b',"created_at":"'
 
     def __call__(self, chunk: Chunk) -> bytes:
-        if chunk.done or chunk.thinking or chunk.tool_calls or chunk.model not in ("", self.model):
+        if (
+            chunk.done
+            or chunk.thinking
+            or chunk.tool_calls
+            or chunk.logprobs
+            or chunk.model not in ("", self.model)
+        ):
             render = chat_json if self.chat else generate_json
             return ndjson_line(render(chunk, self.model))
         text = orjson.dumps(chunk.text)

@@ -68,6 +68,51 @@ def tool_calls_json(calls: list[dict[str, Any]], start: int = 0) -> list[dict[st
     return out
 
 
+def _token(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"token": entry["token"], "logprob": entry["logprob"], "bytes": entry.get("bytes")}
+
+
+def chat_logprobs(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """``choices[].logprobs`` of a chat completion: ``content`` lists each token with its
+    ``logprob``, ``bytes`` and ``top_logprobs`` (None when logprobs were not asked for)."""
+    if entries is None:
+        return None
+    content = [
+        {**_token(e), "top_logprobs": [_token(t) for t in e.get("top_logprobs", ())]}
+        for e in entries
+    ]
+    return {"content": content, "refusal": None}
+
+
+def completion_logprobs(
+    entries: list[dict[str, Any]] | None, offset: int = 0
+) -> dict[str, Any] | None:
+    """A text completion's ``logprobs``: ``tokens``, ``token_logprobs``, ``top_logprobs`` (one
+    ``{token: logprob}`` per token) and ``text_offset`` (where each token starts in the text,
+    counted from ``offset``)."""
+    if entries is None:
+        return None
+    offsets = []
+    for entry in entries:
+        offsets.append(offset)
+        offset += len(entry["token"])
+    return {
+        "tokens": [e["token"] for e in entries],
+        "token_logprobs": [e["logprob"] for e in entries],
+        "top_logprobs": [_by_text(e.get("top_logprobs", ())) for e in entries],
+        "text_offset": offsets,
+    }
+
+
+def _by_text(alternatives: Any) -> dict[str, float]:
+    """``{token: logprob}``, best first; two tokens of one text (two partial UTF-8 bytes)
+    keep the better."""
+    out: dict[str, float] = {}
+    for alternative in alternatives:
+        out.setdefault(alternative["token"], alternative["logprob"])
+    return out
+
+
 def error_event(exc: BaseException, request_id: str) -> bytes:
     if isinstance(exc, GatewayError):
         body = error_body("openai", exc.status_code, exc.message)
@@ -101,7 +146,7 @@ def chat_completion(chunk: Chunk, model: str) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": message,
-                "logprobs": None,
+                "logprobs": chat_logprobs(chunk.logprobs),
                 "finish_reason": finish_reason(chunk, bool(calls)),
             }
         ],
@@ -131,17 +176,19 @@ class _Stream:
             + orjson.dumps(model)
             + b',"choices":[{"index":0,'
         )
-        self.tail = b',"logprobs":null,"finish_reason":null}]' + (
-            b',"usage":null}\n\n' if include_usage else b"}\n\n"
-        )
+        self.end = b',"usage":null}\n\n' if include_usage else b"}\n\n"
+        self.tail = b',"logprobs":null,"finish_reason":null}]' + self.end
 
-    def choice(self, body: bytes) -> bytes:
+    def choice(self, body: bytes, logprobs: Any = None) -> bytes:
         """A chunk whose one choice holds ``body`` (already rendered JSON members)."""
-        return self.head + body + self.tail
+        if logprobs is None:
+            return self.head + body + self.tail
+        lp = orjson.dumps(logprobs)
+        return self.head + body + b',"logprobs":' + lp + b',"finish_reason":null}]' + self.end
 
-    def finish(self, reason: str, body: bytes) -> bytes:
-        end = b',"logprobs":null,"finish_reason":"' + reason.encode() + b'"}]'
-        return self.head + body + end + (b',"usage":null}\n\n' if self.include_usage else b"}\n\n")
+    def finish(self, reason: str, body: bytes, logprobs: Any = None) -> bytes:
+        end = b',"logprobs":' + orjson.dumps(logprobs) + b',"finish_reason":"' + reason.encode()
+        return self.head + body + end + b'"}]' + self.end
 
     def usage_event(self, stats: Stats | None) -> bytes:
         data = {
@@ -201,15 +248,26 @@ class ChatStream(_Stream):
         return delta or None
 
     def render(self, chunk: Chunk) -> bytes:
-        if not chunk.done and not chunk.thinking and not chunk.tool_calls and self.sent_role:
+        if (
+            not chunk.done
+            and not chunk.thinking
+            and not chunk.tool_calls
+            and chunk.logprobs is None
+            and self.sent_role
+        ):
             # the hot path: one content token
             if not chunk.text:
                 return b""
             return self.choice(b'"delta":{"content":' + orjson.dumps(chunk.text) + b"}")
         delta = self._delta(chunk)
+        logprobs = chat_logprobs(chunk.logprobs)
         if not chunk.done:
-            return self.choice(b'"delta":' + orjson.dumps(delta))
-        out = self.choice(b'"delta":' + orjson.dumps(delta)) if delta else b""
+            if delta is None and not chunk.logprobs:
+                return b""
+            return self.choice(b'"delta":' + orjson.dumps(delta or {}), logprobs)
+        out = b""
+        if delta or chunk.logprobs:
+            out = self.choice(b'"delta":' + orjson.dumps(delta or {}), logprobs)
         out += self.finish(finish_reason(chunk, self.tool_calls > 0), b'"delta":{}')
         if self.include_usage:
             out += self.usage_event(chunk.stats)
@@ -229,7 +287,7 @@ def text_completion(chunk: Chunk, model: str, prefix: str = "") -> dict[str, Any
             {
                 "text": prefix + chunk.text,
                 "index": 0,
-                "logprobs": None,
+                "logprobs": completion_logprobs(chunk.logprobs, len(prefix)),
                 "finish_reason": finish_reason(chunk, False),
             }
         ],
@@ -246,14 +304,19 @@ class CompletionStream(_Stream):
     def __init__(self, model: str, include_usage: bool, echo: str = "") -> None:
         super().__init__(model, include_usage)
         self.echo = echo
+        self.offset = 0  # characters sent so far (text_offset of the next token)
 
     def render(self, chunk: Chunk) -> bytes:
         text = chunk.text
         if self.echo:
             text, self.echo = self.echo + text, ""
+        logprobs = completion_logprobs(chunk.logprobs, self.offset + len(text) - len(chunk.text))
+        self.offset += len(text)
         if not chunk.done:
-            return self.choice(b'"text":' + orjson.dumps(text))
-        out = self.choice(b'"text":' + orjson.dumps(text)) if text else b""
+            return self.choice(b'"text":' + orjson.dumps(text), logprobs)
+        out = b""
+        if text or chunk.logprobs:
+            out = self.choice(b'"text":' + orjson.dumps(text), logprobs)
         out += self.finish(finish_reason(chunk, False), b'"text":""')
         if self.include_usage:
             out += self.usage_event(chunk.stats)

@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ollama_gateway.backends.llama_cpp import creating
 from ollama_gateway.backends.llama_cpp import show as show_info
 from ollama_gateway.backends.llama_cpp.capabilities import capabilities, check_request
 from ollama_gateway.backends.llama_cpp.embeddings import EmbedCancelled
@@ -50,6 +51,7 @@ from ollama_gateway.errors import (
     Unsupported,
     clip,
 )
+from ollama_gateway.models.create import CreateSpec
 from ollama_gateway.models.gotemplate import Cancelled
 from ollama_gateway.models.refs import ModelRef, parse_ref
 from ollama_gateway.models.store import ModelStore, ResolvedModel
@@ -188,6 +190,8 @@ class EmbeddedBackend:
         tools = await asyncio.to_thread(plan_tools, request, resolved) if request.tools else None
         if tools is not None:
             _constrain_calls(options, tools, request)
+        if request.logprobs:
+            options.sampling.logprobs = request.top_logprobs
         loaded, load_ns = await self.manager.acquire(resolved)
         keep_alive = request.keep_alive
         try:
@@ -387,6 +391,17 @@ class EmbeddedBackend:
 
     async def copy(self, source: str, destination: str) -> None:
         await asyncio.to_thread(self.store.copy, source, destination)
+
+    def create(self, spec: CreateSpec) -> AsyncIterator[dict[str, Any]]:
+        """``/api/create``: Ollama's status events, ending with success (creating.py)."""
+        return creating.create_model(self.store, spec, max_predict=self.settings.max_predict)
+
+    async def has_blob(self, digest: str) -> bool:
+        return await creating.has_blob(self.store, digest)
+
+    async def upload_blob(self, digest: str, body: AsyncIterator[bytes], max_bytes: int) -> bool:
+        """Store an uploaded blob; False when it was there already (the body is not read)."""
+        return await creating.upload_blob(self.store, digest, body, max_bytes)
 
     async def check_ready(self) -> tuple[bool, str]:
         name = self.spec.name

@@ -32,7 +32,10 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
+from ollama_gateway.backends.llama_cpp.logprobs import token_logprobs
 from ollama_gateway.backends.llama_cpp.model import Model
 from ollama_gateway.backends.llama_cpp.sampling import (
     Sampler,
@@ -434,15 +437,24 @@ class Engine:
         seq.n_generated += 1
         seq.generated.append(token)
         self.tokens_generated += 1
+        if seq.options.logprobs is not None:
+            seq.logprobs.append(self._logprobs(seq, token))
         text, stopped = seq.stream.push(self.model.piece(token))
         if text:
-            seq.send(Chunk(text=text))
+            seq.send(Chunk(text=text, logprobs=_taken(seq)))
         if stopped:
             self._finish(seq, "stop")
         elif self._at_limit(seq):
             self._finish(seq, "length")
         else:
             seq.pending = token
+
+    def _logprobs(self, seq: Sequence, token: int) -> dict:
+        """The sampled token's log-probability and the top alternatives (logprobs.py)."""
+        row = np.ctypeslib.as_array(
+            lib().llama_get_logits_ith(self._ctx, seq.batch_index), shape=(self.model.n_vocab,)
+        )
+        return token_logprobs(row, token, seq.options.logprobs or 0, self.model.piece)
 
     @staticmethod
     def _at_limit(seq: Sequence) -> bool:
@@ -455,9 +467,10 @@ class Engine:
     def _finish(self, seq: Sequence, reason: str) -> None:
         tail = seq.stream.flush()
         if tail:
-            seq.send(Chunk(text=tail))
+            seq.send(Chunk(text=tail, logprobs=_taken(seq)))
         context = seq.prompt + seq.generated
         final = Chunk(done=True, done_reason=reason, stats=seq.stats(), context=context)
+        final.logprobs = _taken(seq)  # of tokens whose text a stop sequence held back
         seq.finished = True
         self._release(seq, keep_cache=self.cache_prompt)  # free before the consumer hears
         seq.send(final)
@@ -496,6 +509,14 @@ def _decode_error(rc: int) -> EngineError:
     if rc == 1:
         return EngineError("generation failed: the KV cache is full")
     return EngineError(f"generation failed: llama_decode returned {rc}")
+
+
+def _taken(seq: Sequence) -> list[dict] | None:
+    """The sequence's pending logprob entries, handed to the chunk being sent (None if off)."""
+    if seq.options.logprobs is None:
+        return None
+    taken, seq.logprobs = seq.logprobs, []
+    return taken
 
 
 def _put(batch, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:

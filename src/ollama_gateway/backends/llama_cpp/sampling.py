@@ -44,6 +44,7 @@ class SamplingOptions:
     grammar: str | None = None
     grammar_trigger: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    logprobs: int | None = None  # None: off; else how many top alternatives (0-20) per token
 
     def penalty_window(self, n_ctx: int) -> int:
         """Tokens the penalties look back over: ``repeat_last_n``, -1 = and at most the context

@@ -26,6 +26,7 @@ class Sequence:
         "generated",
         "kv_tokens",
         "limit",
+        "logprobs",
         "loop",
         "n_cached",
         "n_generated",
@@ -64,6 +65,7 @@ class Sequence:
         self.n_generated = 0
         self.generated: list[int] = []
         self.pending: int | None = None  # sampled, to be decoded in the next step
+        self.logprobs: list[dict[str, Any]] = []  # of tokens whose text is not sent yet
         self.batch_index = -1
         self.cancelled = False
         self.finished = False

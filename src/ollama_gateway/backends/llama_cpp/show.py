@@ -27,9 +27,18 @@ def format_parameters(params: dict[str, Any]) -> str:
     lines = []
     for key, value in params.items():
         for item in value if isinstance(value, list) else [value]:
-            text = json.dumps(item, ensure_ascii=False) if isinstance(item, str) else str(item)
+            text = json.dumps(item, ensure_ascii=False) if isinstance(item, str) else _go(item)
             lines.append(f"{key:<30} {text}")
     return "\n".join(lines)
+
+
+def _go(value: Any) -> str:
+    """A number or boolean as Go's ``%v`` prints it (a whole float without ``.0``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
 
 
 def _modelfile(resolved: ResolvedModel, template: str | None) -> str:
@@ -47,6 +56,9 @@ def _modelfile(resolved: ResolvedModel, template: str | None) -> str:
     params = format_parameters(resolved.params)
     if params:
         lines += [f"PARAMETER {line}" for line in params.splitlines()]
+    for message in resolved.messages:
+        if isinstance(message, dict):
+            lines.append(f'MESSAGE {message.get("role", "")} """{message.get("content", "")}"""')
     if resolved.license:
         lines.append(f'LICENSE """{resolved.license}"""')
     return "\n".join(lines) + "\n"

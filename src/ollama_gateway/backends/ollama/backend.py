@@ -9,11 +9,12 @@ Ollama stop generating.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 
+from ollama_gateway.backends.ollama import creating
 from ollama_gateway.backends.upstream.exchange import Exchange
 from ollama_gateway.backends.upstream.http import UpstreamClient
 from ollama_gateway.core.types import (
@@ -30,6 +31,7 @@ from ollama_gateway.errors import (
     UpstreamBadResponse,
     UpstreamFailed,
 )
+from ollama_gateway.models.create import CreateSpec
 from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,10 @@ def request_body(request: GenerationRequest) -> dict[str, Any]:
         body["keep_alive"] = request.keep_alive
     if request.think is not None:
         body["think"] = request.think
+    if request.logprobs:
+        body["logprobs"] = True
+        if request.top_logprobs:
+            body["top_logprobs"] = request.top_logprobs
     return body
 
 
@@ -235,6 +241,16 @@ class OllamaBackend:
         except (KeyError, TypeError, AttributeError):
             raise UpstreamBadResponse("malformed embed reply from Ollama") from None
 
+    def create(self, spec: CreateSpec) -> AsyncIterator[dict[str, Any]]:
+        """``/api/create`` passed through (creating.py)."""
+        return creating.create(self, spec)
+
+    async def has_blob(self, digest: str) -> bool:
+        return await creating.has_blob(self, digest)
+
+    async def upload_blob(self, digest: str, body: AsyncIterator[bytes], max_bytes: int) -> bool:
+        return await creating.upload_blob(self, digest, body, max_bytes)
+
     async def version(self) -> str:
         data = await self._json("GET", "api/version")
         return str((data or {}).get("version", ""))
@@ -274,7 +290,18 @@ def _generate_chunk(data: dict[str, Any], model: str) -> Chunk:
         stats=_stats(data) if done else None,
         context=data.get("context") if done else None,
         model=data.get("model") or model,
+        logprobs=_logprobs(data),
     )
+
+
+def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Ollama's ``logprobs`` of a reply line, as they are (a list of objects), or None."""
+    found = data.get("logprobs")
+    if found is None:
+        return None
+    if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
+        raise UpstreamBadResponse("malformed reply from Ollama (logprobs is not a list)")
+    return found
 
 
 def _chat_chunk(data: dict[str, Any], model: str) -> Chunk:
@@ -290,4 +317,5 @@ def _chat_chunk(data: dict[str, Any], model: str) -> Chunk:
         done_reason=data.get("done_reason") if done else None,
         stats=_stats(data) if done else None,
         model=data.get("model") or model,
+        logprobs=_logprobs(data),
     )

@@ -86,12 +86,13 @@ class ReplyReader:
             self.finish_reason = str(choice["finish_reason"])
         delta = choice.get("delta")
         if not isinstance(delta, dict):  # /v1/completions
-            return self._output(_text(choice.get("text")), "", None)
+            return _with_logprobs(self._output(_text(choice.get("text")), "", None), choice, self)
         for piece in delta.get("tool_calls") or ():
             self._add_call_piece(piece)
         reasoning = _text(delta.get("reasoning_content") or delta.get("reasoning"))
         calls = self._whole_calls() if self.finish_reason else None
-        return self._output(_text(delta.get("content")), reasoning, calls)
+        chunk = self._output(_text(delta.get("content")), reasoning, calls)
+        return _with_logprobs(chunk, choice, self)
 
     def whole(self, reply: Any) -> Chunk:
         """The only chunk of a reply that was not streamed (``done``, with its stats)."""
@@ -113,6 +114,8 @@ class ReplyReader:
         final = self.finish()
         final.text = chunk.text + final.text
         final.thinking, final.tool_calls = chunk.thinking, chunk.tool_calls
+        if isinstance(choice, dict):
+            final.logprobs = logprob_entries(choice.get("logprobs"))
         return final
 
     def finish(self) -> Chunk:
@@ -191,6 +194,48 @@ class ReplyReader:
                 whole["id"] = call["id"]
             out.append(whole)
         return out
+
+
+def logprob_entries(found: Any) -> list[dict[str, Any]] | None:
+    """A choice's ``logprobs`` (chat's ``content`` list, or the completions' parallel lists)
+    as the neutral entries ``{"token", "logprob", "bytes", "top_logprobs"}``; None if absent."""
+    if not isinstance(found, dict):
+        return None
+    if isinstance(found.get("content"), list):
+        return [_entry(e) for e in found["content"] if isinstance(e, dict)]
+    tokens, values = found.get("tokens"), found.get("token_logprobs")
+    if not isinstance(tokens, list) or not isinstance(values, list):
+        return None
+    tops = found.get("top_logprobs") or [None] * len(tokens)
+    out = []
+    for token, value, top in zip(tokens, values, tops, strict=False):
+        entry = _entry({"token": token, "logprob": value})
+        if isinstance(top, dict):
+            entry["top_logprobs"] = [_entry({"token": t, "logprob": v}) for t, v in top.items()]
+        out.append(entry)
+    return out
+
+
+def _entry(data: dict[str, Any]) -> dict[str, Any]:
+    token = _text(data.get("token"))
+    raw = data.get("bytes")
+    value = data.get("logprob")
+    out: dict[str, Any] = {
+        "token": token,
+        "logprob": float(value) if isinstance(value, int | float) else 0.0,
+        "bytes": raw if isinstance(raw, list) else list(token.encode()),
+    }
+    if isinstance(data.get("top_logprobs"), list):
+        out["top_logprobs"] = [_entry(t) for t in data["top_logprobs"] if isinstance(t, dict)]
+    return out
+
+
+def _with_logprobs(chunk: Chunk | None, choice: dict[str, Any], reply: Any) -> Chunk | None:
+    entries = logprob_entries(choice.get("logprobs"))
+    if entries:
+        chunk = chunk or Chunk(model=reply.model)
+        chunk.logprobs = entries
+    return chunk
 
 
 def _arguments(call: dict[str, Any]) -> Any:

@@ -82,6 +82,10 @@ def chat_body(request: GenerationRequest, model: str) -> dict[str, Any]:
         messages = request.messages
     body: dict[str, Any] = {"model": model, "messages": chat_messages(messages)}
     body.update(_common(request))
+    if request.logprobs:
+        body["logprobs"] = True
+        if request.top_logprobs:
+            body["top_logprobs"] = request.top_logprobs
     if request.tools:
         body["tools"] = request.tools
         if request.forced_tool is not None:
@@ -103,6 +107,8 @@ def completion_body(request: GenerationRequest, model: str) -> dict[str, Any]:
     if request.suffix is not None:
         body["suffix"] = request.suffix
     body.update(_common(request))
+    if request.logprobs:
+        body["logprobs"] = request.top_logprobs
     return body
 
 

@@ -78,6 +78,8 @@ class _Connection(asyncio.Protocol):
         self.reused = False
         self.idle_since = 0.0
         self._waiter: asyncio.Future[None] | None = None
+        self.write_paused = False  # the transport's buffer is full (uploads wait for it)
+        self._drain_waiter: asyncio.Future[None] | None = None
         self.parser = httptools.HttpResponseParser(self)
         self._reset()
 
@@ -107,6 +109,36 @@ class _Connection(asyncio.Protocol):
             self._fail(ConnectionDropped(f"malformed HTTP reply: {exc}"))
             self.close()
 
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._wake_drain()
+
+    def _wake_drain(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def drain(self, timeout_at: float) -> None:
+        """Wait until the transport takes more data (an upload's flow control)."""
+        while self.write_paused and not self.closed:
+            waiter = self._drain_waiter = self.loop.create_future()
+
+            def expire(w: asyncio.Future[None] = waiter) -> None:
+                if not w.done():
+                    w.set_exception(ReadTimeout("timed out sending to the server"))
+
+            handle = self.loop.call_at(timeout_at, expire)
+            try:
+                await waiter
+            finally:
+                handle.cancel()
+                self._drain_waiter = None
+        if self.closed and not self.head_done:
+            raise self.error or ConnectionDropped("the server closed the connection")
+
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows
 
@@ -119,6 +151,7 @@ class _Connection(asyncio.Protocol):
             error_class = ConnectionDropped if self.got_bytes else ConnectFailed
             self.error = error_class(reason)
         self._wake()
+        self._wake_drain()
 
     # -- httptools callbacks ----------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -361,6 +394,51 @@ class UpstreamClient:
                     pass  # stale keep-alive connection: once more, on a fresh one
             conn = await self._connect(deadline)
             return await self._exchange(conn, request, read_timeout, deadline)
+        except BaseException:
+            self._release_slot()
+            raise
+
+    async def send_stream(
+        self,
+        method: str,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        read_timeout: float,
+        total_timeout: float,
+    ) -> Response:
+        """Send a request whose body is ``chunks`` (chunked transfer encoding, with flow
+        control), on a fresh connection; returns once the reply's head has arrived. A server
+        that answers before the body is sent (a blob it already holds) ends the upload."""
+        loop = self.loop
+        deadline = loop.time() + total_timeout
+        target = f"{self._prefix}/{path.lstrip('/')}"
+        head = (
+            f"{method} {target} HTTP/1.1\r\n{self._host_line}Content-Type: {content_type}\r\n"
+            "Accept-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        await self._acquire_slot(deadline)
+        try:
+            conn = await self._connect(deadline)
+            try:
+                conn.start(head)
+                assert conn.transport is not None
+                async for chunk in chunks:
+                    if conn.head_done or conn.closed:
+                        conn.keep_alive = False  # the request was cut short
+                        break
+                    if chunk:
+                        conn.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                        await conn.drain(deadline)
+                else:
+                    conn.transport.write(b"0\r\n\r\n")
+                while not conn.head_done:
+                    await conn.wait(min(deadline, loop.time() + read_timeout))
+            except BaseException:
+                self._discard(conn)
+                raise
+            return Response(self, conn, read_timeout, deadline)
         except BaseException:
             self._release_slot()
             raise
