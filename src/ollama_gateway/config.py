@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +59,9 @@ class ConfigFile:
         where = tuple(location)
         return ConfigError(f"{self.path}:{self.line_of(where)}: {dotted(where)}: {message}")
 
-    def explain(self, errors: list[dict[str, Any]], from_file: set[str]) -> ConfigError | None:
+    def explain(
+        self, errors: Sequence[Mapping[str, Any]], from_file: set[str]
+    ) -> ConfigError | None:
         """A :class:`ConfigError` for the first of pydantic's ``errors`` that is about a value
         this file gave (a top-level name in ``from_file``); None when none is."""
         for error in errors:
@@ -143,7 +145,7 @@ def _value(node: yaml.Node, where: Location, config: ConfigFile, environ: Mappin
     return value
 
 
-def _constructed(node: yaml.ScalarNode) -> Any:
+def _constructed(node: yaml.Node) -> Any:
     """A scalar as YAML's safe loader types it (int, float, bool, null or str)."""
     import yaml
 

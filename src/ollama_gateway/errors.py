@@ -12,12 +12,18 @@ Serving logic raises these; each API family maps them once onto its own error sh
     ├── RateLimited               429  per-key limit; carries retry_after
     │   └── QuotaExceeded              daily / monthly quota used up
     ├── ModelLoadError            500  the model file could not be loaded
+    ├── UpstreamFailed            500  the upstream reported an error inside its reply
     ├── UpstreamServerError       500  the upstream answered 5xx (its status in upstream_status)
     ├── UpstreamBadResponse       502  the upstream answered something we cannot read
     ├── ServiceUnavailable        503  busy / queue full / upstream unreachable; retry_after
-    │   ├── ServerBusy
+    │   ├── ServerBusy                 our queue is full
+    │   │   └── QueueTimeout           waited longer than queue_timeout for a slot
+    │   ├── UpstreamBusy               the upstream answered 503 (its own queue is full)
     │   └── UpstreamUnavailable
     └── UpstreamTimeout           504  the upstream did not answer in time
+
+Code tells conditions apart by these types, never by a message; the status and message are
+all that reach a client (:mod:`ollama_gateway.api.errors`).
 """
 
 from __future__ import annotations
@@ -98,6 +104,11 @@ class ModelLoadError(GatewayError):
     status_code = 500
 
 
+class UpstreamFailed(GatewayError):
+    """The upstream reported an error inside its reply: an ``{"error"}`` line in Ollama's
+    stream, an OpenAI-compatible error event."""
+
+
 class UpstreamServerError(GatewayError):
     """The upstream failed with a 5xx status other than 503 (kept in ``upstream_status``)."""
 
@@ -124,6 +135,20 @@ class ServerBusy(ServiceUnavailable):
         retry_after: float | None = 1.0,
     ) -> None:
         super().__init__(message, retry_after=retry_after)
+
+
+QUEUE_TIMEOUT_MESSAGE = "server busy, please try again.  timed out waiting for a free slot"
+
+
+class QueueTimeout(ServerBusy):
+    """The request waited longer than ``queue_timeout`` for a slot (the gateway's or a fleet's)."""
+
+    def __init__(self, message: str = QUEUE_TIMEOUT_MESSAGE) -> None:
+        super().__init__(message)
+
+
+class UpstreamBusy(ServiceUnavailable):
+    """The upstream answered 503: its own queue is full."""
 
 
 class UpstreamUnavailable(ServiceUnavailable):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ollama_gateway.app import create_app
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE
+from ollama_gateway.errors import QUEUE_TIMEOUT_MESSAGE
 from tests.core.http_helpers import hang_up, open_request, read_head, until
 from tests.support.live import serve
 

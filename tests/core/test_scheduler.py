@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
-from ollama_gateway.errors import ServerBusy
+from ollama_gateway.core.scheduler import Scheduler
+from ollama_gateway.errors import QUEUE_TIMEOUT_MESSAGE, QueueTimeout, ServerBusy
 
 
 async def _spin(times: int = 5) -> None:
@@ -85,6 +85,7 @@ async def test_waiting_too_long_is_server_busy_and_leaves_the_queue():
     with pytest.raises(ServerBusy) as info:
         await asyncio.wait_for(scheduler.acquire("m"), 5)
     assert info.value.message == QUEUE_TIMEOUT_MESSAGE
+    assert isinstance(info.value, QueueTimeout)  # told apart by its type, not its words
     assert scheduler.waiting == 0
     later = asyncio.create_task(scheduler.acquire("m"))  # the queue has room again
     await _spin()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ollama_gateway.app import create_app
-from ollama_gateway.observability.metrics import rfc3339_seconds
+from ollama_gateway.core.times import rfc3339_seconds
 from tests.observability.scrape import label_values, scrape, value
 from tests.support.gguf_models import write_tiny_llama
 from tests.support.live import serve, wait_ready

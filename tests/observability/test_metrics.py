@@ -9,6 +9,7 @@ import pytest
 
 from ollama_gateway.app import create_app
 from tests.observability.scrape import label_values, scrape, value
+from tests.support.fake_ollama import MIDFAIL
 from tests.support.live import serve
 from tests.support.secrets import KEY_A, SECRET_PROMPT, WRONG_KEY
 
@@ -137,6 +138,17 @@ def test_upstream_errors_by_kind(gateway, make_settings):
     assert value(samples, "ollama_gateway_upstream_errors_total", kind="bad_response") == 2
     # a missing model is the client's mistake, not the upstream failing
     assert label_values(samples, "ollama_gateway_upstream_errors_total", "kind") == {"bad_response"}
+
+
+def test_an_error_inside_the_upstreams_stream_is_counted_as_its_error(gateway):
+    with httpx.stream(
+        "POST", gateway + "/api/chat", json={"model": "midfail", "messages": []}, headers=AUTH
+    ) as failed:
+        lines = [line for line in failed.iter_lines() if line]
+    assert lines[-1] == '{"error":"' + MIDFAIL + '"}'  # Ollama's own words, in-band
+    samples = scrape(gateway, AUTH)
+    assert value(samples, "ollama_gateway_upstream_errors_total", kind="error") == 1
+    assert label_values(samples, "ollama_gateway_upstream_errors_total", "kind") == {"error"}
 
 
 def test_unreachable_upstream_is_counted(make_settings):

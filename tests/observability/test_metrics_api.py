@@ -1,4 +1,5 @@
-"""The instrumentation API other components call (scheduler, engine): values land as documented."""
+"""The instrumentation API other components call (middleware, observer, scheduler state, the
+engine): values land as documented."""
 
 from __future__ import annotations
 
@@ -16,11 +17,10 @@ def samples(metrics: Metrics):
     return parse(metrics.render().decode())
 
 
-def test_scheduler_hooks_set_queue_slots_and_rejections():
+def test_slot_state_and_rejections():
     m = Metrics()
-    m.queue_depth("llama2", 3)
-    m.running("llama2", 2)
-    m.queue_depth("llama2", 1)
+    m.set_slots({"llama2": (2, 3)})
+    m.set_slots({"llama2": (2, 1)})  # each call replaces the whole state
     m.rejected("queue_full")
     m.rejected("queue_full")
     m.rejected("rate_limit")
@@ -31,16 +31,17 @@ def test_scheduler_hooks_set_queue_slots_and_rejections():
     assert value(s, "ollama_gateway_rejected_requests_total", reason="rate_limit") == 1
 
 
-def test_engine_hooks_record_loads_and_the_loaded_set():
+def test_loads_and_the_loaded_set():
     m = Metrics()
-    m.model_loaded("a", 1.5, size_bytes=1000)
-    m.model_loaded("b", 0.25, size_bytes=2000)
+    m.observe_load("a", 1.5)
+    m.observe_load("b", 0.25)
+    m.set_loaded([RunningModel(name="a", size=1000), RunningModel(name="b", size=2000)])
     s = samples(m)
     assert value(s, "ollama_gateway_loaded_models") == 2
     assert value(s, "ollama_gateway_loaded_model_size_bytes", model="b") == 2000
     assert value(s, "ollama_gateway_model_load_duration_seconds_sum", model="a") == 1.5
     assert value(s, "ollama_gateway_model_load_duration_seconds_bucket", model="b", le="0.5") == 1
-    m.model_unloaded("a")
+    m.set_loaded([RunningModel(name="b", size=2000)])  # "a" was unloaded
     s = samples(m)
     assert value(s, "ollama_gateway_loaded_models") == 1
     assert label_values(s, "ollama_gateway_loaded_model_size_bytes", "model") == {"b"}
@@ -50,7 +51,7 @@ def test_engine_hooks_record_loads_and_the_loaded_set():
 
 def test_set_loaded_replaces_the_set_with_size_and_expiry():
     m = Metrics()
-    m.model_loaded("old", 1.0)
+    m.set_loaded([RunningModel(name="old", size=1)])
     m.set_loaded(
         [
             RunningModel(name="x:latest", size=123, expires_at="2030-01-02T03:04:05.123456789Z"),
@@ -131,7 +132,7 @@ def test_long_label_values_are_cut():
 def test_request_children_do_not_grow_with_odd_methods():
     m = Metrics()
     for i in range(100):
-        m.request("unmatched", f"X{i}", 405, 0.001)
+        m.http.observe("unmatched", f"X{i}", 405, 0.001)
     s = samples(m)
     assert (
         value(s, "ollama_gateway_requests_total", route="unmatched", method="other", status="405")
@@ -143,7 +144,7 @@ def test_request_children_do_not_grow_with_odd_methods():
 def test_request_histogram_buckets_are_cumulative_with_le_semantics():
     m = Metrics()
     for seconds in (0.005, 0.0051, 0.3, 1000.0):
-        m.request("/x", "GET", 200, seconds)
+        m.http.observe("/x", "GET", 200, seconds)
     s = samples(m)
 
     def bucket(le):
@@ -182,7 +183,7 @@ def test_a_failing_scrape_source_does_not_break_the_scrape(caplog):
         raise RuntimeError("boom")
 
     m.on_scrape(broken)
-    m.on_scrape(lambda metrics: metrics.queue_depth("c", 4))
+    m.on_scrape(lambda metrics: metrics.set_slots({"c": (0, 4)}))
     s = samples(m)
     assert value(s, "ollama_gateway_queue_depth", model="c") == 4
     assert "a metrics source failed" in caplog.text

@@ -106,7 +106,7 @@ class GatedBackend:
         if not self.release.is_set():
             return False, f"loading {self.model}"
         if self.metrics is not None and self._started:
-            self.metrics.model_loaded(self.model, time.perf_counter() - self._started, 4096)
+            self.metrics.observe_load(self.model, time.perf_counter() - self._started)
             self._started = 0.0
         return True, ""
 

@@ -15,18 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ollama_gateway.core.names import full_name
+
 Role = Literal["admin", "user", "metrics"]
 ROLES: tuple[Role, ...] = ("admin", "user", "metrics")
 Source = Literal["db", "env", "file"]
-
-
-def full_name(model: str) -> str:
-    """``llama2`` and ``llama2:latest`` are one model (a tag on the last path part).
-
-    >>> full_name("llama2"), full_name("host:5000/ns/m"), full_name("qwen2:0.5b")
-    ('llama2:latest', 'host:5000/ns/m:latest', 'qwen2:0.5b')
-    """
-    return model if ":" in model.rpartition("/")[2] else model + ":latest"
 
 
 @functools.lru_cache(maxsize=4096)

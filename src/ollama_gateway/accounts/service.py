@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
+from starlette.types import Scope
 
 from ollama_gateway.accounts.admission import Gate
 from ollama_gateway.accounts.cache import KeyCache
@@ -55,7 +56,8 @@ class Accounts:
         self.store: SqlStore | None = None
         self.recorder: UsageRecorder | None = None
         self._tasks: list[asyncio.Task] = []
-        self._dropped = self._written = None
+        self._dropped: Counter | None = None
+        self._written: Counter | None = None
         if metrics is not None:
             self._bind_metrics(metrics)
 
@@ -138,7 +140,9 @@ class Accounts:
             await asyncio.sleep(PRUNE_EVERY)
 
     # -- the request path -----------------------------------------------------------------
-    def record(self, scope: dict, state: dict, route: str, status: int, elapsed: float) -> None:
+    def record(
+        self, scope: Scope, state: dict[str, Any], route: str, status: int, elapsed: float
+    ) -> None:
         """One usage event for a finished request (buffered; never waits)."""
         recorder = self.recorder
         path = scope["path"]

@@ -19,7 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ollama_gateway.accounts.records import KeyRecord
-from ollama_gateway.accounts.tables import AuditRow, KeyRow, UsageDailyRow, UsageEventRow
+from ollama_gateway.accounts.tables import (
+    AuditRow,
+    KeyRow,
+    UsageDailyRow,
+    UsageEventRow,
+    table_of,
+)
 from ollama_gateway.accounts.usage_event import UsageEvent
 
 KEY_PREFIX = "ogw_"
@@ -93,7 +99,15 @@ class KeyStore(Protocol):
     async def records(self) -> list[KeyRecord]: ...
     async def count_keys(self) -> int: ...
     async def write_usage(self, events: Sequence[UsageEvent]) -> None: ...
-    async def usage(self, by: Sequence[str], **filters: Any) -> list[dict[str, Any]]: ...
+    async def usage(
+        self,
+        by: Sequence[str],
+        since: date | None = None,
+        until: date | None = None,
+        key_id: str | None = None,
+        model: str | None = None,
+        api: str | None = None,
+    ) -> list[dict[str, Any]]: ...
     async def quota_usage(self, today: date) -> dict[str, tuple[int, int, int, int]]: ...
     async def audit_log(self, key_id: str | None = None, limit: int = 100) -> list[dict]: ...
     async def prune_events(self, before: datetime) -> int: ...
@@ -118,7 +132,7 @@ def record_of(row: KeyRow) -> KeyRecord:
         key_id=row.name or row.prefix,
         rpm=row.rpm,
         tpm=row.tpm,
-        role=row.role,  # type: ignore[arg-type]
+        role=row.role,  # type: ignore[arg-type]  # a str column; written from Role values only
         id=row.id,
         prefix=row.prefix,
         models=tuple(row.models or ()),
@@ -166,7 +180,7 @@ class SqlStore:
             **_defaults(fields),
         )
         async with self.engine.begin() as conn:
-            await conn.execute(KeyRow.__table__.insert().values(**_columns(row)))
+            await conn.execute(table_of(KeyRow).insert().values(**_columns(row)))
             await self._audit(conn, actor, "create", row.id, _changes(fields))
         return key_dict(row), plaintext
 
@@ -221,7 +235,7 @@ class SqlStore:
 
     async def count_keys(self) -> int:
         async with self.engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(KeyRow))).scalar())
+            return int((await conn.execute(select(func.count()).select_from(KeyRow))).scalar_one())
 
     async def _get(self, conn, key_id: str) -> KeyRow:
         found = (await conn.execute(select(KeyRow.__table__).where(KeyRow.id == key_id))).first()
@@ -232,9 +246,9 @@ class SqlStore:
     # -- audit ----------------------------------------------------------------------------
     async def _audit(self, conn, actor: str, action: str, key_id: str, details: dict) -> None:
         await conn.execute(
-            AuditRow.__table__.insert().values(
-                at=utcnow(), actor=actor, action=action, key_id=key_id, details=details
-            )
+            table_of(AuditRow)
+            .insert()
+            .values(at=utcnow(), actor=actor, action=action, key_id=key_id, details=details)
         )
 
     async def audit_log(self, key_id: str | None = None, limit: int = 100) -> list[dict]:
@@ -273,7 +287,7 @@ class SqlStore:
 
     async def _insert_events(self, conn, rows: list[dict[str, Any]]) -> None:
         if not self.bulk:
-            await conn.execute(UsageEventRow.__table__.insert(), rows)
+            await conn.execute(table_of(UsageEventRow).insert(), rows)
             return
         raw = (await conn.get_raw_connection()).driver_connection  # this transaction's
         if self.dialect == "postgresql":
@@ -286,7 +300,7 @@ class SqlStore:
             await raw.executemany(_SQLITE_INSERT, [tuple(r.values()) for r in rows])
 
     def _rollup_upsert(self, rollups: dict[tuple, list]):
-        table = UsageDailyRow.__table__
+        table = table_of(UsageDailyRow)
         values = [
             {
                 "day": day,
@@ -370,7 +384,7 @@ class SqlStore:
     async def prune_events(self, before: datetime) -> int:
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                delete(UsageEventRow.__table__).where(UsageEventRow.at < before)
+                delete(table_of(UsageEventRow)).where(UsageEventRow.at < before)
             )
         return int(result.rowcount or 0)
 

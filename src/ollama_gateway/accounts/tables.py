@@ -8,6 +8,7 @@ kept), ``audit_log`` (who changed which key, and how). Times are naive UTC.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -28,6 +30,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(row: type[Base]) -> Table:
+    """The :class:`Table` a model maps to. Every model here declares ``__tablename__``, so its
+    ``__table__`` is a Table (SQLAlchemy types it as any ``FromClause``)."""
+    return cast(Table, row.__table__)
 
 
 class KeyRow(Base):

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Awaitable
 from datetime import date, datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,17 +48,20 @@ from ollama_gateway.schemas.admin import (
 router = APIRouter(tags=["admin"])
 
 GROUPS = ("key", "model", "day", "api")
+T = TypeVar("T")
 
 
 async def get_accounts(request: Request) -> Accounts:
-    return request.app.state.accounts
+    accounts: Accounts = request.app.state.accounts
+    return accounts
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
 def _caller(request: Request) -> KeyRecord | None:
-    return request.scope.get("state", {}).get("api_key")
+    key: KeyRecord | None = request.scope.get("state", {}).get("api_key")
+    return key
 
 
 def _actor(request: Request) -> str:
@@ -77,7 +81,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-async def _call(work):
+async def _call(work: Awaitable[T]) -> T:
     try:
         return await work
     except KeyNotFound as exc:
@@ -87,7 +91,7 @@ async def _call(work):
 
 
 @router.post("/admin/keys", status_code=201, response_model=KeyCreated)
-async def create_key(body: KeyCreate, request: Request, accounts: AccountsDep) -> dict:
+async def create_key(body: KeyCreate, request: Request, accounts: AccountsDep) -> dict[str, Any]:
     fields = body.model_dump()
     fields["expires_at"] = _naive_utc(body.expires_at)
     record, plaintext = await _call(_store(accounts).create_key(fields, _actor(request)))
@@ -96,17 +100,19 @@ async def create_key(body: KeyCreate, request: Request, accounts: AccountsDep) -
 
 
 @router.get("/admin/keys", response_model=KeyList)
-async def list_keys(accounts: AccountsDep) -> dict:
+async def list_keys(accounts: AccountsDep) -> dict[str, Any]:
     return {"keys": await _call(_store(accounts).list_keys())}
 
 
 @router.get("/admin/keys/{key_id}", response_model=KeyOut)
-async def get_key(key_id: str, accounts: AccountsDep) -> dict:
+async def get_key(key_id: str, accounts: AccountsDep) -> dict[str, Any]:
     return await _call(_store(accounts).get_key(key_id))
 
 
 @router.patch("/admin/keys/{key_id}", response_model=KeyOut)
-async def update_key(key_id: str, body: KeyUpdate, request: Request, accounts: AccountsDep) -> dict:
+async def update_key(
+    key_id: str, body: KeyUpdate, request: Request, accounts: AccountsDep
+) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     if "expires_at" in changes:
         changes["expires_at"] = _naive_utc(body.expires_at)
@@ -119,7 +125,9 @@ async def update_key(key_id: str, body: KeyUpdate, request: Request, accounts: A
     return record
 
 
-async def _set_disabled(key_id: str, disabled: bool, request: Request, accounts: Accounts):
+async def _set_disabled(
+    key_id: str, disabled: bool, request: Request, accounts: Accounts
+) -> dict[str, Any]:
     store = _store(accounts)
     record = await _call(store.update_key(key_id, {"disabled": disabled}, _actor(request)))
     await accounts.changed(key_id)
@@ -127,17 +135,17 @@ async def _set_disabled(key_id: str, disabled: bool, request: Request, accounts:
 
 
 @router.post("/admin/keys/{key_id}/disable", response_model=KeyOut)
-async def disable_key(key_id: str, request: Request, accounts: AccountsDep) -> dict:
+async def disable_key(key_id: str, request: Request, accounts: AccountsDep) -> dict[str, Any]:
     return await _set_disabled(key_id, True, request, accounts)
 
 
 @router.post("/admin/keys/{key_id}/enable", response_model=KeyOut)
-async def enable_key(key_id: str, request: Request, accounts: AccountsDep) -> dict:
+async def enable_key(key_id: str, request: Request, accounts: AccountsDep) -> dict[str, Any]:
     return await _set_disabled(key_id, False, request, accounts)
 
 
 @router.post("/admin/keys/{key_id}/rotate", response_model=KeyCreated)
-async def rotate_key(key_id: str, request: Request, accounts: AccountsDep) -> dict:
+async def rotate_key(key_id: str, request: Request, accounts: AccountsDep) -> dict[str, Any]:
     record, plaintext = await _call(_store(accounts).rotate_key(key_id, _actor(request)))
     await accounts.changed(key_id)
     return {**record, "key": plaintext}
@@ -155,7 +163,7 @@ async def audit(
     accounts: AccountsDep,
     key: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-) -> dict:
+) -> dict[str, Any]:
     return {"entries": await _call(_store(accounts).audit_log(key, limit))}
 
 
@@ -190,7 +198,7 @@ async def usage(
 
 
 @router.get("/me", response_model=Me)
-async def me(request: Request) -> dict:
+async def me(request: Request) -> dict[str, Any]:
     key = _caller(request)
     if key is None:  # a gateway without keys: the caller can do everything
         return {"id": "", "source": "none", "name": "", "prefix": "", "role": "admin", "models": []}

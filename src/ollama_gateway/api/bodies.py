@@ -50,7 +50,8 @@ class JSONBodyRoute(APIRoute):
 
 def request_id(request: Request) -> str:
     """The id the middleware gave this request (``X-Request-ID``)."""
-    return request.scope.get("state", {}).get("request_id", "")
+    state: dict[str, Any] = request.scope.get("state", {})
+    return str(state.get("request_id", ""))
 
 
 def describe_validation_errors(errors: Sequence[dict[str, Any]]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import orjson
+from starlette.types import Send
 
 from ollama_gateway.schemas.errors import OllamaError, OpenAIError, PlainError, SeedError
 
@@ -53,7 +54,9 @@ def error_body(
             code = _OPENAI_CODES.get(status)
         else:
             kind, code = "invalid_request_error", None
-        body: dict = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+        body: dict[str, Any] = {
+            "error": {"message": message, "type": kind, "param": param, "code": code}
+        }
     elif family == "seed":
         body = {"detail": message, "error": message}
     elif family == "ollama":
@@ -74,7 +77,7 @@ def error_headers(body: bytes, extra: dict[str, str] | None = None) -> list[tupl
 
 
 async def send_error(
-    send,
+    send: Send,
     path: str,
     status: int,
     message: str,

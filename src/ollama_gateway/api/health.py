@@ -29,7 +29,7 @@ from ollama_gateway import __version__
 from ollama_gateway.api.bodies import JSONResponse
 from ollama_gateway.api.errors import error_responses
 from ollama_gateway.api.routes import Routes
-from ollama_gateway.backends.base import UPSTREAM_BACKENDS
+from ollama_gateway.backends.base import UPSTREAM_BACKENDS, Backend
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.deps import BackendDep, SettingsDep
 from ollama_gateway.observability.metrics import CONTENT_TYPE, Metrics
@@ -53,7 +53,7 @@ class Readiness:
         self._at = -float("inf")
         self._result: tuple[bool, str, str] = (False, "loading", "starting")
 
-    async def check(self, backend) -> tuple[bool, str, str]:
+    async def check(self, backend: Backend | None) -> tuple[bool, str, str]:
         """(ready, status, reason); ``status`` is ``ready``, ``loading`` or
         ``upstream_unavailable``."""
         if backend is None:
@@ -67,7 +67,7 @@ class Readiness:
             self._at = time.monotonic()
         return self._result
 
-    async def _ask(self, backend) -> tuple[bool, str, str]:
+    async def _ask(self, backend: Backend) -> tuple[bool, str, str]:
         not_ready = "upstream_unavailable" if backend.name in UPSTREAM_BACKENDS else "loading"
         try:
             ready, reason = await asyncio.wait_for(backend.check_ready(), self.timeout)
@@ -121,10 +121,11 @@ async def ready(request: Request) -> Response:
     fatal = getattr(state, "fatal", None)
     if fatal:
         return JSONResponse({"status": "failed", "reason": fatal}, status_code=503)
-    backend = getattr(state, "backend", None)
-    ok, status, reason = await state.readiness.check(backend)
+    backend: Backend | None = getattr(state, "backend", None)
+    readiness: Readiness = state.readiness
+    ok, status, reason = await readiness.check(backend)
     body: dict[str, object] = {"status": status, "reason": reason}
-    if ok:
+    if ok and backend is not None:  # ready implies a backend
         body = {"status": "ready", "backend": backend.name}
     upstreams = getattr(backend, "upstream_states", None)  # a fleet: each upstream's state
     if upstreams is not None:
@@ -145,13 +146,13 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics (text format 0.0.4)."""
     state = request.app.state
     instruments: Metrics = state.metrics
-    backend = getattr(state, "backend", None)
+    backend: Backend | None = getattr(state, "backend", None)
     if backend is not None:
         await refresh_loaded(instruments, backend)
     return Response(instruments.render(), media_type=CONTENT_TYPE)
 
 
-async def refresh_loaded(instruments: Metrics, backend, timeout: float = 2.0) -> None:
+async def refresh_loaded(instruments: Metrics, backend: Backend, timeout: float = 2.0) -> None:
     """Set the loaded-model gauges from ``backend.running()`` (what ``/api/ps`` lists)."""
     try:
         running = await asyncio.wait_for(backend.running(), timeout)

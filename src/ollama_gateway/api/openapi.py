@@ -86,4 +86,5 @@ def install(app: FastAPI, public: Iterable[tuple[str, str]]) -> None:
             app.openapi_schema = build_openapi(app, pairs)
         return app.openapi_schema
 
+    # FastAPI documents replacing app.openapi; mypy refuses assigning to a method
     app.openapi = openapi  # type: ignore[method-assign]

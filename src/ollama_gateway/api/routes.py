@@ -14,11 +14,12 @@ app than the same route declared on the app (``bench/README.md``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.routing import APIRoute, APIRouter
 
 Endpoint = Callable[..., Any]
+E = TypeVar("E", bound=Endpoint)
 
 
 class Routes:
@@ -38,23 +39,23 @@ class Routes:
         self.route_class = route_class
         self.declared: list[tuple[str, Endpoint, list[str], dict[str, Any]]] = []
 
-    def api_route(self, path: str, *, methods: list[str], **options: Any):
-        def declare(endpoint: Endpoint) -> Endpoint:
+    def api_route(self, path: str, *, methods: list[str], **options: Any) -> Callable[[E], E]:
+        def declare(endpoint: E) -> E:
             self.declared.append((self.prefix + path, endpoint, methods, options))
             return endpoint
 
         return declare
 
-    def get(self, path: str, **options: Any):
+    def get(self, path: str, **options: Any) -> Callable[[E], E]:
         return self.api_route(path, methods=["GET"], **options)
 
-    def head(self, path: str, **options: Any):
+    def head(self, path: str, **options: Any) -> Callable[[E], E]:
         return self.api_route(path, methods=["HEAD"], **options)
 
-    def post(self, path: str, **options: Any):
+    def post(self, path: str, **options: Any) -> Callable[[E], E]:
         return self.api_route(path, methods=["POST"], **options)
 
-    def delete(self, path: str, **options: Any):
+    def delete(self, path: str, **options: Any) -> Callable[[E], E]:
         return self.api_route(path, methods=["DELETE"], **options)
 
     def register(self, router: APIRouter) -> None:

@@ -21,7 +21,7 @@ from ollama_gateway.api.bodies import JSONResponse
 from ollama_gateway.api.errors import error_responses
 from ollama_gateway.api.health import refresh_loaded
 from ollama_gateway.api.routes import Routes
-from ollama_gateway.core.service import slot_key
+from ollama_gateway.core.names import full_name
 from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.observability.metrics_hot import PREFIX
 
@@ -84,7 +84,7 @@ def models_of(samples: Samples) -> list[dict[str, Any]]:
     for field, name in _PER_MODEL.items():
         for labels, value in _values(samples, name):
             model = labels.get("model", "")
-            key = slot_key(model) if model else model
+            key = full_name(model) if model else model
             entry = table.setdefault(key, {"name": key, "loaded": False})
             if field == "size":
                 names[key] = model  # the loaded model's own name
@@ -92,11 +92,11 @@ def models_of(samples: Samples) -> list[dict[str, Any]]:
                 entry[field] = max(entry.get(field) or 0.0, value)
             else:  # counts and sums add up
                 entry[field] = entry.get(field, 0) + (int(value) if field in _INTEGERS else value)
-    for key, model in table.items():
-        model["name"] = names.get(key, key)
-        model["loaded"] = "size" in model
+    for key, entry in table.items():
+        entry["name"] = names.get(key, key)
+        entry["loaded"] = "size" in entry
         for field in _PER_MODEL:
-            model.setdefault(field, None if field == "expires_at" else 0)
+            entry.setdefault(field, None if field == "expires_at" else 0)
     return sorted(table.values(), key=lambda m: m["name"])
 
 

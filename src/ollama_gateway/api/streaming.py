@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from contextlib import aclosing
 from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ollama_gateway.accounts.policy import public_message
 from ollama_gateway.errors import GatewayError, ServiceUnavailable
@@ -22,7 +23,7 @@ log = logging.getLogger("ollama_gateway.api")
 T = TypeVar("T")
 
 
-def _notice(scope: dict[str, Any]) -> ShutdownNotice | None:
+def _notice(scope: MutableMapping[str, Any]) -> ShutdownNotice | None:
     app = scope.get("app")
     return getattr(getattr(app, "state", None), "shutdown", None)
 
@@ -63,11 +64,11 @@ async def _wait_disconnect(request: Request) -> None:
 
 async def stream_lines(
     first: Any,
-    rest: AsyncIterator[Any],
+    rest: AsyncGenerator[Any, None],
     render: Callable[[Any], bytes],
     render_error: Callable[[str], bytes],
     request_id: str = "",
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Render an already-started stream; an error after it began goes in-band, then it ends."""
     async with aclosing(rest):
         try:
@@ -81,7 +82,7 @@ async def stream_lines(
             yield render_error(f"internal error (request {request_id})")
 
 
-async def start_stream(source: AsyncIterator[T]) -> tuple[T, AsyncIterator[T]]:
+async def start_stream(source: AsyncGenerator[T, None]) -> tuple[T, AsyncGenerator[T, None]]:
     """Wait for the first item so that errors before any output keep their HTTP status."""
     try:
         first = await source.__anext__()
@@ -97,19 +98,24 @@ class GatewayStream(StreamingResponse):
     """A streamed reply that ends with ``farewell`` (its API's in-band error) instead of being
     cut off when the server stops (see :mod:`ollama_gateway.http.shutdown`)."""
 
-    def __init__(self, content: AsyncIterator[bytes], farewell: bytes, **kwargs: Any) -> None:
+    def __init__(
+        self, content: AsyncGenerator[bytes, None], farewell: bytes, **kwargs: Any
+    ) -> None:
         super().__init__(content, **kwargs)
+        self.content = content  # what ``body_iterator`` is, with its generator type
         self.farewell = farewell
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         notice = _notice(scope)
         if notice is not None:
-            self.body_iterator = notice.guard(self.body_iterator, self.farewell)
+            self.body_iterator = notice.guard(self.content, self.farewell)
         await super().__call__(scope, receive, send)
 
 
 _NDJSON_FAREWELL = orjson.dumps({"error": SHUTDOWN_MESSAGE}) + b"\n"
 
 
-def ndjson_response(body: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> Response:
+def ndjson_response(
+    body: AsyncGenerator[bytes, None], headers: dict[str, str] | None = None
+) -> Response:
     return GatewayStream(body, _NDJSON_FAREWELL, media_type="application/x-ndjson", headers=headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol, runtime_checkable
 
 from ollama_gateway.core.types import (
@@ -38,9 +38,9 @@ class Backend(Protocol):
 
     async def close(self) -> None: ...
 
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]: ...
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]: ...
 
-    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]: ...
+    def chat(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]: ...
 
     async def embed(self, request: EmbedRequest) -> EmbedResult: ...
 
@@ -52,7 +52,7 @@ class Backend(Protocol):
 
     async def running(self) -> list[RunningModel]: ...
 
-    def pull(self, model: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
+    def pull(self, model: str, insecure: bool = False) -> AsyncGenerator[dict[str, Any], None]:
         """Ollama's pull progress events (``{"status": ...}`` dicts), ending with success."""
         ...
 

@@ -8,13 +8,15 @@ messages and licenses, and its status lines are shown as they come.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import click
 
 from ollama_gateway.cli._remote import client_options
 from ollama_gateway.cli.pull_cmd import show_progress
-from ollama_gateway.client import Client
+from ollama_gateway.client import Client, ProgressResponse
 from ollama_gateway.errors import BadRequest
 from ollama_gateway.modelfile import MAX_MODELFILE_CHARS, parse_modelfile
 
@@ -65,5 +67,7 @@ def create(client: Client, name: str, modelfile: Path, quantize: str | None) -> 
         fields["files"] = {local.name: client.create_blob(local)}
     else:
         fields["from_"] = parsed.from_
-    status = show_progress(p.to_dict() for p in client.create(name, stream=True, **fields))
+    # stream=True: an iterator of progress events (the client has no overload for create yet)
+    events = cast("Iterator[ProgressResponse]", client.create(name, stream=True, **fields))
+    status = show_progress(p.to_dict() for p in events)
     click.echo(status or "done")

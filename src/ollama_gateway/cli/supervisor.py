@@ -26,8 +26,11 @@ import signal
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+
+from ollama_gateway.core.names import full_name
 
 log = logging.getLogger("ollama_gateway.cli.supervisor")
 
@@ -68,10 +71,7 @@ def normalize_model_name(name: str) -> str:
         if name.startswith(prefix):
             name = name[len(prefix) :]
             break
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last:
-        name += ":latest"
-    return name
+    return full_name(name)
 
 
 def exit_code_for(returncode: int) -> int:
@@ -193,7 +193,7 @@ class Supervisor:
         """
         task = asyncio.ensure_future(work) if work is not None else None
         stop = asyncio.ensure_future(self._stop.wait())
-        waiters: set[asyncio.Future[object]] = {stop, *(c.exited for c in self._children)}
+        waiters: set[asyncio.Future[Any]] = {stop, *(c.exited for c in self._children)}
         if task is not None:
             waiters.add(task)
         try:

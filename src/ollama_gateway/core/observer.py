@@ -15,10 +15,10 @@ from typing import Any
 
 from ollama_gateway.core.types import Chunk, GenerationRequest
 from ollama_gateway.errors import (
-    GatewayError,
     RateLimited,
-    ServiceUnavailable,
     UpstreamBadResponse,
+    UpstreamBusy,
+    UpstreamFailed,
     UpstreamServerError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -46,10 +46,9 @@ def upstream_kind(exc: BaseException) -> str | None:
         return "timeout"
     if isinstance(exc, UpstreamBadResponse):
         return "bad_response"
-    if type(exc) is ServiceUnavailable:  # Ollama's own 503 (its queue is full)
+    if isinstance(exc, UpstreamBusy):  # its own 503 (its queue is full)
         return "busy"
-    if type(exc) is GatewayError or isinstance(exc, UpstreamServerError):
-        # Ollama's 5xx, or an error line in its stream
+    if isinstance(exc, UpstreamFailed | UpstreamServerError):  # a 5xx, or an error in its reply
         return "error"
     return None
 
@@ -82,9 +81,8 @@ class GenerationObserver:
         self.model = request.model
         self.upstream = upstream
         state = _state.get()
-        self._started = state.get("started") if state else None
-        if self._started is None:
-            self._started = time.perf_counter()
+        started: float | None = state.get("started") if state else None
+        self._started = started if started is not None else time.perf_counter()
         self._first: float | None = None
         self._output: list[str] | None = [] if log_prompts else None
         if log_prompts:
@@ -130,7 +128,7 @@ class GenerationObserver:
             state["model"] = self.model
             state["prompt_tokens"] = state.get("prompt_tokens", 0) + prompt
             state["generated_tokens"] = state.get("generated_tokens", 0) + generated
-            if self._first is not None and self._started is not None:
+            if self._first is not None:
                 state["ttft"] = self._first - self._started
         if self._output is not None:
             log_output(self.request.request_id, "".join(self._output))

@@ -27,9 +27,7 @@ from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from ollama_gateway.errors import ServerBusy
-
-QUEUE_TIMEOUT_MESSAGE = "server busy, please try again.  timed out waiting for a free slot"
+from ollama_gateway.errors import QueueTimeout, ServerBusy
 
 Key = Hashable  # who is asking: a key's subject; None for requests without a key
 
@@ -201,4 +199,4 @@ class Scheduler:
 
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
-        waiter.set_exception(ServerBusy(QUEUE_TIMEOUT_MESSAGE))
+        waiter.set_exception(QueueTimeout())

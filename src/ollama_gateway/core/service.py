@@ -21,37 +21,29 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
 from ollama_gateway.accounts.policy import enforce_generation
 from ollama_gateway.backends.base import UPSTREAM_BACKENDS, Backend
 from ollama_gateway.core.limits import check_embedding, check_generation
+from ollama_gateway.core.names import full_name
 from ollama_gateway.core.observer import GenerationObserver, request_state
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
+from ollama_gateway.core.scheduler import Scheduler
 from ollama_gateway.core.thinking import ThinkSplitter
 from ollama_gateway.core.types import Chunk, EmbedRequest, EmbedResult, GenerationRequest, Stats
 from ollama_gateway.core.usage import current_usage
-from ollama_gateway.errors import BadRequest, ServerBusy, UpstreamTimeout
+from ollama_gateway.errors import BadRequest, QueueTimeout, ServerBusy, UpstreamTimeout
 from ollama_gateway.observability.metrics import Metrics
 from ollama_gateway.settings import Settings
 
 _monotonic = time.monotonic
 
 
-def slot_key(model: str) -> str:
-    """The name slots are counted under: ``llama2`` and ``llama2:latest`` are one model.
-
-    >>> slot_key("llama2"), slot_key("llama2:latest"), slot_key("host:5000/ns/m")
-    ('llama2:latest', 'llama2:latest', 'host:5000/ns/m:latest')
-    """
-    return model if ":" in model.rpartition("/")[2] else model + ":latest"
-
-
 def admitted(
-    stream: Callable[..., AsyncIterator[Chunk]],
-) -> Callable[..., AsyncIterator[Chunk]]:
+    stream: Callable[..., AsyncGenerator[Chunk, None]],
+) -> Callable[..., AsyncGenerator[Chunk, None]]:
     """Wrap ``GenerationService.stream``: a slot of the model, a deadline, token usage.
 
     The slot is awaited before the backend is called (ServerBusy when the queue is full or the
@@ -61,9 +53,9 @@ def admitted(
     @functools.wraps(stream)
     async def admitted_stream(
         self: GenerationService, request: GenerationRequest, *args: Any, **kwargs: Any
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         self.prepare(request)
-        model = slot_key(request.model)
+        model = full_name(request.model)
         scheduler = self.scheduler
         who = await self.take_slot(model)
         try:
@@ -120,7 +112,7 @@ class GenerationService:
                 )
         except ServerBusy as exc:
             if self.metrics is not None:
-                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE  # the scheduler's own constant
+                timed_out = isinstance(exc, QueueTimeout)
                 self.metrics.rejected("queue_timeout" if timed_out else "queue_full")
             raise
         return who
@@ -143,7 +135,7 @@ class GenerationService:
     @admitted
     async def stream(
         self, request: GenerationRequest, split_reasoning: bool = False
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         """The chunks of one generation; the last has ``done=True``.
 
         Reasoning goes to ``Chunk.thinking`` when ``request.think`` is true, is dropped when it
@@ -203,8 +195,8 @@ class GenerationService:
         """A whole generation as one chunk (text and thinking joined, stats of the last)."""
         texts: list[str] = []
         thinking: list[str] = []
-        tool_calls: list[dict] = []
-        logprobs: list[dict] | None = [] if request.logprobs else None
+        tool_calls: list[dict[str, Any]] = []
+        logprobs: list[dict[str, Any]] | None = [] if request.logprobs else None
         last = Chunk(done=True, stats=Stats())
         async with aclosing(self.stream(request, split_reasoning)) as chunks:
             async for chunk in chunks:
@@ -234,7 +226,7 @@ class GenerationService:
         if not request.model:
             request.model = self.settings.model_name
         check_embedding(request, self.settings)
-        model = slot_key(request.model)
+        model = full_name(request.model)
         who = await self.take_slot(model)
         try:
             timeout = self.settings.request_timeout

@@ -59,7 +59,7 @@ class Grammar:
 
     def optional(self, hint: str, expr: Expr) -> Expr:
         item = self.atom(hint, expr)
-        if item in (EMPTY, NEVER):
+        if not gbnf.is_atom(item):  # EMPTY or NEVER: atom() gives nothing else
             return EMPTY
         return Rep(item, 0, 1)
 
@@ -129,7 +129,7 @@ class Grammar:
 
         def hoist(expr: Expr, level: int) -> Expr:
             if isinstance(expr, Seq):
-                items = []
+                items: list[Expr] = []
                 for item in expr.items:
                     if isinstance(item, Alt) and level >= _MAX_NESTING:
                         name = f"g{len(extra) + 1}"

@@ -133,7 +133,7 @@ class Compiler:
             value = self.expr(prop.node, (*path, "properties", prop.name))
             member = seq(lit(text.json_text(prop.name)), lit(":"), space, value)
             members.append((g.atom("kv", member), prop.required))
-        extra = EMPTY
+        extra: Expr = EMPTY
         first_extra: Expr = NEVER
         if node.extra:
             key = trie.excluding(g, [p.name for p in node.properties])

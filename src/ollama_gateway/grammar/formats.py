@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ollama_gateway.grammar.builder import Grammar
-from ollama_gateway.grammar.gbnf import Expr, Rep, alt, chars, lit, seq
+from ollama_gateway.grammar.gbnf import Chars, Expr, Rep, alt, chars, lit, seq
 
 D = chars((0x30, 0x39))
 NZ = chars((0x31, 0x39))
@@ -23,7 +23,7 @@ LDH = chars((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A), "-")
 ALPHA = chars((0x41, 0x5A), (0x61, 0x7A))
 
 
-def _c(text: str) -> Expr:
+def _c(text: str) -> Chars:
     """A class from a string of single characters and ``a-b`` ranges."""
     pairs: list[tuple[int, int] | str] = []
     i = 0

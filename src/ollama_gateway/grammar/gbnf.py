@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeGuard, Union
 
 Expr = Union["Lit", "Chars", "Ref", "Seq", "Alt", "Rep"]
 
@@ -93,7 +93,7 @@ def alt(*items: Expr) -> Expr:
     return next(iter(out)) if len(out) == 1 else Alt(tuple(out))
 
 
-def is_atom(expr: Expr) -> bool:
+def is_atom(expr: Expr) -> TypeGuard[Lit | Chars | Ref]:
     return isinstance(expr, Lit | Chars | Ref)
 
 

@@ -126,6 +126,7 @@ def decimal_bound(value: int | float, exclusive: bool, upward: bool) -> Decimal:
     if not exclusive:
         return Decimal(repr(f))
     bound = Decimal(repr(math.nextafter(f, math.inf if upward else -math.inf)))
+    # finite here, so the exponent is an int (typeshed allows "n"/"N"/"F" for NaN/Inf)
     if -bound.as_tuple().exponent <= MAX_FRAC_DIGITS:  # type: ignore[operator]
         return bound
     step = Decimal(1).scaleb(-FRAC_DIGITS)

@@ -18,7 +18,8 @@ def resolve(root: Any, ref: Any, path: Path) -> tuple[str, Any, Path]:
     fragment = unquote(ref[1:])
     if fragment and not fragment.startswith("/"):
         raise unsupported("$ref", path, "references to anchors are not supported")
-    target, target_path = root, []
+    target = root
+    target_path: list[str | int] = []
     for raw in fragment.split("/")[1:]:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(target, dict) and part in target:

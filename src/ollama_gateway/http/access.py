@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ollama_gateway.core.observer import request_state_var
 from ollama_gateway.observability.logs import quote_field
@@ -32,10 +33,10 @@ CLIENT_CLOSED = 499  # the client went away before any response (nginx's convent
 _MAX_PATH = 200
 
 # (scope, state, route template, status, seconds): called once per finished request
-UsageSink = Callable[[dict[str, Any], dict[str, Any], str, int, float], None]
+UsageSink = Callable[[Scope, dict[str, Any], str, int, float], None]
 
 
-def leaf_routes(routes) -> list[Any]:
+def leaf_routes(routes: Iterable[BaseRoute]) -> list[Any]:
     """Every endpoint route under ``routes``, looking through included routers and mounts."""
     leaves: list[Any] = []
     for route in routes:
@@ -48,7 +49,7 @@ def leaf_routes(routes) -> list[Any]:
     return leaves
 
 
-def route_of(scope: dict[str, Any], leaves: list[Any] | None = None) -> str:
+def route_of(scope: MutableMapping[str, Any], leaves: list[Any] | None = None) -> str:
     """The route template that answered (or would answer) ``scope``; ``unmatched`` if none.
 
     The router leaves the answering route in ``scope["route"]``; a request that never reached it
@@ -79,13 +80,13 @@ def route_of(scope: dict[str, Any], leaves: list[Any] | None = None) -> str:
 class ObservabilityMiddleware:
     """Pure ASGI: request count and duration by route, requests in flight, the access log."""
 
-    def __init__(self, app, metrics: Metrics, usage: UsageSink | None = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, usage: UsageSink | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.usage = usage  # the accounts' usage recorder: one event per request
         self._leaves: list[Any] | None = None
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -95,13 +96,13 @@ class ObservabilityMiddleware:
         status = 0
         gone = False  # the client left before the response started
 
-        async def send_status(message) -> None:
+        async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
 
-        async def receive_watch():
+        async def receive_watch() -> Message:
             nonlocal gone
             message = await receive()
             if message["type"] == "http.disconnect" and not status:
@@ -134,7 +135,9 @@ class ObservabilityMiddleware:
                 self.usage(scope, state, route, status, elapsed)
 
 
-def _log_access(scope, state: dict[str, Any], route: str, status: int, elapsed: float) -> None:
+def _log_access(
+    scope: Scope, state: dict[str, Any], route: str, status: int, elapsed: float
+) -> None:
     key = state.get("api_key")
     path = scope["path"][:_MAX_PATH]
     fields: dict[str, Any] = {

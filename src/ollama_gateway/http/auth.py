@@ -60,7 +60,8 @@ def _parse_line(line: str, where: str, role: str = "admin") -> tuple[ApiKey, boo
         if not sep or name not in ("name", "rpm", "tpm", "role") or not value:
             raise KeyFileError(f"{where}: expected name=ID, rpm=N, tpm=N or role=R, got {item!r}")
         fields[name] = value
-    if fields.get("role", role) not in ROLES:
+    chosen = next((known for known in ROLES if known == fields.get("role", role)), None)
+    if chosen is None:
         raise KeyFileError(f"{where}: role must be one of {', '.join(ROLES)}")
     limits: dict[str, int] = {}
     for name in ("rpm", "tpm"):
@@ -69,7 +70,6 @@ def _parse_line(line: str, where: str, role: str = "admin") -> tuple[ApiKey, boo
                 raise KeyFileError(f"{where}: {name} must be a positive integer")
             limits[name] = int(fields[name])
     key_id = fields.get("name") or key_id_of(digest)
-    chosen = fields.get("role", role)
     key = ApiKey(digest, key_id, limits.get("rpm"), limits.get("tpm"), chosen, source="file")
     return key, short
 

@@ -12,15 +12,18 @@ from ollama_gateway.settings import Settings
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_backend(request: Request) -> Backend:
-    return request.app.state.backend
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 async def get_service(request: Request) -> GenerationService:
-    return request.app.state.service
+    service: GenerationService = request.app.state.service
+    return service
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -15,8 +15,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ollama_gateway.accounts.roles import authorize, is_limited
 from ollama_gateway.api.errors import AUTH_MESSAGE, send_error
@@ -27,6 +30,11 @@ from ollama_gateway.http.auth import (
     WWW_AUTHENTICATE_INVALID,
     presented_key,
 )
+
+if TYPE_CHECKING:
+    from ollama_gateway.accounts.admission import Admission, Gate
+    from ollama_gateway.accounts.cache import KeyCache
+    from ollama_gateway.accounts.records import KeyRecord
 
 errlog = logging.getLogger("ollama_gateway.errors")
 
@@ -50,7 +58,7 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
-def _is_preflight(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
+def _is_preflight(scope: Scope, headers: list[tuple[bytes, bytes]]) -> bool:
     if scope["method"] != "OPTIONS":
         return False
     names = {name for name, _ in headers}
@@ -60,12 +68,12 @@ def _is_preflight(scope: dict, headers: list[tuple[bytes, bytes]]) -> bool:
 class GatewayMiddleware:
     def __init__(
         self,
-        app,
-        keyring,  # KeyCache: .enabled, .match(presented) -> KeyRecord | None
+        app: ASGIApp,
+        keyring: KeyCache,
         max_body_bytes: int,
-        public_paths=(),
-        limiter=None,  # accounts Gate: await .admit(key, address) -> Admission | None
-        public_prefixes=(),
+        public_paths: Collection[str] = (),
+        limiter: Gate | None = None,
+        public_prefixes: Collection[str] = (),
         max_blob_bytes: int | None = None,  # POST /api/blobs/... (model uploads)
     ) -> None:
         self.app = app
@@ -78,7 +86,7 @@ class GatewayMiddleware:
         self.open_trees = tuple(public_prefixes)
         self.limiter = limiter if limiter is not None and limiter.enabled else None
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -97,15 +105,16 @@ class GatewayMiddleware:
         id_header = (b"x-request-id", request_id.encode())
         response_started = False
 
-        async def send_wrapper(message) -> None:
+        async def send_wrapper(message: Message) -> None:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
+        reply: Send = send_wrapper  # with the rate-limit headers once admitted
         try:
-            key = None
+            key: KeyRecord | None = None
             if self.keyring.enabled and not public and not _is_preflight(scope, headers):
                 presented, any_credential = presented_key(headers)
                 key = self.keyring.match(presented)
@@ -117,7 +126,7 @@ class GatewayMiddleware:
                     return
                 authorize(key, scope["method"], path)  # the key's role: 403 in the API's shape
             state["api_key"] = key
-            admission = None
+            admission: Admission | None = None
             if (
                 self.limiter is not None
                 and not public
@@ -127,17 +136,17 @@ class GatewayMiddleware:
                 admission = await self.limiter.admit(key, client[0] if client else None)  # 429
                 if admission is not None:
                     current_usage.set(admission.usage)
-                    send_wrapper = _adding_headers(send_wrapper, admission.headers)
+                    reply = _adding_headers(send_wrapper, admission.headers)
             receive = self._limit_body(scope, headers, receive)
             try:
-                await self.app(scope, receive, send_wrapper)
+                await self.app(scope, receive, reply)
             finally:
                 if admission is not None and admission.releases:
                     admission.release()
         except GatewayError as exc:
             if response_started:
                 raise
-            await send_error(send_wrapper, path, exc.status_code, exc.message, exc.headers())
+            await send_error(reply, path, exc.status_code, exc.message, exc.headers())
         except ClientDisconnect:
             return  # the client left: no one to answer (the access log says 499)
         except Exception:
@@ -149,14 +158,16 @@ class GatewayMiddleware:
             )
             if response_started:
                 raise
-            await send_error(send_wrapper, path, 500, f"internal error (request {request_id})")
+            await send_error(reply, path, 500, f"internal error (request {request_id})")
 
-    def _in_open_tree(self, scope, path: str) -> bool:
+    def _in_open_tree(self, scope: Scope, path: str) -> bool:
         if not self.open_trees or scope["method"] not in ("GET", "HEAD"):
             return False
         return any(path == tree or path.startswith(tree + "/") for tree in self.open_trees)
 
-    def _limit_body(self, scope, headers, receive):
+    def _limit_body(
+        self, scope: Scope, headers: list[tuple[bytes, bytes]], receive: Receive
+    ) -> Receive:
         limit = self.max_body
         if scope["method"] == "POST" and scope["path"].startswith("/api/blobs/"):
             limit = self.max_blob
@@ -171,7 +182,7 @@ class GatewayMiddleware:
                 break
         seen = 0
 
-        async def limited():
+        async def limited() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -183,10 +194,10 @@ class GatewayMiddleware:
         return limited
 
 
-def _adding_headers(send, headers: list[tuple[bytes, bytes]]):
+def _adding_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
     """``send`` that adds ``headers`` to the response start (the rate-limit headers)."""
 
-    async def sender(message) -> None:
+    async def sender(message: Message) -> None:
         if message["type"] == "http.response.start":
             message["headers"] = [*message.get("headers", ()), *headers]
         await send(message)

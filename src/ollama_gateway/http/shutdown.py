@@ -21,7 +21,8 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import AsyncIterator, Iterator
+import types
+from collections.abc import AsyncGenerator, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class ShutdownNotice:
 
     def __init__(self) -> None:
         self.expired = False
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -68,7 +69,7 @@ class ShutdownNotice:
             task.cancel(SHUTDOWN_MESSAGE)
 
     @contextlib.contextmanager
-    def tracking(self) -> Iterator[asyncio.Task | None]:
+    def tracking(self) -> Iterator[asyncio.Task[object] | None]:
         """Track the current task while the block runs (it is cancelled on expiry)."""
         task = asyncio.current_task()
         if task is not None:
@@ -79,7 +80,7 @@ class ShutdownNotice:
             if task is not None:
                 self._tasks.discard(task)
 
-    def stopped(self, task: asyncio.Task | None) -> bool:
+    def stopped(self, task: asyncio.Task[object] | None) -> bool:
         """Whether a cancellation that ``task`` caught is this notice's: then it is taken back
         (the task goes on to say goodbye) and True is returned."""
         if not self.expired or task is None or task.cancelling() == 0:
@@ -87,11 +88,13 @@ class ShutdownNotice:
         task.uncancel()
         return True
 
-    async def guard(self, body: AsyncIterator[bytes], farewell: bytes) -> AsyncIterator[bytes]:
+    async def guard(
+        self, body: AsyncGenerator[bytes, None], farewell: bytes
+    ) -> AsyncGenerator[bytes, None]:
         """``body``, ended with ``farewell`` instead of being cut off when the grace runs out."""
         with self.tracking() as task:
             try:
-                async with contextlib.aclosing(body):  # type: ignore[type-var]
+                async with contextlib.aclosing(body):
                     async for part in body:
                         yield part
             except asyncio.CancelledError:
@@ -112,7 +115,7 @@ def on_stop_signals(notice: ShutdownNotice, grace: float) -> Iterator[None]:
         return
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: types.FrameType | None) -> None:
         notice.begin(grace)
         before = previous[signal.Signals(signum)]
         if callable(before):

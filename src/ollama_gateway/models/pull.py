@@ -30,7 +30,7 @@ import os
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -289,12 +289,99 @@ async def _download_all(downloads: list[_BlobDownload], concurrency: int) -> Non
     try:
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
-            if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            failure = task.exception()
+            if failure is not None:
+                raise failure
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _lock_missing(
+    locks: contextlib.AsyncExitStack, store: ModelStore, manifest: Manifest
+) -> None:
+    """One download of a blob at a time in this process: a second pull of the same model waits
+    here for the blobs it lacks, then finds them in place."""
+    for digest in sorted({layer.digest for layer in manifest.blobs}):
+        if not await asyncio.to_thread(store.has_blob, digest):
+            await locks.enter_async_context(_blob_lock(store.partial_path(digest)))
+
+
+async def _relay(
+    downloads: list[_BlobDownload], events: asyncio.Queue[Any], concurrency: int
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The downloads' progress events as they come, until all are done; a failure raises. Closing
+    this stops the downloads."""
+
+    async def supervise() -> None:
+        try:
+            await _download_all(downloads, concurrency)
+        except BaseException as exc:
+            events.put_nowait(exc)
+            raise
+        events.put_nowait(_DONE)
+
+    supervisor = asyncio.ensure_future(supervise())
+    try:
+        while True:
+            item = await events.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if not supervisor.done():
+            supervisor.cancel()
+        with contextlib.suppress(BaseException):
+            await supervisor
+
+
+async def _pull_from_registry(
+    session: aiohttp.ClientSession,
+    parsed: ModelRef,
+    store: ModelStore,
+    base: str,
+    timeout: aiohttp.ClientTimeout,
+    retries: int,
+    concurrency: int,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The manifest, the blobs the store lacks (``concurrency`` at a time), then the manifest
+    written: :func:`pull_model`'s events after the registry was chosen."""
+    yield {"status": "pulling manifest"}
+    manifest, raw = await _fetch_manifest(session, base, parsed, timeout)
+    repo_url = f"{base}/v2/{parsed.namespace}/{parsed.name}/blobs"
+    events: asyncio.Queue[Any] = asyncio.Queue()
+    async with contextlib.AsyncExitStack() as locks:
+        await _lock_missing(locks, store, manifest)
+        downloads: dict[str, _BlobDownload] = {}
+        for layer in manifest.blobs:
+            if layer.digest in downloads:
+                continue
+            if await asyncio.to_thread(store.has_blob, layer.digest, layer.size):
+                yield _progress(layer, layer.size)
+                continue
+            downloads[layer.digest] = _BlobDownload(
+                session,
+                f"{repo_url}/{layer.digest}",
+                layer,
+                store.partial_path(layer.digest),
+                events,
+                timeout,
+                retries,
+                base,
+            )
+        relay = _relay(list(downloads.values()), events, concurrency)
+        async with contextlib.aclosing(relay):
+            async for event in relay:
+                yield event
+        yield {"status": "verifying sha256 digest"}
+        for download in downloads.values():
+            await asyncio.to_thread(_verify_and_promote, store, download.layer)
+    yield {"status": "writing manifest"}
+    await asyncio.to_thread(store.write_manifest, parsed, manifest, raw)
+    yield {"status": "success"}
 
 
 async def pull_model(
@@ -309,7 +396,7 @@ async def pull_model(
     read_timeout: float = 60.0,
     retries: int = 2,
     resolver: Any = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Pull ``ref`` into ``store``, yielding Ollama's progress events; ends with ``success``.
 
     Raises ``ModelNotFound`` (no such tag), ``UpstreamUnavailable`` (registry unreachable or a
@@ -326,8 +413,8 @@ async def pull_model(
     if shipped is not None and await asyncio.to_thread(packaged.locate, shipped) is not None:
         yield packaged.first_event(shipped)
         resolved = await asyncio.to_thread(packaged.import_packaged, store, shipped)
-        for event in packaged.done_events(resolved):
-            yield event
+        for done in packaged.done_events(resolved):
+            yield done
         return
     base = registry_base(parsed, registry_url, insecure)
     timeout = aiohttp.ClientTimeout(
@@ -338,63 +425,10 @@ async def pull_model(
         connector = aiohttp.TCPConnector(resolver=resolver) if resolver is not None else None
         session = aiohttp.ClientSession(timeout=timeout, connector=connector)
     try:
-        yield {"status": "pulling manifest"}
-        manifest, raw = await _fetch_manifest(session, base, parsed, timeout)
-        repo_url = f"{base}/v2/{parsed.namespace}/{parsed.name}/blobs"
-        events: asyncio.Queue[Any] = asyncio.Queue()
-        async with contextlib.AsyncExitStack() as locks:
-            # One download of a blob at a time in this process: a second pull of the same
-            # model waits here, then finds the blobs in place.
-            for digest in sorted({layer.digest for layer in manifest.blobs}):
-                if not await asyncio.to_thread(store.has_blob, digest):
-                    await locks.enter_async_context(_blob_lock(store.partial_path(digest)))
-            downloads: dict[str, _BlobDownload] = {}
-            for layer in manifest.blobs:
-                if layer.digest in downloads:
-                    continue
-                if await asyncio.to_thread(store.has_blob, layer.digest, layer.size):
-                    yield _progress(layer, layer.size)
-                    continue
-                downloads[layer.digest] = _BlobDownload(
-                    session,
-                    f"{repo_url}/{layer.digest}",
-                    layer,
-                    store.partial_path(layer.digest),
-                    events,
-                    timeout,
-                    retries,
-                    base,
-                )
-
-            async def supervise() -> None:
-                try:
-                    await _download_all(list(downloads.values()), concurrency)
-                except BaseException as exc:
-                    events.put_nowait(exc)
-                    raise
-                events.put_nowait(_DONE)
-
-            supervisor = asyncio.ensure_future(supervise())
-            try:
-                while True:
-                    item = await events.get()
-                    if item is _DONE:
-                        break
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
-            finally:
-                if not supervisor.done():
-                    supervisor.cancel()
-                with contextlib.suppress(BaseException):
-                    await supervisor
-
-            yield {"status": "verifying sha256 digest"}
-            for download in downloads.values():
-                await asyncio.to_thread(_verify_and_promote, store, download.layer)
-        yield {"status": "writing manifest"}
-        await asyncio.to_thread(store.write_manifest, parsed, manifest, raw)
-        yield {"status": "success"}
+        registry = _pull_from_registry(session, parsed, store, base, timeout, retries, concurrency)
+        async with contextlib.aclosing(registry):
+            async for event in registry:
+                yield event
     finally:
         if own_session:
             await session.close()

@@ -86,7 +86,7 @@ async def _addresses(host: str) -> list[str]:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), _RESOLVE_TIMEOUT
         )
-        found = sorted({info[4][0] for info in infos})
+        found = sorted({str(info[4][0]) for info in infos})
     except (OSError, asyncio.TimeoutError):
         found = []  # unresolvable here: the pull itself will fail to connect
     if len(_resolved) > 1024:
@@ -127,7 +127,9 @@ class GuardedResolver:
         self._inner = DefaultResolver()
         self._allowed = {h.lower() for h in allow_private}
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> Any:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> Any:
         found = await self._inner.resolve(host, port, family)
         if host.lower() not in self._allowed:
             for entry in found:

@@ -117,10 +117,9 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, times in UTC."""
 
-    converter = time.gmtime
-
     def __init__(self) -> None:
         super().__init__()
+        self.converter = time.gmtime
         self._seconds = _SecondCache(time.gmtime, "%Y-%m-%dT%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:

@@ -4,27 +4,28 @@
 tests can build many apps) and keeps it on ``app.state.metrics``; ``GET /metrics`` renders it.
 
 The instrumentation API (every method is cheap and never raises on odd input; all are
-thread-safe except ``request``, which the middleware calls from the event loop):
+thread-safe except ``http.observe``, which the middleware calls from the event loop), and who
+calls it:
 
 ======================================================  =========================================
-``request(route, method, status, seconds)``             the observability middleware, per request
-``first_token(model, seconds)``                         the generation service: time to first token
-``observe_tokens(model, prompt, generated, seconds)``   the service, once per finished generation;
-                                                        ``seconds`` is the decode time (speed)
-``queue_depth(model, n)`` / ``running(model, n)``       one model's waiting / generating requests
-                                                        (the scheduler's are read at scrape time)
-``rejected(reason)``                                    per request the gateway refuses: the service
-                                                        (``queue_full``, ``queue_timeout``), the
-                                                        middleware (``rate_limit``: a 429 that is
-                                                        not Ollama's own)
-``model_loaded(model, seconds, size_bytes=0)``          the embedded engine, after a load
-``model_unloaded(model)``                               the embedded engine, after an unload
-``observe_load(model, seconds)``                        the service, when a generation's stats say
-                                                        it loaded the model (embedded engine)
-``set_slots({model: (running, queued)})``               a scrape-time source (below): the whole
-                                                        scheduler state at once
-``set_loaded(models)``                                  ``GET /metrics``, from ``backend.running()``
-``upstream_error(kind)``                                the service, per failed upstream generation
+``http.observe(route, method, status, seconds)``        ``http/access.py``, per request
+``first_token(model, seconds)``                         ``core/observer.py``: time to first token
+``observe_tokens(model, prompt, generated, seconds)``   ``core/observer.py``, once per finished
+                                                        generation; ``seconds`` is the decode time
+``rejected(reason)``                                    per request the gateway refuses:
+                                                        ``core/service.py`` and the fleet
+                                                        (``queue_full``, ``queue_timeout``),
+                                                        ``http/access.py`` (``rate_limit``: a 429
+                                                        that is not an upstream's own)
+``observe_load(model, seconds)``                        the embedded backend after a load, or
+                                                        ``core/observer.py`` when a generation's
+                                                        stats say it loaded the model
+``set_slots({model: (running, queued)})``               a scrape-time source (``app.py``): the
+                                                        whole scheduler state at once
+``set_loaded(models)``                                  ``GET /metrics`` and ``GET /status``, from
+                                                        ``backend.running()``
+``upstream_error(kind)``                                ``core/observer.py``, per failed upstream
+                                                        generation
 ======================================================  =========================================
 
 State that can be read cheaply when Prometheus scrapes is best published then, with no cost on
@@ -45,13 +46,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 from ollama_gateway import __version__
+from ollama_gateway.core.times import rfc3339_seconds
 from ollama_gateway.observability.metrics_hot import OVERFLOW, PREFIX, GenerationStats, HttpStats
 
 log = logging.getLogger(__name__)
@@ -95,22 +96,6 @@ class LabelCap:
                 return OVERFLOW
             self._seen.add(value)
             return value
-
-
-def rfc3339_seconds(rfc3339: str) -> float | None:
-    """Seconds since the epoch for an RFC 3339 time (Ollama's ``expires_at``), or None."""
-    if not rfc3339:
-        return None
-    text = rfc3339.strip().replace("Z", "+00:00")
-    if "." in text:  # Go writes nanoseconds; Python reads at most microseconds
-        head, _, tail = text.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
-        zone = tail[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 class Metrics:
@@ -174,11 +159,6 @@ class Metrics:
         self._loaded: dict[str, tuple[float, float | None]] = {}
         self._scrape_sources: list[Callable[[Metrics], None]] = []
 
-    # -- the HTTP layer ------------------------------------------------------------------------
-    def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """One answered request (``route`` is the route template or ``unmatched``)."""
-        self.http.observe(route, method, status, seconds)
-
     # -- generations ---------------------------------------------------------------------------
     def first_token(self, model: str, seconds: float) -> None:
         self.generations.first_token(model, seconds)
@@ -191,12 +171,6 @@ class Metrics:
         self.upstream_errors.labels(kind if kind in UPSTREAM_ERROR_KINDS else OVERFLOW).inc()
 
     # -- the scheduler -------------------------------------------------------------------------
-    def queue_depth(self, model: str, n: int) -> None:
-        self.queued.labels(self.model_label(model)).set(n)
-
-    def running(self, model: str, n: int) -> None:
-        self.running_slots.labels(self.model_label(model)).set(n)
-
     def rejected(self, reason: str) -> None:
         self.rejections.labels(self.reason_label(reason)).inc()
 
@@ -213,18 +187,6 @@ class Metrics:
     def observe_load(self, model: str, seconds: float) -> None:
         """A model load took ``seconds`` (the load-duration histogram only)."""
         self.load_duration.labels(self.model_label(model)).observe(max(0.0, seconds))
-
-    def model_loaded(self, model: str, seconds: float, size_bytes: int = 0) -> None:
-        """A load finished: its duration, and ``model`` joins the loaded set."""
-        self.observe_load(model, seconds)
-        with self._loaded_lock:
-            self._loaded[model] = (float(size_bytes), None)
-            self._publish_loaded()
-
-    def model_unloaded(self, model: str) -> None:
-        with self._loaded_lock:
-            self._loaded.pop(model, None)
-            self._publish_loaded()
 
     def set_loaded(self, models: Iterable[Any]) -> None:
         """Replace the loaded-model gauges with ``backend.running()``'s list (``RunningModel``)."""

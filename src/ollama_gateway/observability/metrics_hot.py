@@ -5,6 +5,10 @@ histograms and a gauge pays for several lock round trips. These collectors keep 
 numbers instead and build the metric families only when Prometheus scrapes. :class:`HttpStats` is
 updated from the event loop only; :class:`GenerationStats` takes one lock per update, so it may be
 called from any thread.
+
+Measured against prometheus-client's own instruments in the same run (``bench/metrics_cost.py``,
+figures in ``bench/README.md``): 274 vs 1,148 bytecodes per request, about 4-5% of the gateway's
+own work on the seed call; that is why these stay hand-made.
 """
 
 from __future__ import annotations

@@ -98,7 +98,8 @@ class ToolCallParser:
 
     def flush(self) -> tuple[str, list[dict[str, Any]]]:
         """At the end of the output: whatever is held, as calls when it parses, else as text."""
-        out, calls = [], []
+        out: list[str] = []
+        calls: list[dict[str, Any]] = []
         buf, self._buf = self._buf, ""
         if self._mode == "call" and self.fmt.close:
             parsed = self._calls(_json_values(buf))  # the closing tag never came

@@ -7,8 +7,12 @@ import asyncio
 import pytest
 
 from ollama_gateway.backends.router.admission import Admission
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE
-from ollama_gateway.errors import ServerBusy, UpstreamUnavailable
+from ollama_gateway.errors import (
+    QUEUE_TIMEOUT_MESSAGE,
+    QueueTimeout,
+    ServerBusy,
+    UpstreamUnavailable,
+)
 from tests.backends.router.test_strategies import upstream
 
 
@@ -49,7 +53,8 @@ async def test_the_queue_is_bounded_in_length_and_time():
     with pytest.raises(ServerBusy) as full:
         await admission.wait(chooser(only), "m")
     assert full.value.retry_after is not None
-    with pytest.raises(ServerBusy, match=QUEUE_TIMEOUT_MESSAGE.split(".")[0]):
+    assert not isinstance(full.value, QueueTimeout)  # full, not timed out
+    with pytest.raises(QueueTimeout, match=QUEUE_TIMEOUT_MESSAGE.split(".")[0]):
         await first
     assert admission.waiting == 0 and only.in_flight == 1
 

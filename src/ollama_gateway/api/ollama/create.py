@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
 from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
-from ollama_gateway.api.ollama.models import _error_line, _last_event, _line
+from ollama_gateway.api.ollama.models import _last_event
+from ollama_gateway.api.ollama.render import error_line, ndjson_line
 from ollama_gateway.api.openapi import ndjson
 from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import (
@@ -77,7 +78,7 @@ async def create(
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
     first, rest = await until_disconnect(request, start_stream(events))
-    return ndjson_response(stream_lines(first, rest, _line, _error_line, request_id(request)))
+    return ndjson_response(stream_lines(first, rest, ndjson_line, error_line, request_id(request)))
 
 
 @routes.head("/api/blobs/{digest}", response_class=Response, responses=_BLOB)

@@ -8,6 +8,7 @@ and without ``stream`` the reply is one JSON object carrying ``generated_text``,
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
@@ -39,7 +40,7 @@ _STREAMED = (
     "With `stream: true` the reply is NDJSON, one object per line; the last has `done: true` and "
     'the statistics, or is `{"error"}` when the generation fails after it started.'
 )
-GENERATE_RESPONSES: dict[int | str, dict] = {
+GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "model": GenerateReply,
         "description": "Without `stream` (the seed contract) or with `stream: false`: one JSON "
@@ -48,7 +49,7 @@ GENERATE_RESPONSES: dict[int | str, dict] = {
     },
     **error_responses("seed", 400, 404, *EDGE, *UPSTREAM),
 }
-CHAT_RESPONSES: dict[int | str, dict] = {
+CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "model": ChatChunk,
         "description": "Streamed unless `stream: false`. " + _STREAMED,
@@ -59,7 +60,8 @@ CHAT_RESPONSES: dict[int | str, dict] = {
 
 
 def _started(request: Request) -> float:
-    return request.scope.get("state", {}).get("started", time.perf_counter())
+    started: float = request.scope.get("state", {}).get("started", time.perf_counter())
+    return started
 
 
 @routes.post("/api/generate", responses=GENERATE_RESPONSES)

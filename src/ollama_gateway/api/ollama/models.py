@@ -6,15 +6,17 @@ official clients (``ollama`` for Python, Open WebUI, LangChain) parse them uncha
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
-import orjson
 from fastapi import Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from ollama_gateway.accounts.policy import enforce_embed, require_model, visible
 from ollama_gateway.api.bodies import JSONBodyRoute, JSONResponse, request_id
 from ollama_gateway.api.errors import EDGE, UPSTREAM, error_responses
+from ollama_gateway.api.ollama.render import error_line, ndjson_line
 from ollama_gateway.api.openapi import ndjson
 from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import (
@@ -52,7 +54,9 @@ routes = Routes(
 _BAD = error_responses("ollama", 400, 404)
 
 
-def _ok(model, description: str = "OK", bad: bool = True, **more) -> dict[int | str, dict]:
+def _ok(
+    model: type[BaseModel], description: str = "OK", bad: bool = True, **more: Any
+) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model, "description": description, **more}, **(_BAD if bad else {})}
 
 
@@ -147,11 +151,11 @@ async def pull(
     if body.stream is False:
         return JSONResponse(await until_disconnect(request, _last_event(events)))
     first, rest = await until_disconnect(request, start_stream(events))
-    lines = stream_lines(first, rest, _line, _error_line, request_id(request))
+    lines = stream_lines(first, rest, ndjson_line, error_line, request_id(request))
     return ndjson_response(lines)
 
 
-async def _last_event(events) -> dict[str, Any]:
+async def _last_event(events: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
     last: dict[str, Any] | None = None
     try:
         async for event in events:
@@ -209,11 +213,3 @@ async def embeddings(
     if not result.embeddings:
         raise UpstreamBadResponse("the backend returned no embedding")
     return JSONResponse({"embedding": result.embeddings[0]})
-
-
-def _line(data: dict[str, Any]) -> bytes:
-    return orjson.dumps(data) + b"\n"
-
-
-def _error_line(message: str) -> bytes:
-    return _line({"error": message})

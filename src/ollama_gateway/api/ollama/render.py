@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import time
 from typing import Any
 
 import orjson
 
+from ollama_gateway.core.times import rfc3339_now
 from ollama_gateway.core.types import Chunk
-
-
-@functools.lru_cache(maxsize=4)
-def _whole_second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def rfc3339_now() -> str:
-    """The current UTC time as Ollama writes ``created_at`` (microseconds, ``Z``), cheaply."""
-    now = time.time()
-    whole = int(now)
-    return f"{_whole_second(whole)}.{int((now - whole) * 1_000_000):06d}Z"
 
 
 def _final_fields(out: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
@@ -73,7 +60,7 @@ def chat_json(chunk: Chunk, model: str) -> dict[str, Any]:
     return out
 
 
-def _line(data: dict[str, Any]) -> bytes:
+def ndjson_line(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data) + b"\n"
 
 
@@ -96,7 +83,7 @@ class Lines:
             or chunk.model not in ("", self.model)
         ):
             render = chat_json if self.chat else generate_json
-            return _line(render(chunk, self.model))
+            return ndjson_line(render(chunk, self.model))
         text = orjson.dumps(chunk.text)
         if self.chat:
             body = b'","message":{"role":"assistant","content":' + text + b'},"done":false}\n'
@@ -106,4 +93,4 @@ class Lines:
 
 
 def error_line(message: str) -> bytes:
-    return _line({"error": message})
+    return ndjson_line({"error": message})

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -84,7 +84,9 @@ def chat_logprobs(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None
     return {"content": content, "refusal": None}
 
 
-def completion_logprobs(entries: list[dict[str, Any]] | None, offset: int = 0) -> dict | None:
+def completion_logprobs(
+    entries: list[dict[str, Any]] | None, offset: int = 0
+) -> dict[str, Any] | None:
     """A text completion's ``logprobs``: ``tokens``, ``token_logprobs``, ``top_logprobs`` (one
     ``{token: logprob}`` per token) and ``text_offset`` (where each token starts in the text,
     counted from ``offset``)."""
@@ -203,8 +205,8 @@ class _Stream:
         raise NotImplementedError
 
     async def events(
-        self, first: Chunk, rest: AsyncIterator[Chunk], request_id: str
-    ) -> AsyncIterator[bytes]:
+        self, first: Chunk, rest: AsyncGenerator[Chunk, None], request_id: str
+    ) -> AsyncGenerator[bytes, None]:
         """The whole SSE body; errors after the start go in-band, then ``[DONE]``."""
         async with aclosing(rest):
             try:

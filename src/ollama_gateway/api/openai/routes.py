@@ -8,8 +8,8 @@ Thin routers: the wire models (:mod:`ollama_gateway.schemas.openai`) build the n
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
+import math
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import Request
@@ -29,6 +29,8 @@ from ollama_gateway.api.openai.render import (
 from ollama_gateway.api.openapi import sse
 from ollama_gateway.api.routes import Routes
 from ollama_gateway.api.streaming import GatewayStream, start_stream, until_disconnect
+from ollama_gateway.core.names import full_name
+from ollama_gateway.core.times import rfc3339_seconds
 from ollama_gateway.core.types import ModelInfo
 from ollama_gateway.errors import ModelNotFound, clip
 from ollama_gateway.http.deps import BackendDep, ServiceDep, SettingsDep
@@ -68,7 +70,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _SSE_FAREWELL = b"data: " + error_body("openai", 503, SHUTDOWN_MESSAGE) + b"\n\n" + DONE
 
 
-def _sse(body) -> Response:
+def _sse(body: AsyncGenerator[bytes, None]) -> Response:
     return GatewayStream(body, _SSE_FAREWELL, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
@@ -103,9 +105,6 @@ async def completions(request: Request, body: CompletionBody, service: ServiceDe
     return _sse(stream.events(first, rest, req.request_id))
 
 
-_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?$")
-
-
 def created_of(modified_at: str) -> int:
     """Unix seconds of an RFC 3339 time (any fraction digits, as Go writes them); 0 if unknown.
 
@@ -114,12 +113,8 @@ def created_of(modified_at: str) -> int:
     >>> created_of("")
     0
     """
-    found = _RFC3339.match(modified_at)
-    if found is None:
-        return 0
-    zone = found.group(2) or "Z"
-    stamp = found.group(1) + ("+00:00" if zone == "Z" else zone)
-    return int(datetime.fromisoformat(stamp).timestamp())
+    seconds = rfc3339_seconds(modified_at)
+    return 0 if seconds is None else math.floor(seconds)
 
 
 def _model_json(model: ModelInfo) -> dict[str, Any]:
@@ -134,11 +129,7 @@ def _model_json(model: ModelInfo) -> dict[str, Any]:
 
 def _same_model(asked: str, name: str) -> bool:
     """``llama2`` names ``llama2:latest``, as in Ollama."""
-
-    def full(text: str) -> str:
-        return text if ":" in text.rsplit("/", 1)[-1] else f"{text}:latest"
-
-    return asked == name or full(asked) == full(name)
+    return asked == name or full_name(asked) == full_name(name)
 
 
 @routes.get("/models", responses={200: {"model": ModelList, "description": "OK"}})

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -145,10 +145,10 @@ class EmbeddedBackend:
         await self.manager.close()
 
     # -- generation ----------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
-    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def chat(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
     def _is_file_model(self, ref: ModelRef) -> bool:
@@ -174,7 +174,7 @@ class EmbeddedBackend:
                 )
         return self._file_model
 
-    async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def _generation(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         start = time.perf_counter_ns()
         resolved = await self._resolve(request.model)
         name = request.model or resolved.name
@@ -211,7 +211,7 @@ class EmbeddedBackend:
                 self._prepare, loaded, resolved, request, options, tools, discard=Prepared.free
             )
             opened = job.opened
-            chunks = loaded.engine.generate(
+            chunks: AsyncIterator[Chunk] = loaded.engine.generate(
                 job.tokens, options.sampling, n_ctx=job.limit, sampler=job.sampler
             )
             if tools is not None:
@@ -355,7 +355,9 @@ class EmbeddedBackend:
     async def running(self) -> list[RunningModel]:
         return [show_info.running_model(m) for m in self.manager.models.values()]
 
-    async def pull(self, model: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
+    async def pull(
+        self, model: str, insecure: bool = False
+    ) -> AsyncGenerator[dict[str, Any], None]:
         from ollama_gateway.models.pull import pull_model
         from ollama_gateway.models.registry_guard import GuardedResolver
 

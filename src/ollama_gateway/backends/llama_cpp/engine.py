@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,7 +179,7 @@ class Engine:
         *,
         n_ctx: int | None = None,
         sampler: Sampler | None = None,
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         """Generate from ``prompt`` tokens; the last chunk has ``done=True`` and stats.
 
         ``sampler``: built by :meth:`new_sampler` for this prompt's limit (the engine owns it

@@ -10,6 +10,7 @@ import ctypes
 import re
 import threading
 from pathlib import Path
+from typing import Literal
 
 from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
 from ollama_gateway.models.gguf_meta import GGUFFormatError, read_gguf_metadata
@@ -43,7 +44,7 @@ class Model:
         self.eos = lc.llama_vocab_eos(self.vocab)
         self.add_bos = bool(lc.llama_vocab_get_add_bos(self.vocab))
         self._piece_cache: dict[int, bytes] = {}
-        self._split_re: re.Pattern[str] | bool | None = False  # False: not computed yet
+        self._split_re: re.Pattern[str] | Literal[False] | None = False  # False: not computed yet
         self._closed = False
 
     # -- loading -------------------------------------------------------------------------

@@ -80,6 +80,8 @@ class EngineOptions:
 def _number(name: str, value: Any, kind: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRequest(f"option {name} must be a number, not {type(value).__name__}")
+    low: float
+    high: float
     if kind is int:
         if isinstance(value, float):
             if not value.is_integer():

@@ -112,10 +112,12 @@ class Sampler:
         logits = lc.llama_get_logits_ith(ctx, index)
         if self.trigger is not None:
             return self._sample_waiting(logits)
-        token: int | None = self._pick(logits, grammar_first=False)
+        token = self._pick(logits, grammar_first=False)
         if not self._allowed(token):
-            token = self._next_best() if self.greedy else None
-            if token is None:
+            better = self._next_best() if self.greedy else None
+            if better is not None:
+                token = better
+            else:
                 token = self._pick(logits, grammar_first=True)
                 if not self._allowed(token):  # accepting it would abort the process
                     raise SamplerError("no token of this model can continue the output format")

@@ -9,7 +9,7 @@ Ollama stop generating.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -28,8 +28,8 @@ from ollama_gateway.core.types import (
     Stats,
 )
 from ollama_gateway.errors import (
-    GatewayError,
     UpstreamBadResponse,
+    UpstreamFailed,
 )
 from ollama_gateway.models.create import CreateSpec
 from ollama_gateway.settings import Settings
@@ -136,18 +136,20 @@ class OllamaBackend:
 
     def _lines(
         self, path: str, body: dict[str, Any], model: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The JSON objects of a streamed NDJSON reply."""
         return self.upstream.lines(path, body, model, _decode_line)
 
     # -- generation -------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation("api/generate", request)
 
-    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def chat(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation("api/chat", request)
 
-    async def _generation(self, path: str, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def _generation(
+        self, path: str, request: GenerationRequest
+    ) -> AsyncGenerator[Chunk, None]:
         body = request_body(request)
         to_chunk = _generate_chunk if request.kind == "generate" else _chat_chunk
         if not request.stream:
@@ -204,7 +206,9 @@ class OllamaBackend:
             for m in _models(data)
         ]
 
-    async def pull(self, model: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
+    async def pull(
+        self, model: str, insecure: bool = False
+    ) -> AsyncGenerator[dict[str, Any], None]:
         body = {"model": model, "insecure": insecure, "stream": True}
         async for event in self._lines("api/pull", body, model):
             yield event
@@ -263,7 +267,7 @@ def _decode_line(line: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UpstreamBadResponse("malformed reply from Ollama (a line is not an object)")
     if "error" in data and not data.get("done"):
-        raise GatewayError(str(data["error"]))
+        raise UpstreamFailed(str(data["error"]))
     return data
 
 

@@ -10,7 +10,7 @@ models is done on the server itself: here they answer a clear 400.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from datetime import datetime, timezone
 from typing import Any
@@ -73,13 +73,13 @@ class OpenAIBackend:
         await self.upstream.close()
 
     # -- generation -------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
-    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def chat(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
-    async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def _generation(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         started = time.perf_counter_ns()
         if uses_completions(request):
             path, body = "v1/completions", completion_body(request, request.model)
@@ -165,7 +165,9 @@ class OpenAIBackend:
                 }
         raise ModelNotFound(model)
 
-    async def pull(self, model: str, insecure: bool = False) -> AsyncIterator[dict[str, Any]]:
+    async def pull(
+        self, model: str, insecure: bool = False
+    ) -> AsyncGenerator[dict[str, Any], None]:
         raise Unsupported(f"{LABEL} at {self.base_url} cannot pull models: pull on the server")
         yield {}  # pragma: no cover - an async generator that fails at once
 

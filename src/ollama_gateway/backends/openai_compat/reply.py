@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from ollama_gateway.core.types import Chunk, Stats
-from ollama_gateway.errors import GatewayError, UpstreamBadResponse
+from ollama_gateway.errors import UpstreamBadResponse, UpstreamFailed
 
 _now = time.perf_counter_ns
 DONE_LINE = b"[DONE]"
@@ -43,7 +43,7 @@ def decode_event(data: bytes, label: str) -> dict[str, Any]:
     error = event.get("error")
     if error or event.get("object") == "error":
         message = error.get("message") if isinstance(error, dict) else error
-        raise GatewayError(str(message or event.get("message") or "the upstream failed"))
+        raise UpstreamFailed(str(message or event.get("message") or "the upstream failed"))
     return event
 
 

@@ -18,8 +18,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ollama_gateway.backends.router.upstream import Upstream
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE
-from ollama_gateway.errors import ServerBusy
+from ollama_gateway.errors import QueueTimeout, ServerBusy
 
 # A waiter's chooser: an upstream with a free slot, None (all full: keep waiting) or an error
 # to fail with (no routable upstream serves the model any more).
@@ -103,4 +102,4 @@ class Admission:
 
 def _expire(future: asyncio.Future[Upstream]) -> None:
     if not future.done():
-        future.set_exception(ServerBusy(QUEUE_TIMEOUT_MESSAGE))
+        future.set_exception(QueueTimeout())

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Set
+from collections.abc import AsyncGenerator, Callable, Set
 from typing import TYPE_CHECKING, Any
 
 from ollama_gateway.backends.base import Backend
@@ -30,7 +30,7 @@ from ollama_gateway.backends.router.poller import Poller
 from ollama_gateway.backends.router.registry import Registry, Resolver
 from ollama_gateway.backends.router.strategies import make_strategy, session_key
 from ollama_gateway.backends.router.upstream import Upstream, model_key
-from ollama_gateway.core.scheduler import QUEUE_TIMEOUT_MESSAGE, Scheduler
+from ollama_gateway.core.scheduler import Scheduler
 from ollama_gateway.core.types import (
     Chunk,
     EmbedRequest,
@@ -42,6 +42,7 @@ from ollama_gateway.core.types import (
 from ollama_gateway.errors import (
     GatewayError,
     ModelNotFound,
+    QueueTimeout,
     ServerBusy,
     UpstreamBadResponse,
     UpstreamUnavailable,
@@ -167,7 +168,7 @@ class RouterBackend:
             return await self.admission.wait(choose, key)
         except ServerBusy as exc:
             if self._gateway_metrics is not None:
-                timed_out = exc.message == QUEUE_TIMEOUT_MESSAGE
+                timed_out = isinstance(exc, QueueTimeout)
                 self._gateway_metrics.rejected("queue_timeout" if timed_out else "queue_full")
             raise
 
@@ -184,13 +185,13 @@ class RouterBackend:
         return status, retry
 
     # -- generation -------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
-    def chat(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    def chat(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         return self._generation(request)
 
-    async def _generation(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+    async def _generation(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
         """The stream, once begun: the client's model name on every chunk; a failure from here
         on is the stream's (recorded against the upstream, then raised)."""
         upstream, source, chunk, model = await self._begin(request)
@@ -215,7 +216,7 @@ class RouterBackend:
 
     async def _begin(
         self, request: GenerationRequest
-    ) -> tuple[Upstream, AsyncIterator[Chunk], Chunk, str]:
+    ) -> tuple[Upstream, AsyncGenerator[Chunk, None], Chunk, str]:
         """An upstream's stream and its first chunk, trying others (and fallback models) while
         attempts fail before it: ``(upstream, stream, first chunk, model)``."""
         settings = self.settings
@@ -317,7 +318,7 @@ class RouterBackend:
 
     def pull(
         self, model: str, insecure: bool = False, upstream: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         return self.models.pull(model, insecure, upstream)
 
     async def delete(self, model: str, upstream: str | None = None) -> None:
@@ -339,7 +340,7 @@ class RouterBackend:
         return [u.state() for u in self.registry.upstreams]
 
 
-async def _first(source: AsyncIterator[Chunk]) -> Chunk:
+async def _first(source: AsyncGenerator[Chunk, None]) -> Chunk:
     try:
         return await source.__anext__()
     except StopAsyncIteration:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from ollama_gateway.backends.router.poller import Poller
@@ -142,7 +142,7 @@ class FleetModels:
 
     async def pull(
         self, model: str, insecure: bool, upstream: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         if upstream is not None:
             targets = [self._named(upstream)]
         else:
@@ -216,7 +216,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _failures(failed: list[tuple[Upstream, BaseException]]) -> str:
+def _failures(failed: Sequence[tuple[Upstream, BaseException]]) -> str:
     return "; ".join(f"{u.name}: {getattr(e, 'message', None) or e}" for u, e in failed)
 
 

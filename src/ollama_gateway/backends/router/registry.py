@@ -93,8 +93,8 @@ class Registry:
             if address not in known:
                 added.append(await self.add(config, f"{config.name}@{address}", address))
                 log.info("upstream %s@%s joined (DNS)", config.name, address)
-        for address, upstream in known.items():
-            if address not in addresses:
+        for held, upstream in known.items():
+            if held not in addresses:
                 upstream.removed = True
                 self.invalidate()
                 log.info("upstream %s left the DNS answer; draining", upstream.name)

@@ -13,10 +13,10 @@ from typing import Any
 
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.router.health import Breaker
-from ollama_gateway.core.service import slot_key
+from ollama_gateway.core.names import full_name
 from ollama_gateway.settings import UpstreamSettings
 
-model_key = slot_key
+model_key = full_name
 
 
 def stable_hash(data: bytes) -> int:

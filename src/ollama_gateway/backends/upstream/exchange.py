@@ -14,8 +14,8 @@ Ollama's ``{"error": "..."}`` or OpenAI's ``{"error": {"message": "..."}}``), ne
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any, TypeVar, overload
 
 import orjson
 
@@ -31,8 +31,8 @@ from ollama_gateway.errors import (
     BadRequest,
     ModelNotFound,
     RateLimited,
-    ServiceUnavailable,
     UpstreamBadResponse,
+    UpstreamBusy,
     UpstreamServerError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -121,7 +121,7 @@ class Exchange:
         if resp.status == 429:
             raise RateLimited(message, retry_after=_retry_after(resp, 1.0))
         if resp.status == 503:
-            raise ServiceUnavailable(message, retry_after=_retry_after(resp, 1.0))
+            raise UpstreamBusy(message, retry_after=_retry_after(resp, 1.0))
         if resp.status >= 500:
             raise UpstreamServerError(message, upstream_status=resp.status)
         raise UpstreamBadResponse(f"{self.label} answered {resp.status}: {message}")
@@ -166,9 +166,17 @@ class Exchange:
         except orjson.JSONDecodeError:
             raise UpstreamBadResponse(f"malformed reply from {self.label} (not JSON)") from None
 
+    @overload
+    def lines(self, path: str, body: Any, model: str | None) -> AsyncGenerator[bytes, None]: ...
+
+    @overload
+    def lines(
+        self, path: str, body: Any, model: str | None, decode: Callable[[bytes], T]
+    ) -> AsyncGenerator[T, None]: ...
+
     async def lines(
-        self, path: str, body: Any, model: str | None, decode: Callable[[bytes], T] = _same
-    ) -> AsyncIterator[T]:
+        self, path: str, body: Any, model: str | None, decode: Callable[[bytes], Any] = _same
+    ) -> AsyncGenerator[Any, None]:
         """The non-blank lines of a streamed reply (NDJSON, or SSE's ``data:`` lines), each
         passed through ``decode`` (here, so that a stream is one generator, not two).
 

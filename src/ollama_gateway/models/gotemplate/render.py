@@ -124,7 +124,7 @@ def _cut_after_response(nodes: list[Any]) -> list[Any]:
 
     def walk(items: list[Any]) -> list[Any]:
         nonlocal cut
-        out = []
+        out: list[Any] = []
         for node in items:
             if cut:
                 break

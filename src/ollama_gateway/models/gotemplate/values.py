@@ -126,6 +126,7 @@ class GoJSON:
     def __eq__(self, other: object) -> bool:
         return self.value == (other.value if isinstance(other, GoJSON) else other)
 
+    # unhashable, as Python spells it; typeshed types __hash__ as a method
     __hash__ = None  # type: ignore[assignment]
 
 
