@@ -121,10 +121,11 @@ async def test_least_in_flight_with_weights(fleet, ollamas):
     a, b = ollamas["a"], ollamas["b"]
     for server in (a, b):
         server.models = ["hold"]
-        server.loaded = []
+        server.loaded = ["hold"]  # warm on both: the first reply cannot tip the choice
     with fleet(
         [up("a", a.url, weight=3), up("b", b.url)], parallel=16, first_token_timeout=60
     ) as f:
+        await _until(lambda: all(f.upstream(n).warm for n in ("a", "b")))
         async with httpx.AsyncClient(timeout=30) as client:
             tasks = await _held(client, f.url, 8)
             await _until(lambda: a.held + b.held == 8)
