@@ -142,6 +142,7 @@ async def test_full_upstreams_queue_then_503_with_retry_after(fleet, ollamas):
     for server in (a, b):
         server.models = ["hold"]
     upstreams = [up("a", a.url, max_in_flight=1), up("b", b.url, max_in_flight=1)]
+    ended = len(a.ended) + len(b.ended)
     with fleet(upstreams, max_queue=1, queue_timeout=30, first_token_timeout=60) as f:
         async with httpx.AsyncClient(timeout=30) as client:
             running = await _held(client, f.url, 2)
@@ -154,7 +155,9 @@ async def test_full_upstreams_queue_then_503_with_retry_after(fleet, ollamas):
             assert 'rejected_requests_total{reason="queue_full"} 1.0' in metrics
             a.release_held()
             b.release_held()
-            await _until(lambda: a.held + b.held == 1)  # the queued one got a freed slot
+            # the first two ended and the queued one is held where a slot was freed (a count
+            # of 1 alone could be a first reply that has not finished leaving)
+            await _until(lambda: len(a.ended) + len(b.ended) == ended + 2 and a.held + b.held == 1)
             a.release_held()
             b.release_held()
             done = await asyncio.gather(*running, *queued)
