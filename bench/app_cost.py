@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from asgi_drive import drive, http_scope
+
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-key-0123456789abcdef"
 CASES = {
@@ -47,50 +49,9 @@ CASES = {
 }
 
 
-def _scope(method: str, path: str, body: bytes) -> dict:
-    headers = [(b"host", b"127.0.0.1"), (b"x-api-key", KEY.encode())]
-    if body:
-        headers += [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-
 async def _one(app, case: str) -> int:
     method, path, body = CASES[case]
-    sent = False
-
-    async def receive():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    status = 0
-
-    async def send(message):
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(_scope(method, path, body), receive, send)
-    return status
+    return await drive(app, http_scope(method, path, body, [(b"x-api-key", KEY.encode())]), body)
 
 
 def _instant_backend():

@@ -1,6 +1,6 @@
 """Per-request cost of the observability layer on the seed call, measured in-process.
 
-    python -m tests.observability.overhead [N]
+    python bench/observability_cost.py [N]
 
 Drives the ASGI app directly (no sockets, a backend that answers at once), so what is left is the
 gateway's own work per request, counted in CPU time of this process (rounds interleaved, the
@@ -19,7 +19,11 @@ import statistics
 import sys
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from asgi_drive import drive, http_scope
 from ollama_gateway.app import create_app
 from ollama_gateway.core.types import Chunk, Stats
 from ollama_gateway.http.access import ObservabilityMiddleware
@@ -50,48 +54,8 @@ class InstantBackend:
         return True, ""
 
 
-def _scope() -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/generate",
-        "raw_path": b"/api/generate",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(BODY)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
 async def _one(app) -> int:
-    sent = False
-
-    async def receive():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    status = 0
-
-    async def send(message):
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(_scope(), receive, send)
-    return status
+    return await drive(app, http_scope("POST", "/api/generate", BODY), BODY)
 
 
 def build(middleware: bool):
