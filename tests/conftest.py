@@ -48,6 +48,9 @@ def _log_capture() -> Iterator[None]:
 
 # Every test in these directories runs llama.cpp (or the packaged real model): the slow tier.
 _SLOW_DIRS = ("backends/llama_cpp", "testing", "realmodel")
+# So does every test using one of these fixtures (llama.cpp's grammar engine on the real
+# vocabulary; a served embedded engine).
+_SLOW_FIXTURES = {"engine_gateway", "llama", "tiny"}
 _TESTS = Path(__file__).resolve().parent
 
 
@@ -56,7 +59,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     everything the run logged."""
     for item in items:
         where = Path(str(item.path)).resolve().relative_to(_TESTS).as_posix()
-        if where.startswith(_SLOW_DIRS) or "engine_gateway" in item.fixturenames:
+        if where.startswith(_SLOW_DIRS) or _SLOW_FIXTURES.intersection(item.fixturenames):
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.name.startswith("test_whole_run_logs"))
 
