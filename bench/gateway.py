@@ -2,15 +2,20 @@
 
     python bench/gateway.py [--duration 5] [--workers 1] [--tokens 32] [--src DIR ...]
 
-Starts ``bench/standin.py`` (an instant Ollama: canned replies from a bare asyncio protocol) and
-``ollama-gateway serve`` in front of it, as separate processes on loopback ports, then measures
-in the same run, side by side:
+Starts ``bench/standin.py`` (an instant Ollama: canned replies from a bare asyncio protocol),
+``bench/standin_asgi.py`` (the same replies from a raw ASGI app on the gateway's own server stack,
+uvicorn) and ``ollama-gateway serve`` in front of the raw one, as separate processes on loopback
+ports, then measures in the same run, side by side, straight to each stand-in and through the
+gateway:
 
-- requests/s and p50/p99 latency at 1 and at 16 concurrent clients, for the seed call
-  (``POST /api/generate {"prompt"}``; straight to Ollama that is the same call with
+- requests/s, p50/p99 latency and CPU time per request at 1, 16 and 64 concurrent clients, for
+  the seed call (``POST /api/generate {"prompt"}``; straight to Ollama that is the same call with
   ``"stream": false``) and for non-streaming ``/api/chat``;
 - streaming ``/api/chat`` (``--tokens`` chunks per reply): time to first chunk and chunks/s
-  for one client, and chunks/s at 16 clients.
+  for one client, chunks/s at 1 and 16 clients (wrk) and CPU time per chunk.
+
+The ratios are against the same-stack stand-in (``stack``): what uvicorn itself can do on this
+machine with an app that does nothing. The gateway does that work and its own on top.
 
 The load generator is ``wrk`` (C, epoll; ``apt-get install wrk``) with a Lua script for the POST
 bodies, one thread; time to first chunk comes from a small asyncio client (the same one for both
@@ -68,8 +73,9 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
 
 def start_standin(tokens: int, kind: str = "raw") -> tuple[subprocess.Popen, int]:
     port = free_port()
-    if kind == "raw":
-        command = [sys.executable, str(ROOT / "bench" / "standin.py"), str(port), str(tokens)]
+    if kind in ("raw", "asgi"):
+        script = "standin.py" if kind == "raw" else "standin_asgi.py"
+        command = [sys.executable, str(ROOT / "bench" / script), str(port), str(tokens)]
     else:  # the tests' fake Ollama: an aiohttp server (4 chunks per stream)
         command = [sys.executable, "-m", "tests.support.fake_ollama", str(port)]
     proc = subprocess.Popen(
@@ -96,9 +102,10 @@ def start_gateway(
         "OLLAMA_GATEWAY_MAX_QUEUE": "100000",
         "OLLAMA_GATEWAY_LOG_LEVEL": args.log_level,
         "OLLAMA_GATEWAY_PORT": str(port),
+        "OLLAMA_GATEWAY_DATA_DIR": tempfile.mkdtemp(prefix="bench-gateway-"),  # its own SQLite
     }
-    command = [sys.executable, "-m", "ollama_gateway", "serve"]
-    if args.workers > 1:
+    command = [sys.executable, "-m", "ollama_gateway", "serve", *shlex.split(args.serve_args)]
+    if args.workers != 1:
         command += ["--workers", str(args.workers)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
@@ -106,9 +113,11 @@ def start_gateway(
     return proc, port
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int | None) -> float:
     """User + system CPU time of a process and its children (the workers)."""
     total = 0.0
+    if pid is None:
+        return total
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -199,10 +208,32 @@ async def first_chunks(port: int, path: str, body: bytes, headers: str, duration
     return statistics.median(firsts), statistics.median(rates)
 
 
+CLIENTS = (1, 16, 64)
+
+
+def _measure(target, path: str, body: str, headers: dict, clients: int, args) -> dict:
+    """One wrk run at ``target`` (label, port, pid); CPU time of its process tree beside."""
+    _, port, pid = target
+    before = cpu_seconds(pid)
+    result = wrk(f"http://127.0.0.1:{port}{path}", lua(body, headers), clients, args.duration)
+    used = cpu_seconds(pid) - before
+    result["cpu_us"] = used / max(1.0, result["rps"] * args.duration) * 1e6
+    return result
+
+
+def _median_of(runs: list[dict]) -> dict:
+    out = dict(runs[0])
+    for name in ("rps", "p50", "p99", "cpu_us", "bad"):
+        out[name] = statistics.median(run[name] for run in runs)
+    out["errors"] = "; ".join(run["errors"] for run in runs if run["errors"])
+    return out
+
+
 def run(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     standin, upstream = start_standin(args.tokens, args.standin)
+    stack, stack_port = start_standin(args.tokens, "asgi")
     if args.standin != "raw":
         args.tokens = 4
     gateways = [start_gateway(upstream, args, src) for src in args.src]
@@ -210,106 +241,108 @@ def run(args: argparse.Namespace) -> None:
     plain = {"Content-Type": "application/json"}
     chat = f'{{"model":"{MODEL}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}'
     stream = chat.replace('"stream":false', '"stream":true')
+    generate = f'{{"model":"{MODEL}","prompt":"hi","stream":false}}'
     cases = [
-        (
-            "seed call",
-            (
-                upstream,
-                "/api/generate",
-                f'{{"model":"{MODEL}","prompt":"hi","stream":false}}',
-                plain,
-            ),
-            (None, "/api/generate", '{"prompt":"x"}', key),
-        ),
-        ("/api/chat", (upstream, "/api/chat", chat, plain), (None, "/api/chat", chat, key)),
+        ("seed call", ("/api/generate", generate), ("/api/generate", '{"prompt":"x"}')),
+        ("/api/chat", ("/api/chat", chat), ("/api/chat", chat)),
     ]
-    # every target in turn: straight to the stand-in, then each gateway (pid None: no CPU count)
-    targets = [(upstream, None, plain)] + [(port, proc.pid, key) for proc, port in gateways]
-    rows = []
+    # every target in turn: straight to each stand-in, then each gateway
+    targets = [("raw", upstream, standin.pid), ("stack", stack_port, stack.pid)]
+    targets += [(f"gw{i + 1}", port, proc.pid) for i, (proc, port) in enumerate(gateways)]
+    rows, stream_rows, firsts = [], [], []
     try:
         for name, direct, through in cases:
-            for clients in (1, 16):
-                results = []
-                for target_port, pid, _ in targets:
-                    _, path, body, headers = direct if pid is None else through
-                    url = f"http://127.0.0.1:{target_port}{path}"
-                    before = cpu_seconds(pid) if pid else 0.0
-                    result = wrk(url, lua(body, headers), clients, args.duration)
-                    used = cpu_seconds(pid) - before if pid else 0.0
-                    result["cpu_us"] = used / (result["rps"] * args.duration) * 1e6
-                    results.append(result)
-                rows.append((name, clients, results))
-        stream_rows = []
+            for clients in args.clients:
+                rounds: list[list[dict]] = [[] for _ in targets]
+                for _ in range(args.rounds):
+                    for i, target in enumerate(targets):
+                        gateway = target[0].startswith("gw")
+                        path, body = through if gateway else direct
+                        headers = key if gateway else plain
+                        rounds[i].append(_measure(target, path, body, headers, clients, args))
+                rows.append((name, clients, [_median_of(r) for r in rounds]))
         for clients in (1, 16):
-            results = []
-            for target_port, _, headers in targets:
-                url = f"http://127.0.0.1:{target_port}/api/chat"
-                results.append(wrk(url, lua(stream, headers), clients, args.duration))
-            stream_rows.append((clients, results))
-        firsts = []
-        for target_port, pid, _ in targets:
-            header = f"X-API-KEY: {KEY}\r\n" if pid else ""
+            rounds = [[] for _ in targets]
+            for _ in range(args.rounds):
+                for i, target in enumerate(targets):
+                    headers = key if target[0].startswith("gw") else plain
+                    rounds[i].append(_measure(target, "/api/chat", stream, headers, clients, args))
+            stream_rows.append((clients, [_median_of(r) for r in rounds]))
+        for label, port, _ in targets:
+            header = f"X-API-KEY: {KEY}\r\n" if label.startswith("gw") else ""
             firsts.append(
-                asyncio.run(
-                    first_chunks(target_port, "/api/chat", stream.encode(), header, args.duration)
-                )
+                asyncio.run(first_chunks(port, "/api/chat", stream.encode(), header, args.duration))
             )
     finally:
-        for proc in [proc for proc, _ in gateways] + [standin]:
+        for proc in [proc for proc, _ in gateways] + [standin, stack]:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    report(args, rows, stream_rows, firsts)
+    report(args, [t[0] for t in targets], rows, stream_rows, firsts)
 
 
-def report(args, rows, stream_rows, firsts) -> None:
+def report(args, labels, rows, stream_rows, firsts) -> None:
     print("$ " + shlex.join([sys.executable, *sys.argv]))
     print(
-        f"wrk -t1 -d{args.duration}s; gateway: {args.workers} worker(s), log level "
-        f"{args.log_level}; stand-in: {args.standin}, {args.tokens} chunks per stream; "
-        f"{os.cpu_count()} CPUs"
+        f"wrk -t1 -d{args.duration}s, median of {args.rounds} round(s); gateway: {args.workers} "
+        f"worker(s), log level {args.log_level} {args.serve_args}; upstream: {args.standin} "
+        f"stand-in, {args.tokens} chunks per stream; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}"
     )
-    names = [f"gw{i + 1}" for i in range(len(args.src))]
-    for label, src in zip(names, args.src, strict=True):
+    print(
+        "raw: bench/standin.py (asyncio protocol); "
+        "stack: bench/standin_asgi.py (uvicorn + raw ASGI)"
+    )
+    for label, src in zip(labels[2:], args.src, strict=True):
         print(f"{label}: {src}")
-    head = f"{'':<14}{'clients':>7} | {'direct req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | "
-    head += f"{'':<4}{'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} {'+p50 ms':>7}"
-    head += f" | {'CPU/req':>8}"
+    head = f"{'':<11}{'clients':>7} {'':<6}{'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU/req':>8}"
+    head += f" | {'x stack':>7} {'+p50 ms':>7} {'+p99 ms':>7} {'CPU x':>6}"
     print(head)
     print("-" * len(head))
-    for name, clients, (direct, *throughs) in rows:
-        lead = (
-            f"{name:<14}{clients:>7} | {direct['rps']:>12.0f} {direct['p50']:>7.3f} "
-            f"{direct['p99']:>7.3f} | "
-        )
-        for label, through in zip(names, throughs, strict=True):
-            print(
-                f"{lead}{label:<4}{through['rps']:>7.0f} {through['p50']:>7.3f} "
-                f"{through['p99']:>7.3f} | {through['rps'] / direct['rps']:>5.2f} "
-                f"{through['p50'] - direct['p50']:>7.3f} | {through['cpu_us']:>6.0f}us"
+    for name, clients, results in rows:
+        stack = results[1]
+        for label, result in zip(labels, results, strict=True):
+            line = (
+                f"{name:<11}{clients:>7} {label:<6}{result['rps']:>8.0f} {result['p50']:>7.3f} "
+                f"{result['p99']:>7.3f} {result['cpu_us']:>6.0f}us"
             )
-            lead = " " * (len(lead) - 2) + "| "
-        for label, result in zip(["direct", *names], [direct, *throughs], strict=True):
+            if label.startswith("gw"):
+                ratio, cpu = result["rps"] / stack["rps"], result["cpu_us"] / stack["cpu_us"]
+                line += (
+                    f" | {ratio:>7.2f} {result['p50'] - stack['p50']:>7.3f}"
+                    f" {result['p99'] - stack['p99']:>7.3f} {cpu:>6.2f}"
+                )
+            print(line)
             if result["bad"] or result["errors"]:
                 print(f"  ! {label}: {result['bad']:.0f} non-2xx, socket errors {result['errors']}")
+            name = ""
     per = args.tokens + 1
     print()
     print(
-        f"{'streaming /api/chat':<22}{'direct':>12}"
-        + "".join(f"{n:>12}{'ratio':>7}" for n in names)
+        f"{'streaming /api/chat':<24}" + "".join(f"{label:>10}{'x stack':>8}" for label in labels)
     )
-    (direct_first, direct_rate), *gateway_firsts = firsts
-    line = f"{'first chunk, 1 client':<22}{direct_first:>10.3f}ms"
-    print(line + "".join(f"{first:>10.3f}ms{'':>7}" for first, _ in gateway_firsts))
-    line = f"{'chunks/s in 1 stream':<22}{direct_rate:>12.0f}"
-    print(line + "".join(f"{rate:>12.0f}{rate / direct_rate:>7.2f}" for _, rate in gateway_firsts))
-    for clients, (direct, *throughs) in stream_rows:
+    stack_first, stack_rate = firsts[1]
+    line = f"{'first chunk, ms':<24}"
+    line += "".join(f"{first:>10.3f}{first - stack_first:>+8.3f}" for first, _ in firsts)
+    print(line + "   (x stack: added ms)")
+    line = f"{'chunks/s in 1 stream':<24}"
+    print(line + "".join(f"{rate:>10.0f}{rate / stack_rate:>8.2f}" for _, rate in firsts))
+    for clients, results in stream_rows:
+        stack = results[1]["rps"] * per
         label = f"chunks/s, {clients} client{'s' if clients > 1 else ''}"
-        d = direct["rps"] * per
-        cells = "".join(f"{t['rps'] * per:>12.0f}{t['rps'] * per / d:>7.2f}" for t in throughs)
-        print(f"{label:<22}{d:>12.0f}{cells}")
+        print(
+            f"{label:<24}"
+            + "".join(f"{r['rps'] * per:>10.0f}{r['rps'] * per / stack:>8.2f}" for r in results)
+        )
+        cpu = [r["cpu_us"] / per for r in results]
+        print(
+            f"{'  CPU per chunk, us':<24}" + "".join(f"{c:>10.1f}{c / cpu[1]:>8.2f}" for c in cpu)
+        )
+        for label, result in zip(labels, results, strict=True):
+            if result["bad"] or result["errors"]:
+                print(f"  ! {label}: {result['bad']:.0f} non-2xx, socket errors {result['errors']}")
 
 
 def main() -> None:
@@ -318,6 +351,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     parser.add_argument("--tokens", type=int, default=32, help="chunks per streamed reply")
     parser.add_argument("--log-level", default="info", choices=["info", "warning"])
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per figure (median)")
+    parser.add_argument(
+        "--clients", type=int, nargs="+", default=list(CLIENTS), help="concurrent clients"
+    )
+    parser.add_argument("--serve-args", default="", help="more arguments for `serve`")
     parser.add_argument(
         "--src",
         action="append",

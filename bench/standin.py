@@ -51,7 +51,8 @@ def _chunked(lines: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-def build_replies(model: str, tokens: int) -> dict[tuple[bytes, bool], bytes]:
+def canned(model: str, tokens: int) -> dict[tuple[bytes, bool], list[bytes]]:
+    """The replies' bodies by (path, streamed): one JSON object, or ``tokens`` + 1 NDJSON lines."""
     created = "2025-01-01T00:00:00Z"
     gen = {"model": model, "created_at": created, "response": "Hello, world!", "done": True}
     chat = {
@@ -61,10 +62,8 @@ def build_replies(model: str, tokens: int) -> dict[tuple[bytes, bool], bytes]:
         "done": True,
     }
     replies = {
-        (b"/api/generate", False): _reply(
-            b"200 OK", orjson.dumps({**gen, **STATS, "context": [1]})
-        ),
-        (b"/api/chat", False): _reply(b"200 OK", orjson.dumps({**chat, **STATS})),
+        (b"/api/generate", False): [orjson.dumps({**gen, **STATS, "context": [1]})],
+        (b"/api/chat", False): [orjson.dumps({**chat, **STATS})],
     }
     for path, final in ((b"/api/generate", gen), (b"/api/chat", chat)):
         lines = []
@@ -80,11 +79,19 @@ def build_replies(model: str, tokens: int) -> dict[tuple[bytes, bool], bytes]:
             "" if "response" in last else {"role": "assistant", "content": ""}
         )
         lines.append(orjson.dumps(last) + b"\n")
-        replies[(path, True)] = _chunked(lines)
+        replies[(path, True)] = lines
     return replies
 
 
 MODELS = orjson.dumps({"models": [{"name": "deepseek-r1:1.5b"}]})
+
+
+def build_replies(model: str, tokens: int) -> dict[tuple[bytes, bool], bytes]:
+    """The whole HTTP replies: ``Content-Length`` for one object, chunked for a stream."""
+    return {
+        (path, streamed): _chunked(bodies) if streamed else _reply(b"200 OK", bodies[0])
+        for (path, streamed), bodies in canned(model, tokens).items()
+    }
 
 
 class StandIn(asyncio.Protocol):
