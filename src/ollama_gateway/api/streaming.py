@@ -31,28 +31,43 @@ def _notice(scope: MutableMapping[str, Any]) -> ShutdownNotice | None:
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     """Run ``work`` unless the client goes away first (then cancel it: the backend stops).
 
-    A client that left raises :class:`~starlette.requests.ClientDisconnect` (logged as a 499);
-    work still running when the shutdown grace period ends answers 503.
+    ``work`` runs in the request's own task; one watcher task waits for the client to leave and
+    cancels it then, so the work's clean-up (the upstream connection closed, the model's slot
+    given back) is done before this returns. A client that left raises
+    :class:`~starlette.requests.ClientDisconnect` (logged as a 499); work still running when the
+    shutdown grace period ends answers 503.
     """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_disconnect(request))
+    current = asyncio.current_task()
+    assert current is not None, "called outside a task"
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        await _wait_disconnect(request)
+        left = True
+        current.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     notice = _notice(request.scope)
     tracking = notice.tracking() if notice is not None else contextlib.nullcontext()
     try:
         with tracking as me:
             try:
-                done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                if notice is None or not notice.stopped(me):
-                    raise
-                raise ServiceUnavailable(SHUTDOWN_MESSAGE) from None
-        if task in done:
-            return task.result()
-        raise ClientDisconnect()
+                result = await work
+            except BaseException:
+                if left:
+                    current.uncancel()
+                    raise ClientDisconnect() from None
+                raise
+            if left:  # it finished anyway: the cancellation it swallowed is taken back
+                current.uncancel()
+            return result
+    except asyncio.CancelledError:
+        if notice is None or not notice.stopped(me):
+            raise
+        raise ServiceUnavailable(SHUTDOWN_MESSAGE) from None
     finally:
         watcher.cancel()
-        if not task.done():
-            task.cancel()
 
 
 async def _wait_disconnect(request: Request) -> None:

@@ -146,7 +146,7 @@ class GenerationService:
         ``think`` still gives the right answer. A backend whose prompt opened the reasoning
         says so on its first chunk (``Chunk.starts_in_thinking``).
         """
-        self.prepare(request)
+        # ``admitted`` prepared the request (defaults and limits) before taking the slot
         source = (
             self.backend.generate(request)
             if request.kind == "generate"
@@ -175,8 +175,10 @@ class GenerationService:
                         more_thinking, more_text = splitter.flush()
                         thinking += more_thinking
                         text += more_text
-                    chunk.thinking = chunk.thinking + thinking if keep else ""
-                    chunk.text = text
+                    if thinking or text != chunk.text or (chunk.thinking and not keep):
+                        chunk.raw = None  # no longer what the upstream wrote
+                        chunk.thinking = chunk.thinking + thinking if keep else ""
+                        chunk.text = text
                     if (
                         not chunk.done
                         and not chunk.text
@@ -185,8 +187,9 @@ class GenerationService:
                         and not chunk.logprobs
                     ):
                         continue
-                elif not keep:
+                elif not keep and chunk.thinking:
                     chunk.thinking = ""
+                    chunk.raw = None
                 yield chunk
                 if chunk.done:
                     return

@@ -62,6 +62,9 @@ class GenerationRequest:
     request_id: str = ""
     logprobs: bool = False
     top_logprobs: int = 0  # alternatives per token (0-20), with logprobs
+    # The caller writes the chunks out as they come and forwards an upstream's own lines
+    # (``Chunk.raw``): chunks that arrive together may be joined into one (one write).
+    coalesce: bool = False
 
 
 @dataclass(slots=True)
@@ -87,6 +90,10 @@ class Chunk:
     ``starts_in_thinking`` is set by a backend on its first chunk when the prompt it rendered
     ended inside the reasoning (a chat template that writes ``<think>`` itself, as DeepSeek-R1's
     does): the output then begins with reasoning and no opening tag.
+
+    ``raw`` is set by a backend whose upstream wrote this chunk as NDJSON lines in Ollama's own
+    format for the same endpoint: those lines, each ending in ``\n``, which Ollama's renderer
+    forwards as they are. Whatever changes the chunk's content or model clears it.
     """
 
     text: str = ""
@@ -101,6 +108,7 @@ class Chunk:
     # With ``logprobs`` asked: one entry per generated token whose text this chunk carries,
     # ``{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}``.
     logprobs: list[dict[str, Any]] | None = None
+    raw: bytes | None = None
 
 
 @dataclass(slots=True)

@@ -80,6 +80,7 @@ async def generate(request: Request, body: GenerateBody, service: ServiceDep) ->
         out["elapsed_time"] = time.perf_counter() - _started(request)
         return JSONResponse(out)
     model = req.model or service.settings.model_name
+    req.coalesce = True  # Lines forwards what arrives together in one write
     first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     model = first.model or model
     lines = stream_lines(first, rest, Lines(model, chat=False), error_line, req.request_id)
@@ -97,6 +98,7 @@ async def chat(request: Request, body: ChatBody, service: ServiceDep) -> Respons
         chunk = await until_disconnect(request, service.complete(req))
         return JSONResponse(chat_json(chunk, req.model))
     model = req.model or service.settings.model_name
+    req.coalesce = True  # Lines forwards what arrives together in one write
     first, rest = await until_disconnect(request, start_stream(service.stream(req)))
     model = first.model or model
     lines = stream_lines(first, rest, Lines(model, chat=True), error_line, req.request_id)

@@ -65,7 +65,8 @@ def ndjson_line(data: dict[str, Any]) -> bytes:
 
 
 class Lines:
-    """Renders one stream's chunks as NDJSON lines; a plain token takes the fast path."""
+    """Renders one stream's chunks as NDJSON lines: an upstream Ollama's own lines as they came,
+    a plain token by a fast path, anything else in full."""
 
     __slots__ = ("chat", "model", "prefix")
 
@@ -75,6 +76,8 @@ class Lines:
         self.prefix = b'{"model":' + orjson.dumps(model) + b',"created_at":"'
 
     def __call__(self, chunk: Chunk) -> bytes:
+        if chunk.raw is not None:  # Ollama's own lines, nothing changed: forwarded as they are
+            return chunk.raw
         if (
             chunk.done
             or chunk.thinking

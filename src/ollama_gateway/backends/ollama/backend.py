@@ -9,7 +9,8 @@ Ollama stop generating.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from ollama_gateway.core.types import (
     Stats,
 )
 from ollama_gateway.errors import (
+    GatewayError,
     UpstreamBadResponse,
     UpstreamFailed,
 )
@@ -158,15 +160,16 @@ class OllamaBackend:
                 raise UpstreamBadResponse("malformed reply from Ollama (not an object)")
             yield to_chunk(data, request.model)
             return
-        saw_done = False
-        async for data in self._lines(path, body, request.model):
-            chunk = to_chunk(data, request.model)
-            saw_done = chunk.done
-            yield chunk
-            if saw_done:
-                return
-        if not saw_done:
-            raise UpstreamBadResponse("Ollama ended the stream before it was done")
+        async with aclosing(self.upstream.batches(path, body, request.model)) as batches:
+            async for batch in batches:
+                chunks, error = _batch_chunks(batch, to_chunk, request.model, request.coalesce)
+                for chunk in chunks:
+                    yield chunk
+                    if chunk.done:
+                        return
+                if error is not None:
+                    raise error
+        raise UpstreamBadResponse("Ollama ended the stream before it was done")
 
     # -- models -----------------------------------------------------------------------------
     async def list_models(self) -> list[ModelInfo]:
@@ -269,6 +272,96 @@ def _decode_line(line: bytes) -> dict[str, Any]:
     if "error" in data and not data.get("done"):
         raise UpstreamFailed(str(data["error"]))
     return data
+
+
+def _batch_chunks(
+    lines: list[bytes],
+    to_chunk: Callable[[dict[str, Any], str], Chunk],
+    model: str,
+    join: bool,
+) -> tuple[list[Chunk], GatewayError | None]:
+    """The chunks of the lines that arrived together, each carrying its lines as ``raw``.
+
+    With ``join``, consecutive lines that only add output (text, reasoning, logprobs: not the
+    last, not a tool call) become one chunk, so a reader that fell behind catches up in one
+    step; the lines are kept as they came. A line that fails ends the batch: the chunks before
+    it, and the error.
+    """
+    chunks: list[Chunk] = []
+    run = _Run()
+    chat = to_chunk is _chat_chunk
+    for line in lines:
+        try:
+            data = _decode_line(line)
+            if join and run.add(data, line, chat, model):
+                continue
+            chunk = to_chunk(data, model)
+        except GatewayError as exc:
+            run.close(chunks)
+            return chunks, exc
+        chunk.raw = line + b"\n"
+        run.close(chunks)
+        chunks.append(chunk)
+    run.close(chunks)
+    return chunks, None
+
+
+class _Run:
+    """Lines that only add output, gathered into one chunk (see :func:`_batch_chunks`)."""
+
+    __slots__ = ("logprobs", "model", "raw", "texts", "thinking")
+
+    def __init__(self) -> None:
+        self.model = ""
+        self.texts: list[str] = []
+        self.thinking: list[str] = []
+        self.raw: list[bytes] = []
+        self.logprobs: list[dict[str, Any]] = []
+
+    def _empty(self) -> None:
+        self.texts, self.thinking, self.raw, self.logprobs = [], [], [], []
+
+    def add(self, data: dict[str, Any], line: bytes, chat: bool, default: str) -> bool:
+        """Take ``data`` (a decoded ``line``) into the run; False when it is not plain output."""
+        if data.get("done"):
+            return False
+        if chat:
+            message = data.get("message") or {}
+            if not isinstance(message, dict) or message.get("tool_calls"):
+                return False  # a tool call stays its own chunk; a bad message is to_chunk's
+            text = message.get("content", "")
+            thinking = message.get("thinking") or ""
+        else:
+            text = data.get("response", "")
+            thinking = data.get("thinking") or ""
+        if not isinstance(text, str) or not isinstance(thinking, str):
+            return False
+        model = data.get("model") or default
+        if self.raw and model != self.model:
+            return False
+        logprobs = _logprobs(data)
+        if logprobs:
+            self.logprobs += logprobs
+        self.model = model
+        self.texts.append(text)
+        self.thinking.append(thinking)
+        self.raw.append(line + b"\n")
+        return True
+
+    def close(self, chunks: list[Chunk]) -> None:
+        """Append the gathered chunk to ``chunks`` (nothing when the run is empty)."""
+        if not self.raw:
+            return
+        chunks.append(
+            Chunk(
+                text="".join(self.texts),
+                thinking="".join(self.thinking),
+                model=self.model,
+                logprobs=self.logprobs or None,
+                raw=b"".join(self.raw),
+            )
+        )
+        self._empty()
 
 
 def _models(data: Any) -> list[dict[str, Any]]:

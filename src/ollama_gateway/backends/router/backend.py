@@ -197,7 +197,9 @@ class RouterBackend:
         upstream, source, chunk, model = await self._begin(request)
         try:
             while True:
-                chunk.model = model
+                if chunk.model != model:
+                    chunk.model = model
+                    chunk.raw = None  # the upstream's lines name its own model
                 if chunk.done:
                     if self.metrics is not None:  # before the last chunk: the client may leave
                         self.metrics.answered(upstream.name, "ok")

@@ -15,6 +15,7 @@ Ollama's ``{"error": "..."}`` or OpenAI's ``{"error": {"message": "..."}}``), ne
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from typing import Any, TypeVar, overload
 
 import orjson
@@ -178,7 +179,17 @@ class Exchange:
         self, path: str, body: Any, model: str | None, decode: Callable[[bytes], Any] = _same
     ) -> AsyncGenerator[Any, None]:
         """The non-blank lines of a streamed reply (NDJSON, or SSE's ``data:`` lines), each
-        passed through ``decode`` (here, so that a stream is one generator, not two).
+        passed through ``decode``."""
+        async with aclosing(self.batches(path, body, model)) as batches:
+            async for batch in batches:
+                for line in batch:
+                    yield decode(line)
+
+    async def batches(
+        self, path: str, body: Any, model: str | None
+    ) -> AsyncGenerator[list[bytes], None]:
+        """The non-blank lines of a streamed reply, as many at a time as have arrived: a reader
+        that falls behind takes several lines in one step (and can forward them in one write).
 
         The wait for the head and between pieces is bounded by the first-token timeout.
         """
@@ -194,11 +205,12 @@ class Exchange:
                             f"malformed reply from {self.label} (line too long)"
                         )
                     *lines, buffer = buffer.split(b"\n")
-                    for line in lines:
-                        if line.strip():
-                            yield decode(line)
+                    if lines:
+                        batch = [line for line in lines if line.strip()]
+                        if batch:
+                            yield batch
                 if buffer.strip():
-                    yield decode(buffer)
+                    yield [buffer]
         except ReadTimeout:
             raise self.late("stopped answering") from None
         except UpstreamHTTPError:
