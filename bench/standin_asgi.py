@@ -11,6 +11,7 @@ A streamed reply is sent one ASGI message per line, as the gateway sends them.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -68,13 +69,22 @@ async def _whole(send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def make_app():
+    """The app for a server given a factory (``bench/servers.py``); ``STANDIN_TOKENS`` chunks."""
+    _fill(int(os.environ.get("STANDIN_TOKENS", "32")))
+    return app
+
+
+def _fill(tokens: int) -> None:
+    for (path, streamed), pieces in canned("deepseek-r1:1.5b", tokens).items():
+        REPLIES[(path.decode(), streamed)] = pieces
+
+
 def main() -> None:
     import uvicorn
 
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 32
-    for (path, streamed), pieces in canned("deepseek-r1:1.5b", tokens).items():
-        REPLIES[(path.decode(), streamed)] = pieces
+    _fill(int(sys.argv[2]) if len(sys.argv) > 2 else 32)
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_config=None, access_log=False, server_header=False
     )

@@ -96,3 +96,20 @@ def test_workers_never_hold_a_plaintext_key(ollama):
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert from_env.encode() not in out and from_flag.encode() not in out
+
+
+def test_workers_must_be_a_count_or_auto():
+    for bad in ("0", "65", "many"):
+        result = CliRunner().invoke(main, ["serve", "--backend", "ollama", "--workers", bad])
+        assert result.exit_code == 2, bad
+        assert "--workers" in result.output and "Traceback" not in result.output
+
+
+def test_auto_workers_share_the_cpus_only_when_limits_are_shared():
+    from ollama_gateway.cli.serve import auto_workers
+
+    assert auto_workers(embedded=False, shared_limits=True, cpus=4) == 4
+    assert auto_workers(embedded=False, shared_limits=True, cpus=32) == 8
+    assert auto_workers(embedded=False, shared_limits=True, cpus=None) == 1
+    assert auto_workers(embedded=False, shared_limits=False, cpus=4) == 1  # limits per process
+    assert auto_workers(embedded=True, shared_limits=True, cpus=4) == 1  # one copy of the model
