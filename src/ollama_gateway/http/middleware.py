@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Collection
 from secrets import token_hex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -114,29 +114,10 @@ class GatewayMiddleware:
 
         reply: Send = send_wrapper  # with the rate-limit headers once admitted
         try:
-            key: KeyRecord | None = None
-            if self.keyring.enabled and not public and not _is_preflight(scope, headers):
-                presented, any_credential = presented_key(headers)
-                key = self.keyring.match(presented)
-                if key is None:
-                    challenge = WWW_AUTHENTICATE_INVALID if any_credential else WWW_AUTHENTICATE
-                    await send_error(
-                        send_wrapper, path, 401, AUTH_MESSAGE, {"WWW-Authenticate": challenge}
-                    )
-                    return
-                authorize(key, scope["method"], path)  # the key's role: 403 in the API's shape
-            state["api_key"] = key
-            admission: Admission | None = None
-            if (
-                self.limiter is not None
-                and not public
-                and is_limited(scope["method"], path)  # not scrapes, /status, /me, the admin API
-            ):
-                client = scope.get("client")
-                admission = await self.limiter.admit(key, client[0] if client else None)  # 429
-                if admission is not None:
-                    current_usage.set(admission.usage)
-                    reply = _adding_headers(send_wrapper, admission.headers)
+            admitted = await self._admit(scope, path, headers, public, state, send_wrapper)
+            if admitted is None:
+                return  # answered 401
+            admission, reply = admitted
             receive = self._limit_body(scope, headers, receive)
             try:
                 await self.app(scope, receive, reply)
@@ -159,6 +140,40 @@ class GatewayMiddleware:
             if response_started:
                 raise
             await send_error(reply, path, 500, f"internal error (request {request_id})")
+
+    async def _admit(
+        self,
+        scope: Scope,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        public: bool,
+        state: dict[str, Any],
+        send: Send,
+    ) -> tuple[Admission | None, Send] | None:
+        """The key check (401, answered here: None), the key's role (403) and rate limits
+        (429): the admission to release when done and the ``send`` that adds its headers."""
+        key: KeyRecord | None = None
+        if self.keyring.enabled and not public and not _is_preflight(scope, headers):
+            presented, any_credential = presented_key(headers)
+            key = self.keyring.match(presented)
+            if key is None:
+                challenge = WWW_AUTHENTICATE_INVALID if any_credential else WWW_AUTHENTICATE
+                await send_error(send, path, 401, AUTH_MESSAGE, {"WWW-Authenticate": challenge})
+                return None
+            authorize(key, scope["method"], path)  # the key's role: 403 in the API's shape
+        state["api_key"] = key
+        if (
+            self.limiter is None
+            or public
+            or not is_limited(scope["method"], path)  # not scrapes, /status, /me, the admin API
+        ):
+            return None, send
+        client = scope.get("client")
+        admission = await self.limiter.admit(key, client[0] if client else None)  # 429
+        if admission is None:
+            return None, send
+        current_usage.set(admission.usage)
+        return admission, _adding_headers(send, admission.headers)
 
     def _in_open_tree(self, scope: Scope, path: str) -> bool:
         if not self.open_trees or scope["method"] not in ("GET", "HEAD"):

@@ -33,13 +33,24 @@ import collections
 import ssl as ssl_module
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import cast
 from urllib.parse import urlsplit
 
-import httptools
+from ollama_gateway.backends.upstream.connection import (
+    ConnectFailed,
+    Connection,
+    ConnectionDropped,
+    ReadTimeout,
+    UpstreamHTTPError,
+)
 
-_HIGH_WATER = 256 << 10  # stop reading the socket when this much body waits for the consumer
-_LOW_WATER = 64 << 10
+__all__ = [
+    "ConnectFailed",
+    "ConnectionDropped",
+    "ReadTimeout",
+    "Response",
+    "UpstreamClient",
+    "UpstreamHTTPError",
+]
 
 
 def _header_lines(headers: Mapping[str, str] | None) -> str:
@@ -52,191 +63,6 @@ def _header_lines(headers: Mapping[str, str] | None) -> str:
     return "".join(lines)
 
 
-class UpstreamHTTPError(Exception):
-    """Base of the client's errors."""
-
-
-class ConnectFailed(UpstreamHTTPError):
-    """The server could not be reached, or closed the connection before replying."""
-
-
-class ReadTimeout(UpstreamHTTPError):
-    """Connecting, the reply's first byte, a read, or the whole exchange took too long."""
-
-
-class ConnectionDropped(UpstreamHTTPError):
-    """The connection ended (or the reply was malformed) after the reply began."""
-
-
-class _Connection(asyncio.Protocol):
-    """One socket: parses replies into a head and body pieces for the waiting reader."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.reused = False
-        self.idle_since = 0.0
-        self._waiter: asyncio.Future[None] | None = None
-        self.write_paused = False  # the transport's buffer is full (uploads wait for it)
-        self._drain_waiter: asyncio.Future[None] | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.got_bytes = False
-        self.head_done = False
-        self.complete = False
-        self.status = 0
-        self.headers: dict[str, str] = {}
-        self.keep_alive = False
-        self.until_close = False
-        self.pieces: collections.deque[bytes] = collections.deque()
-        self.buffered = 0
-        self.paused = False
-        self.error: UpstreamHTTPError | None = None
-
-    # -- asyncio.Protocol -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # a stream connection: asyncio hands a Transport, typed as its base class
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.got_bytes = True
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(ConnectionDropped(f"malformed HTTP reply: {exc}"))
-            self.close()
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        self._wake_drain()
-
-    def _wake_drain(self) -> None:
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def drain(self, timeout_at: float) -> None:
-        """Wait until the transport takes more data (an upload's flow control)."""
-        while self.write_paused and not self.closed:
-            waiter = self._drain_waiter = self.loop.create_future()
-
-            def expire(w: asyncio.Future[None] = waiter) -> None:
-                if not w.done():
-                    w.set_exception(ReadTimeout("timed out sending to the server"))
-
-            handle = self.loop.call_at(timeout_at, expire)
-            try:
-                await waiter
-            finally:
-                handle.cancel()
-                self._drain_waiter = None
-        if self.closed and not self.head_done:
-            raise self.error or ConnectionDropped("the server closed the connection")
-
-    def eof_received(self) -> bool | None:
-        return None  # close the transport; connection_lost follows
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self.head_done and self.until_close and not self.complete:
-            self.complete = True  # a reply without length ends with the connection
-        elif not self.complete and self.error is None:
-            reason = str(exc) if exc else "the server closed the connection"
-            error_class = ConnectionDropped if self.got_bytes else ConnectFailed
-            self.error = error_class(reason)
-        self._wake()
-        self._wake_drain()
-
-    # -- httptools callbacks ----------------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-        self.keep_alive = self.parser.should_keep_alive()
-        headers = self.headers
-        self.until_close = (
-            "content-length" not in headers
-            and "chunked" not in headers.get("transfer-encoding", "").lower()
-            and self.status >= 200
-            and self.status not in (204, 304)
-        )
-        self.head_done = True
-        self._wake()
-
-    def on_body(self, body: bytes) -> None:
-        self.pieces.append(body)
-        self.buffered += len(body)
-        if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def on_message_complete(self) -> None:
-        self.complete = True
-        self._wake()
-
-    # -- for the reader ---------------------------------------------------------------------
-    def _fail(self, error: UpstreamHTTPError) -> None:
-        if self.error is None:
-            self.error = error
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _on_timeout(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ReadTimeout("timed out reading from the server"))
-
-    async def wait(self, timeout_at: float) -> None:
-        """Wait for the next event (head, body, end, error) until the loop time ``timeout_at``."""
-        if self.error is not None:
-            raise self.error
-        if self.paused and self.buffered <= _LOW_WATER and self.transport is not None:
-            self.paused = False
-            self.transport.resume_reading()
-        waiter = self._waiter = self.loop.create_future()
-        handle = self.loop.call_at(timeout_at, self._on_timeout)
-        try:
-            await waiter
-        finally:
-            handle.cancel()
-            self._waiter = None
-        if self.error is not None and not self.pieces:
-            raise self.error
-
-    def take(self) -> bytes:
-        """All body bytes received so far."""
-        pieces = self.pieces
-        data = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
-        pieces.clear()
-        self.buffered = 0
-        if self.paused and self.transport is not None:
-            self.paused = False
-            self.transport.resume_reading()
-        return data
-
-    def start(self, request: bytes) -> None:
-        self._reset()
-        assert self.transport is not None
-        self.transport.write(request)
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()  # at once: no lingering, the server sees the reset
-
-
 class Response:
     """An HTTP reply: ``status``, ``headers`` (lower-case names), then its body.
 
@@ -245,10 +71,10 @@ class Response:
     """
 
     def __init__(
-        self, client: UpstreamClient, conn: _Connection, read_timeout: float, deadline: float
+        self, client: UpstreamClient, conn: Connection, read_timeout: float, deadline: float
     ) -> None:
         self._client = client
-        self._conn: _Connection | None = conn
+        self._conn: Connection | None = conn
         self._read_timeout = read_timeout
         self._deadline = deadline
         self.status = conn.status
@@ -341,13 +167,13 @@ class UpstreamClient:
             f"Host: {host_header}\r\nUser-Agent: ollama-gateway\r\n{_header_lines(headers)}"
         )
         self.connect_timeout = connect_timeout
-        self._idle: list[_Connection] = []
+        self._idle: list[Connection] = []
         self._max_idle = max_idle
         self._idle_expiry = idle_expiry
         self._limit = limit
         self._in_use = 0
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._open: set[_Connection] = set()
+        self._open: set[Connection] = set()
         self.connections_made = 0  # for tests and diagnostics
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -467,7 +293,7 @@ class UpstreamClient:
                 return
         self._in_use -= 1
 
-    def _pooled(self) -> _Connection | None:
+    def _pooled(self) -> Connection | None:
         now = time.monotonic()
         idle = self._idle
         while idle:
@@ -478,13 +304,13 @@ class UpstreamClient:
             self._discard(conn)
         return None
 
-    async def _connect(self, deadline: float) -> _Connection:
+    async def _connect(self, deadline: float) -> Connection:
         loop = self.loop
         timeout = max(0.0, min(self.connect_timeout, deadline - loop.time()))
         try:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Connection(loop),
+                    lambda: Connection(loop),
                     self.address,
                     self.port,
                     ssl=self._ssl,
@@ -501,7 +327,7 @@ class UpstreamClient:
         return conn
 
     async def _exchange(
-        self, conn: _Connection, request: bytes, read_timeout: float, deadline: float
+        self, conn: Connection, request: bytes, read_timeout: float, deadline: float
     ) -> Response:
         loop = self.loop
         try:
@@ -513,7 +339,7 @@ class UpstreamClient:
             raise
         return Response(self, conn, read_timeout, deadline)
 
-    def _release(self, conn: _Connection, reusable: bool) -> None:
+    def _release(self, conn: Connection, reusable: bool) -> None:
         self._release_slot()
         if reusable and conn.keep_alive and not conn.closed and len(self._idle) < self._max_idle:
             conn.idle_since = time.monotonic()
@@ -521,7 +347,7 @@ class UpstreamClient:
         else:
             self._discard(conn)
 
-    def _discard(self, conn: _Connection) -> None:
+    def _discard(self, conn: Connection) -> None:
         self._open.discard(conn)
         conn.close()
 
