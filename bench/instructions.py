@@ -187,6 +187,10 @@ def main() -> None:
             "OLLAMA_GATEWAY_PARALLEL": "4096",
             "OLLAMA_GATEWAY_MAX_QUEUE": "100000",
             "OLLAMA_GATEWAY_LOG_LEVEL": "info",
+            # valgrind runs it some 50 times slower: no deadline may cut a request short
+            "OLLAMA_GATEWAY_REQUEST_TIMEOUT": "3600",
+            "OLLAMA_GATEWAY_FIRST_TOKEN_TIMEOUT": "3600",
+            "OLLAMA_GATEWAY_QUEUE_TIMEOUT": "3600",
             "OLLAMA_GATEWAY_DATA_DIR": str(work / f"data{i}"),
         }
         extra = shlex.split(args.serve_args)
