@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_ollama import FakeOllama
+from tests.support.fake_ollama import CAPABLE_MODELS, FakeOllama
 
 _ENV = ("API_KEY", "MODEL_NAME", "OLLAMA_HOST", "OLLAMA_MODELS")
 LOG_RECORDS: list[str] = []
@@ -84,16 +84,17 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, gateway_data_dir) -> None:
 
 @pytest.fixture(scope="session")
 def fake_ollama() -> Iterator[FakeOllama]:
-    server = FakeOllama(delay=0.3)
-    server.start()
-    yield server
-    server.stop()
+    """The run's fake Ollama; its models: ``CAPABLE_MODELS`` (what else, each test scripts)."""
+    with FakeOllama(behaviours=CAPABLE_MODELS) as server:
+        yield server
 
 
 @pytest.fixture
-def ollama(fake_ollama: FakeOllama) -> FakeOllama:
-    fake_ollama.requests.clear()
-    return fake_ollama
+def ollama(fake_ollama: FakeOllama) -> Iterator[FakeOllama]:
+    """The shared fake Ollama, with no scripts, queued replies or requests left by another test."""
+    fake_ollama.reset()
+    yield fake_ollama
+    fake_ollama.reset()
 
 
 @pytest.fixture

@@ -130,8 +130,9 @@ def test_request_id_is_taken_from_the_client_or_generated(gateway):
 
 def test_requests_do_not_hold_a_thread_each(ollama, make_settings):
     """16 upstream calls are in flight at the same moment: the handler is async, requests
-    overlap instead of queueing behind each other. (The fake Ollama holds each ``hold`` reply
-    until it is released, and counts how many it holds.)"""
+    overlap instead of queueing behind each other. (The fake Ollama, scripted to hold each reply
+    until it is released, counts how many it holds.)"""
+    ollama.script("hold", hold=True)
     import concurrent.futures
     import time
 
