@@ -98,6 +98,14 @@ def ollama(fake_ollama: FakeOllama) -> Iterator[FakeOllama]:
 
 
 @pytest.fixture
+def standin() -> Iterator[FakeOllama]:
+    """A fake Ollama of this test's own that answers what the test queues
+    (:meth:`FakeOllama.queue`): what a healthy server never sends but a client must survive."""
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture
 def make_settings() -> Callable:
     from ollama_gateway.settings import Settings
 

@@ -8,7 +8,6 @@ from click.testing import CliRunner, Result
 
 from ollama_gateway.cli import main
 from tests.client.gateway import KEY, engine_gateway, running_gateway, tiny_model
-from tests.client.standin import Running, StandIn
 
 
 @pytest.fixture
@@ -16,12 +15,6 @@ def gateway(ollama) -> Iterator[str]:
     """A live gateway in front of the fake Ollama; it accepts ``tests.client.gateway.KEY``."""
     with running_gateway(ollama.url) as url:
         yield url
-
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    with Running() as state:
-        yield state
 
 
 @pytest.fixture

@@ -7,13 +7,6 @@ import pytest
 
 from tests.client.adapters import APIS
 from tests.client.gateway import engine_gateway, running_gateway, tiny_model
-from tests.client.standin import Running, StandIn
-
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    with Running() as state:
-        yield state
 
 
 @pytest.fixture(params=sorted(APIS))
