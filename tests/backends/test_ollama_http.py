@@ -10,15 +10,20 @@ import orjson
 import pytest
 
 from ollama_gateway.app import create_app
+from ollama_gateway.settings import Settings
 from tests.support.fake_ollama import BUSY
 from tests.support.live import serve
 
 
-@pytest.fixture
-def gateway(ollama, make_settings):
-    settings = make_settings(backend="ollama", ollama_url=ollama.url, first_token_timeout=5)
-    with serve(create_app(settings)) as url:
-        yield url
+@pytest.fixture(scope="module")
+def gateway(fake_ollama, clean_env):
+    """One live gateway for the module (the ``ollama`` fixture resets the fake for each test)."""
+    with clean_env():
+        settings = Settings(
+            _env_file=None, backend="ollama", ollama_url=fake_ollama.url, first_token_timeout=5
+        )
+        with serve(create_app(settings)) as url:
+            yield url
 
 
 def _lines(response: httpx.Response) -> list[dict]:
