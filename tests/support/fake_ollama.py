@@ -158,6 +158,8 @@ class FakeOllama:
             self._loop.run_until_complete(site.start())
             ready.set()
             self._loop.run_forever()
+            for task in asyncio.all_tasks(self._loop):  # a held or endless reply ends here
+                task.cancel()
             self._loop.run_until_complete(self._runner.cleanup())
             self._loop.close()
 

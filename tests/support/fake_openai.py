@@ -73,6 +73,8 @@ class FakeOpenAI:
             self._loop.run_until_complete(web.SockSite(runner, sock).start())
             ready.set()
             self._loop.run_forever()
+            for task in asyncio.all_tasks(self._loop):  # a hanging reply must not hold the stop
+                task.cancel()
             self._loop.run_until_complete(runner.cleanup())
             self._loop.close()
 
