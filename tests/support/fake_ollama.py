@@ -31,12 +31,19 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-TOKENS = ["Hello", ",", " world", "!"]
-THINKER_TOKENS = ["<think>", "Let me", " think.", "</think>", "\n\n", "Answer", "."]
-MIDFAIL = "model runner has unexpectedly stopped"
-NO_IMAGES = "this model is missing data required for image input"
-BUSY = "server busy, please try again.  maximum pending requests exceeded"
-NOT_FOUND = 'model "{model}" not found, try pulling it first'
+from tests.support import ollama_wire as wire
+from tests.support.ollama_wire import (
+    BUSY,
+    MIDFAIL,
+    NO_IMAGES,
+    NOT_FOUND,
+    THINKER_TOKENS,
+    TOKENS,
+    Reply,
+    Seen,
+)
+
+__all__ = ["BUSY", "MIDFAIL", "NOT_FOUND", "NO_IMAGES", "Behaviour", "FakeOllama", "Reply", "Seen"]
 
 
 @dataclass(frozen=True)
@@ -65,27 +72,6 @@ CAPABLE_MODELS = {
     "llava": Behaviour(sees_images=True),
     "echo": Behaviour(echoes=True),
 }
-
-
-@dataclass
-class Reply:
-    """One exact answer (see :meth:`FakeOllama.queue`): a body that is bytes, a JSON object, or a
-    list sent as NDJSON lines (``cut_after``: the connection closes after that many lines)."""
-
-    status: int = 200
-    body: bytes | dict[str, Any] | list[dict[str, Any]] = b""
-    content_type: str = "application/json"
-    cut_after: int | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float = 0.0  # time.perf_counter() on arrival
 
 
 @dataclass
@@ -212,31 +198,31 @@ class FakeOllama:
             )
         queued = self._queued.get((request.method, request.path))
         if queued:
-            return await _exact(request, queued.pop(0))
+            return await wire.send_exact(request, queued.pop(0))
         route = (request.method, request.path)
         if route == ("GET", "/api/version"):
-            return _json({"version": "0.12.0"})
+            return wire.json_reply({"version": "0.12.0"})
         if route in (("GET", "/"), ("HEAD", "/")):
             return web.Response(text="Ollama is running")
         if route == ("GET", "/api/tags"):
-            return _json({"models": [self._model_entry(m) for m in self.models]})
+            return wire.json_reply({"models": [wire.model_entry(m) for m in self.models]})
         if route == ("GET", "/api/ps"):
             loaded = self.models[:1] if self.loaded is None else self.loaded
-            return _json({"models": [self._model_entry(m) for m in loaded]})
+            return wire.json_reply({"models": [wire.model_entry(m) for m in loaded]})
         if not isinstance(body, dict):
-            return _json({"error": "missing request body"}, 400)
+            return wire.json_reply({"error": "missing request body"}, 400)
         model = body.get("model", "")
         how = self.behaviour(model)
         if how.error:
-            return _json({"error": how.error.format(model=model)}, how.status)
+            return wire.json_reply({"error": how.error.format(model=model)}, how.status)
         if route[1] in ("/api/show", "/api/delete") and model not in self.models:
-            return _json({"error": NOT_FOUND.format(model=model)}, 404)
+            return wire.json_reply({"error": NOT_FOUND.format(model=model)}, 404)
         if how.raw is not None:
             return web.Response(body=how.raw, content_type="text/html")
         if how.delay:
             await asyncio.sleep(how.delay)
-        if _has_images(body) and not how.sees_images:
-            return _json({"error": NO_IMAGES}, 400)
+        if wire.has_images(body) and not how.sees_images:
+            return wire.json_reply({"error": NO_IMAGES}, 400)
         if route == ("POST", "/api/generate"):
             return await self._generate(request, body, how, chat=False)
         if route == ("POST", "/api/chat"):
@@ -248,19 +234,9 @@ class FakeOllama:
     ) -> web.StreamResponse:
         model = body.get("model", "")
         if route == ("POST", "/api/show"):
-            return _json(
-                {
-                    "modelfile": "FROM x",
-                    "parameters": "",
-                    "template": "{{ .Prompt }}",
-                    "details": {"family": "qwen2"},
-                    "model_info": {"general.architecture": "qwen2"},
-                    "capabilities": ["completion"],
-                    "modified_at": "2025-01-01T00:00:00Z",
-                }
-            )
+            return wire.json_reply(wire.SHOW)
         if route == ("POST", "/api/embed"):
-            return _json(_embeddings(model, body))
+            return wire.json_reply(wire.embeddings(model, body))
         if route == ("POST", "/api/pull"):
             return await self._pull(request, model)
         if route == ("DELETE", "/api/delete"):
@@ -270,25 +246,15 @@ class FakeOllama:
             return await self._create(request, body)
         if route == ("POST", "/api/copy"):
             if body.get("source") not in self.models:
-                return _json({"error": NOT_FOUND.format(model=body.get("source"))}, 404)
+                return wire.json_reply({"error": NOT_FOUND.format(model=body.get("source"))}, 404)
             self.models.append(body["destination"])
             return web.Response()
-        return _json({"error": "not found"}, 404)
-
-    def _model_entry(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "model": name,
-            "size": 1117322768,
-            "digest": "a" * 64,
-            "modified_at": "2025-01-01T00:00:00Z",
-            "details": {"family": "qwen2"},
-        }
+        return wire.json_reply({"error": "not found"}, 404)
 
     def _pieces(self, body: dict, how: Behaviour) -> list[tuple[str, str]]:
         """(thinking, text) per streamed chunk, as Ollama would send them for this request."""
         if how.echoes:
-            text = _last_user_text(body)
+            text = wire.last_user_text(body)
             return [("", text[i : i + 8]) for i in range(0, len(text), 8)]
         if not how.thinks:
             return [("", t) for t in TOKENS]
@@ -311,12 +277,12 @@ class FakeOllama:
             self.disconnects += 1
             return web.Response()
         text = "".join(t for _, t in pieces) if not call else ""
-        final = _chunk(chat, model, text, True, "".join(t for t, _ in pieces))
+        final = wire.chunk(chat, model, text, True, "".join(t for t, _ in pieces))
         if call:
-            final["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
+            final["message"]["tool_calls"] = [wire.tool_call(body["tools"][0])]
         if body.get("logprobs"):
-            final["logprobs"] = [_logprob(t, body) for _, t in pieces]
-        return _json(final)
+            final["logprobs"] = [wire.logprob(t, body) for _, t in pieces]
+        return wire.json_reply(final)
 
     async def _stream(
         self,
@@ -333,33 +299,33 @@ class FakeOllama:
         self.streams_open += 1
         try:
             if how.hold:
-                await response.write(_line(_chunk(chat, model, pieces[0][1], False)))
+                await response.write(wire.line(wire.chunk(chat, model, pieces[0][1], False)))
                 if not await self._hold(request):
                     raise ConnectionResetError("the client went away")
                 pieces = pieces[1:]
             while how.trickle is not None:
-                await response.write(_line(_chunk(chat, model, "x", False)))
+                await response.write(wire.line(wire.chunk(chat, model, "x", False)))
                 await asyncio.sleep(how.trickle)
             if call:
-                chunk = _chunk(chat, model, "", False)
-                chunk["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
+                chunk = wire.chunk(chat, model, "", False)
+                chunk["message"]["tool_calls"] = [wire.tool_call(body["tools"][0])]
                 pieces = []
-                await response.write(_line(chunk))
+                await response.write(wire.line(chunk))
             for sent, (thinking, token) in enumerate(pieces, 1):
                 if self.token_delay:
                     await asyncio.sleep(self.token_delay)
-                chunk = _chunk(chat, model, token, False, thinking)
+                chunk = wire.chunk(chat, model, token, False, thinking)
                 if body.get("logprobs"):
-                    chunk["logprobs"] = [_logprob(token, body)]
-                await response.write(_line(chunk))
+                    chunk["logprobs"] = [wire.logprob(token, body)]
+                await response.write(wire.line(chunk))
                 if sent == how.drop_after:
                     request.transport.close()
                     return response
                 if sent == how.fail_after:
-                    await response.write(_line({"error": MIDFAIL}))
+                    await response.write(wire.line({"error": MIDFAIL}))
                     await response.write_eof()
                     return response
-            await response.write(_line(_chunk(chat, model, "", True)))
+            await response.write(wire.line(wire.chunk(chat, model, "", True)))
             await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             self.disconnects += 1
@@ -392,7 +358,7 @@ class FakeOllama:
             {"status": "writing manifest"},
             {"status": "success"},
         ]
-        response = await _ndjson(request, events)
+        response = await wire.send_ndjson(request, events)
         if model not in self.models:
             self.models.append(model)
         return response
@@ -406,7 +372,9 @@ class FakeOllama:
             return web.Response(status=200)
         got = "sha256:" + hashlib.sha256(raw).hexdigest()
         if got != digest:
-            return _json({"error": f'digest mismatch, expected "{digest}", got "{got}"'}, 400)
+            return wire.json_reply(
+                {"error": f'digest mismatch, expected "{digest}", got "{got}"'}, 400
+            )
         self.blobs[digest] = len(raw)
         return web.Response(status=201)
 
@@ -415,7 +383,7 @@ class FakeOllama:
         missing = [d for d in files.values() if d not in self.blobs]
         source = body.get("from")
         if missing or (not files and source not in self.models):
-            return _json({"error": f"blob not found: {missing or source}"}, 400)
+            return wire.json_reply({"error": f"blob not found: {missing or source}"}, 400)
         events = [{"status": "parsing GGUF"}] if files else []
         events += [{"status": f"using existing layer {d}"} for d in files.values()]
         if body.get("template") == "{{ broken":
@@ -424,114 +392,7 @@ class FakeOllama:
             events += [{"status": "writing manifest"}, {"status": "success"}]
             if body["model"] not in self.models:
                 self.models.append(body["model"])
-        return await _ndjson(request, events)
-
-
-def _chunk(chat: bool, model: str, text: str, done: bool, thinking: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {"model": model, "created_at": "2025-01-01T00:00:00.000000Z"}
-    if chat:
-        out["message"] = {"role": "assistant", "content": text}
-        if thinking:
-            out["message"]["thinking"] = thinking
-    else:
-        out["response"] = text
-        if thinking:
-            out["thinking"] = thinking
-    out["done"] = done
-    if done:
-        out.update(
-            done_reason="stop",
-            total_duration=1000,
-            load_duration=10,
-            prompt_eval_count=3,
-            prompt_eval_duration=100,
-            eval_count=4,
-            eval_duration=800,
-        )
-        if not chat:
-            out["context"] = [1, 2, 3]
-    return out
-
-
-def _embeddings(model: str, body: dict) -> dict[str, Any]:
-    inputs = body.get("input")
-    inputs = [inputs] if isinstance(inputs, str) else inputs
-    size = body.get("dimensions") or 3
-    return {
-        "model": model,
-        "embeddings": [[0.1 * (i + 1) + j for j in range(size)] for i in range(len(inputs))],
-        "total_duration": 5000,
-        "load_duration": 100,
-        "prompt_eval_count": len(inputs),
-    }
-
-
-async def _exact(request: web.Request, reply: Reply) -> web.StreamResponse:
-    """Send a queued :class:`Reply` as it stands."""
-    if reply.delay:
-        await asyncio.sleep(reply.delay)
-    if not isinstance(reply.body, list):
-        data = reply.body if isinstance(reply.body, bytes) else orjson.dumps(reply.body)
-        return web.Response(
-            body=data, status=reply.status, headers={"Content-Type": reply.content_type}
-        )
-    response = web.StreamResponse(
-        status=reply.status, headers={"Content-Type": "application/x-ndjson"}
-    )
-    await response.prepare(request)
-    for index, item in enumerate(reply.body):
-        if reply.cut_after is not None and index >= reply.cut_after:
-            request.transport.close()  # no terminating chunk: the client sees a broken stream
-            return response
-        await response.write(_line(item))
-    await response.write_eof()
-    return response
-
-
-async def _ndjson(request: web.Request, events: list[dict[str, Any]]) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-    await response.prepare(request)
-    for event in events:
-        await response.write(_line(event))
-    await response.write_eof()
-    return response
-
-
-def _line(item: dict[str, Any]) -> bytes:
-    return orjson.dumps(item) + b"\n"
-
-
-def _logprob(token: str, body: dict) -> dict[str, Any]:
-    """Ollama's logprob entry for a scripted token: -0.5, and top_logprobs alternatives."""
-    entry: dict[str, Any] = {"token": token, "logprob": -0.5, "bytes": list(token.encode())}
-    top = body.get("top_logprobs") or 0
-    if top:
-        entry["top_logprobs"] = [
-            {"token": token, "logprob": -0.5, "bytes": list(token.encode())},
-            *({"token": f"alt{i}", "logprob": -1.0 - i} for i in range(top - 1)),
-        ]
-    return entry
-
-
-def _last_user_text(body: dict) -> str:
-    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
-    return str(users[-1].get("content") or "") if users else str(body.get("prompt") or "")
-
-
-def _has_images(body: dict) -> bool:
-    if body.get("images"):
-        return True
-    messages = body.get("messages") or []
-    return any(isinstance(m, dict) and m.get("images") for m in messages)
-
-
-def _tool_call(tool: dict) -> dict[str, Any]:
-    name = (tool.get("function") or {}).get("name", "")
-    return {"function": {"name": name, "arguments": {"city": "Paris"}}}
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+        return await wire.send_ndjson(request, events)
 
 
 if __name__ == "__main__":  # python -m tests.support.fake_ollama PORT [TOKEN_DELAY]
