@@ -6,15 +6,18 @@ import httpx
 import pytest
 
 from ollama_gateway.app import create_app
+from ollama_gateway.settings import Settings
 from tests.support.live import serve
 from tests.support.secrets import SECRET_PROMPT
 
 
-@pytest.fixture
-def gateway(ollama, make_settings):
-    settings = make_settings(backend="ollama", ollama_url=ollama.url)
-    with serve(create_app(settings)) as url:
-        yield url
+@pytest.fixture(scope="module")
+def gateway(fake_ollama, clean_env):
+    """One live gateway for the module (the ``ollama`` fixture resets the fake for each test)."""
+    with clean_env():
+        settings = Settings(_env_file=None, backend="ollama", ollama_url=fake_ollama.url)
+        with serve(create_app(settings)) as url:
+            yield url
 
 
 @pytest.mark.parametrize("path", ["/api/generate", "/api/generate/"])
@@ -130,8 +133,9 @@ def test_request_id_is_taken_from_the_client_or_generated(gateway):
 
 def test_requests_do_not_hold_a_thread_each(ollama, make_settings):
     """16 upstream calls are in flight at the same moment: the handler is async, requests
-    overlap instead of queueing behind each other. (The fake Ollama holds each ``hold`` reply
-    until it is released, and counts how many it holds.)"""
+    overlap instead of queueing behind each other. (The fake Ollama, scripted to hold each reply
+    until it is released, counts how many it holds.)"""
+    ollama.script("hold", hold=True)
     import concurrent.futures
     import time
 

@@ -10,15 +10,21 @@ import orjson
 import pytest
 
 from ollama_gateway.app import create_app
+from ollama_gateway.settings import Settings
 from tests.support.live import serve
 from tests.support.scripted import ScriptedBackend
 
 
-@pytest.fixture
-def gateway(ollama, make_settings) -> Iterator[str]:
-    settings = make_settings(backend="ollama", ollama_url=ollama.url, first_token_timeout=5)
-    with serve(create_app(settings)) as url:
-        yield url
+@pytest.fixture(scope="module")
+def gateway(fake_ollama, clean_env) -> Iterator[str]:
+    """One live gateway for the module, in front of the shared fake Ollama (which the ``ollama``
+    fixture resets for each test); a test that needs other settings starts its own."""
+    with clean_env():
+        settings = Settings(
+            _env_file=None, backend="ollama", ollama_url=fake_ollama.url, first_token_timeout=5
+        )
+        with serve(create_app(settings)) as url:
+            yield url
 
 
 @pytest.fixture

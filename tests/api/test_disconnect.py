@@ -26,16 +26,13 @@ def _wait_closed(ollama, timeout: float = 5.0) -> None:
     ],
 )
 def test_leaving_mid_stream_closes_the_upstream_stream(gateway, ollama, path, body):
-    ollama.delay = 0.05
-    try:
-        before = ollama.disconnects
-        with httpx.stream("POST", gateway + path, json=body, timeout=10) as r:
-            lines = r.iter_lines()
-            got = [next(lines) for _ in range(3)]
-            assert all(got) or path.startswith("/v1")
-            assert ollama.streams_open == 1
-        _wait_closed(ollama)
-        assert ollama.streams_open == 0
-        assert ollama.disconnects == before + 1
-    finally:
-        ollama.delay = 0.3
+    ollama.script("trickle", trickle=0.05)  # streams until the client leaves
+    before = ollama.disconnects
+    with httpx.stream("POST", gateway + path, json=body, timeout=10) as r:
+        lines = r.iter_lines()
+        got = [next(lines) for _ in range(3)]
+        assert all(got) or path.startswith("/v1")
+        assert ollama.streams_open == 1
+    _wait_closed(ollama)
+    assert ollama.streams_open == 0
+    assert ollama.disconnects == before + 1

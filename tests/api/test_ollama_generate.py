@@ -82,7 +82,8 @@ def test_chat_final_chunk_and_message_shape(gateway):
         ("busy", 503, BUSY),
     ],
 )
-def test_upstream_errors_keep_ollama_status_and_text(gateway, path, model, status, message):
+def test_upstream_errors_keep_ollama_status_and_text(gateway, ollama, path, model, status, message):
+    ollama.script("busy", status=503, error=BUSY)
     body = {"model": model, "prompt": "x", "messages": [{"role": "user", "content": "x"}]}
     for stream in (True, False):
         r = httpx.post(gateway + path, json={**body, "stream": stream})
@@ -91,7 +92,8 @@ def test_upstream_errors_keep_ollama_status_and_text(gateway, path, model, statu
 
 
 @pytest.mark.parametrize("path", ["/api/generate", "/api/chat"])
-def test_error_after_streaming_began_is_one_in_band_line(gateway, path):
+def test_error_after_streaming_began_is_one_in_band_line(gateway, ollama, path):
+    ollama.script("midfail", fail_after=2)
     body = {
         "model": "midfail",
         "prompt": "x",
@@ -106,7 +108,8 @@ def test_error_after_streaming_began_is_one_in_band_line(gateway, path):
     assert all(line["done"] is False for line in lines[:-1])
 
 
-def test_upstream_dropping_mid_stream_is_an_in_band_error(gateway):
+def test_upstream_dropping_mid_stream_is_an_in_band_error(gateway, ollama):
+    ollama.script("drop", drop_after=2)
     r = httpx.post(gateway + "/api/chat", json={"model": "drop", "messages": []})
     lines = ndjson(r)
     assert set(lines[-1]) == {"error"}

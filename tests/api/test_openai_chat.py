@@ -326,7 +326,8 @@ def test_missing_model_is_404_in_openai_shape(gateway):
         assert error["code"] == "model_not_found"
 
 
-def test_error_after_the_stream_began_is_an_event_then_done(gateway):
+def test_error_after_the_stream_began_is_an_event_then_done(gateway, ollama):
+    ollama.script("midfail", fail_after=2)
     r = httpx.post(
         gateway + "/v1/chat/completions",
         json={"model": "midfail", "messages": USER, "stream": True},

@@ -16,6 +16,7 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
 from ollama_gateway.app import create_app
+from tests.support.fake_ollama import BUSY
 from tests.support.live import serve
 from tests.support.secrets import KEY_A
 
@@ -245,6 +246,9 @@ def test_the_key_is_declared_and_public_routes_need_none(spec):
 
 
 def test_real_replies_validate_against_the_schema(spec, keyed, ollama):
+    ollama.script("midfail", fail_after=2)
+    ollama.script("busy", status=503, error=BUSY)
+    ollama.script("garbage", raw=b"<html>not json</html>")
     exercised = set()
     models = list(ollama.models)
     try:

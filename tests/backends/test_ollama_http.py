@@ -10,14 +10,20 @@ import orjson
 import pytest
 
 from ollama_gateway.app import create_app
+from ollama_gateway.settings import Settings
+from tests.support.fake_ollama import BUSY
 from tests.support.live import serve
 
 
-@pytest.fixture
-def gateway(ollama, make_settings):
-    settings = make_settings(backend="ollama", ollama_url=ollama.url, first_token_timeout=5)
-    with serve(create_app(settings)) as url:
-        yield url
+@pytest.fixture(scope="module")
+def gateway(fake_ollama, clean_env):
+    """One live gateway for the module (the ``ollama`` fixture resets the fake for each test)."""
+    with clean_env():
+        settings = Settings(
+            _env_file=None, backend="ollama", ollama_url=fake_ollama.url, first_token_timeout=5
+        )
+        with serve(create_app(settings)) as url:
+            yield url
 
 
 def _lines(response: httpx.Response) -> list[dict]:
@@ -91,14 +97,16 @@ def test_missing_model_is_404(gateway):
     assert r.json() == {"error": 'model "missing" not found, try pulling it first'}
 
 
-def test_busy_ollama_is_503_with_retry_after(gateway):
+def test_busy_ollama_is_503_with_retry_after(gateway, ollama):
+    ollama.script("busy", status=503, error=BUSY)
     r = httpx.post(gateway + "/api/generate", json={"model": "busy", "prompt": "x"})
     assert r.status_code == 503
     assert "maximum pending requests exceeded" in r.json()["detail"]
     assert int(r.headers["retry-after"]) >= 1
 
 
-def test_malformed_upstream_reply_is_502(gateway):
+def test_malformed_upstream_reply_is_502(gateway, ollama):
+    ollama.script("garbage", raw=b"<html>not json</html>")
     r = httpx.post(gateway + "/api/generate", json={"model": "garbage", "prompt": "x"})
     assert r.status_code == 502
     assert r.json()["detail"] == "malformed reply from Ollama (not JSON)"
@@ -118,24 +126,20 @@ def test_unreachable_ollama_is_503_naming_the_url(make_settings):
 
 
 def test_slow_upstream_times_out_with_504(ollama, make_settings):
-    ollama.delay = 2.0
+    ollama.script("slow", delay=2.0)
     settings = make_settings(
         backend="ollama", ollama_url=ollama.url, request_timeout=0.3, first_token_timeout=0.3
     )
-    try:
-        with serve(create_app(settings)) as url:
-            r = httpx.post(url + "/api/generate", json={"model": "slow", "prompt": "x"})
-            s = httpx.post(
-                url + "/api/generate", json={"model": "slow", "prompt": "x", "stream": True}
-            )
-    finally:
-        ollama.delay = 0.3
+    with serve(create_app(settings)) as url:
+        r = httpx.post(url + "/api/generate", json={"model": "slow", "prompt": "x"})
+        s = httpx.post(url + "/api/generate", json={"model": "slow", "prompt": "x", "stream": True})
     assert r.status_code == 504
     assert "did not answer in time" in r.json()["detail"]
     assert s.status_code == 504
 
 
-def test_connection_dropped_mid_stream_is_an_in_band_error(gateway):
+def test_connection_dropped_mid_stream_is_an_in_band_error(gateway, ollama):
+    ollama.script("drop", drop_after=2)
     r = httpx.post(gateway + "/api/generate", json={"model": "drop", "prompt": "x", "stream": True})
     assert r.status_code == 200
     lines = _lines(r)
@@ -144,21 +148,18 @@ def test_connection_dropped_mid_stream_is_an_in_band_error(gateway):
 
 
 def test_client_disconnect_closes_the_upstream_stream(gateway, ollama):
-    ollama.delay = 0.05
+    ollama.script("trickle", trickle=0.05)
     before = ollama.disconnects
-    try:
-        with httpx.stream(
-            "POST",
-            gateway + "/api/generate",
-            json={"model": "trickle", "prompt": "x", "stream": True},
-        ) as r:
-            lines = r.iter_lines()
-            assert orjson.loads(next(lines))["response"] == "x"
-        deadline = time.monotonic() + 5
-        while ollama.disconnects == before and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        ollama.delay = 0.3
+    with httpx.stream(
+        "POST",
+        gateway + "/api/generate",
+        json={"model": "trickle", "prompt": "x", "stream": True},
+    ) as r:
+        lines = r.iter_lines()
+        assert orjson.loads(next(lines))["response"] == "x"
+    deadline = time.monotonic() + 5
+    while ollama.disconnects == before and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert ollama.disconnects == before + 1
     assert ollama.streams_open == 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.client.standin import Reply
+from tests.support.fake_ollama import Reply
 
 MiB = 1 << 20
 
@@ -20,7 +20,7 @@ def test_pull_shows_a_progress_bar_and_prints_success(cli, standin):
         {"status": "writing manifest"},
         {"status": "success"},
     ]
-    standin.reply("POST", "/api/pull", Reply(body=events))
+    standin.queue("POST", "/api/pull", Reply(body=events))
     result = cli("pull", "qwen2.5:0.5b", url=standin.url)
     assert result.exit_code == 0, result.output
     assert result.stdout == "success\n"
@@ -31,12 +31,12 @@ def test_pull_shows_a_progress_bar_and_prints_success(cli, standin):
     assert bar.startswith("pulling 6e4c38e1172f")
     assert "314.6/314.6 MB" in bar  # size, in rich's decimal units
     assert "0:00:00" in bar  # time left
-    assert standin.seen[0].body == {"model": "qwen2.5:0.5b", "stream": True}
+    assert standin.requests[0].body == {"model": "qwen2.5:0.5b", "stream": True}
 
 
 def test_pull_error_inside_the_stream_is_exit_1(cli, standin):
     events = [{"status": "pulling manifest"}, {"error": "pull model manifest: file does not exist"}]
-    standin.reply("POST", "/api/pull", Reply(body=events))
+    standin.queue("POST", "/api/pull", Reply(body=events))
     result = cli("pull", "nope", url=standin.url)
     assert result.exit_code == 1
     assert result.stderr.endswith("Error: pull model manifest: file does not exist\n")
@@ -58,8 +58,8 @@ TAGS = {
 
 
 def test_list_and_ls(cli, standin):
-    standin.reply("GET", "/api/tags", Reply(body=TAGS))
-    standin.reply("GET", "/api/tags", Reply(body=TAGS))
+    standin.queue("GET", "/api/tags", Reply(body=TAGS))
+    standin.queue("GET", "/api/tags", Reply(body=TAGS))
     listed, ls = cli("list", url=standin.url), cli("ls", url=standin.url)
     assert listed.exit_code == ls.exit_code == 0
     assert listed.stdout == ls.stdout
@@ -70,7 +70,7 @@ def test_list_and_ls(cli, standin):
 
 
 def test_list_json(cli, standin):
-    standin.reply("GET", "/api/tags", Reply(body=TAGS))
+    standin.queue("GET", "/api/tags", Reply(body=TAGS))
     result = cli("list", "--json", url=standin.url)
     assert json.loads(result.stdout) == TAGS
 
@@ -78,7 +78,7 @@ def test_list_json(cli, standin):
 def test_ps(cli, standin):
     model = {**TAGS["models"][0], "size_vram": 0, "context_length": 4096}
     model["expires_at"] = "2999-01-01T00:00:00Z"
-    standin.reply("GET", "/api/ps", Reply(body={"models": [model]}))
+    standin.queue("GET", "/api/ps", Reply(body={"models": [model]}))
     result = cli("ps", url=standin.url)
     assert result.exit_code == 0, result.output
     header, row = result.stdout.splitlines()
@@ -95,8 +95,8 @@ def test_show(cli, standin):
         "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 32768},
         "capabilities": ["completion", "tools"],
     }
-    standin.reply("POST", "/api/show", Reply(body=shown))
-    standin.reply("POST", "/api/show", Reply(body=shown))
+    standin.queue("POST", "/api/show", Reply(body=shown))
+    standin.queue("POST", "/api/show", Reply(body=shown))
     result = cli("show", "qwen2.5:0.5b", url=standin.url)
     assert result.exit_code == 0, result.output
     text = [line.split() for line in result.stdout.splitlines()]
@@ -111,14 +111,14 @@ def test_show(cli, standin):
 
 
 def test_rm_and_cp(cli, standin):
-    standin.reply("DELETE", "/api/delete", Reply(200, b""))
-    standin.reply("DELETE", "/api/delete", Reply(200, b""))
-    standin.reply("POST", "/api/copy", Reply(200, b""))
+    standin.queue("DELETE", "/api/delete", Reply(200, b""))
+    standin.queue("DELETE", "/api/delete", Reply(200, b""))
+    standin.queue("POST", "/api/copy", Reply(200, b""))
     removed = cli("rm", "a", "b", url=standin.url)
     assert (removed.exit_code, removed.stdout) == (0, "deleted 'a'\ndeleted 'b'\n")
     copied = cli("cp", "a", "c", url=standin.url)
     assert (copied.exit_code, copied.stdout) == (0, "copied 'a' to 'c'\n")
-    assert [(s.method, s.body) for s in standin.seen] == [
+    assert [(s.method, s.body) for s in standin.requests] == [
         ("DELETE", {"model": "a"}),
         ("DELETE", {"model": "b"}),
         ("POST", {"source": "a", "destination": "c"}),
@@ -126,7 +126,7 @@ def test_rm_and_cp(cli, standin):
 
 
 def test_rm_of_a_missing_model_is_exit_1(cli, standin):
-    standin.reply("DELETE", "/api/delete", Reply(404, {"error": "model 'zz' not found"}))
+    standin.queue("DELETE", "/api/delete", Reply(404, {"error": "model 'zz' not found"}))
     result = cli("rm", "zz", url=standin.url)
     assert result.exit_code == 1
     assert result.stderr == "Error: model 'zz' not found (status 404)\n"

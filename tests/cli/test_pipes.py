@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 def test_a_reader_that_stops_early_ends_the_command_quietly(gateway, ollama):
     """``ollama-gateway generate ... | head -c 1`` on an endless stream: exit 0, no traceback."""
+    ollama.script("trickle", trickle=0.3)  # streams until the reader leaves
     env = {
         **os.environ,
         "PYTHONPATH": str(SRC),

@@ -7,13 +7,6 @@ import pytest
 
 from tests.client.adapters import APIS
 from tests.client.gateway import engine_gateway, running_gateway, tiny_model
-from tests.client.standin import Running, StandIn
-
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    with Running() as state:
-        yield state
 
 
 @pytest.fixture(params=sorted(APIS))
@@ -32,10 +25,11 @@ async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[Callable[...
         await api.close()
 
 
-@pytest.fixture
-def gateway(ollama) -> Iterator[str]:
-    """A live gateway in front of the fake Ollama; it accepts ``tests.client.gateway.KEY``."""
-    with running_gateway(ollama.url) as url:
+@pytest.fixture(scope="module")
+def gateway(fake_ollama, clean_env) -> Iterator[str]:
+    """A live gateway in front of the fake Ollama, shared by the module (the ``ollama`` fixture
+    resets the fake for each test); it accepts ``tests.client.gateway.KEY``."""
+    with clean_env(), running_gateway(fake_ollama.url) as url:
         yield url
 
 

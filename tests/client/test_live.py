@@ -102,6 +102,7 @@ async def test_a_stopped_gateway_is_a_connection_error_naming_its_url(ollama, ma
 
 async def test_leaving_a_stream_early_closes_it_upstream(gateway, ollama, make_api):
     """``break`` out of an endless stream: the connection closes and the gateway stops Ollama."""
+    ollama.script("trickle", trickle=0.3)  # streams until the client leaves
     import asyncio
     import time
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from ollama_gateway.client import AsyncClient, Client
-from tests.client.standin import Reply, StandIn
+from tests.support.fake_ollama import FakeOllama, Reply
 
 PUBLIC = {"generate", "chat", "pull", "embed", "list", "ps", "show", "delete", "copy", "version"}
 PUBLIC |= {"create", "create_blob"}
@@ -33,16 +33,16 @@ def test_same_methods_and_parameters():
     assert inspect.signature(Client.__init__) == inspect.signature(AsyncClient.__init__)
 
 
-async def test_same_requests_and_same_results(standin: StandIn):
+async def test_same_requests_and_same_results(standin: FakeOllama):
     """Both clients send byte-identical bodies and build equal objects from one script."""
     lines = [
         {"model": "m", "response": "a", "done": False},
         {"model": "m", "response": "b", "done": True, "eval_count": 2},
     ]
     for _ in range(2):
-        standin.reply("POST", "/api/generate", Reply(body={"generated_text": "x", "model": "m"}))
-        standin.reply("POST", "/api/generate", Reply(body=lines))
-        standin.reply("GET", "/api/tags", Reply(body={"models": [{"name": "m", "size": 1}]}))
+        standin.queue("POST", "/api/generate", Reply(body={"generated_text": "x", "model": "m"}))
+        standin.queue("POST", "/api/generate", Reply(body=lines))
+        standin.queue("GET", "/api/tags", Reply(body={"models": [{"name": "m", "size": 1}]}))
 
     with Client(standin.url, api_key="key-123", timeout=5) as client:
         sync_results = [
@@ -58,7 +58,7 @@ async def test_same_requests_and_same_results(standin: StandIn):
         ]
 
     assert sync_results == async_results
-    first, second = standin.seen[:3], standin.seen[3:]
+    first, second = standin.requests[:3], standin.requests[3:]
     assert [(s.method, s.path, s.body) for s in first] == [
         (s.method, s.path, s.body) for s in second
     ]

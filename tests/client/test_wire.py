@@ -18,7 +18,7 @@ from ollama_gateway.client import (
     Message,
     ResponseError,
 )
-from tests.client.standin import Reply
+from tests.support.fake_ollama import Reply
 from tests.support.processes import free_port
 
 KEY = "k" * 32
@@ -39,7 +39,7 @@ SEED_ANSWER = {
 
 
 async def test_seed_generate_sends_no_stream_field_and_reads_seed_fields(standin, make_api):
-    standin.reply("POST", "/api/generate", Reply(body=SEED_ANSWER))
+    standin.queue("POST", "/api/generate", Reply(body=SEED_ANSWER))
     api = make_api(url=standin.url, api_key=KEY)
 
     answer = await api.call("generate", "Why is the sky blue?")
@@ -54,13 +54,13 @@ async def test_seed_generate_sends_no_stream_field_and_reads_seed_fields(standin
     assert answer.extra == {"request_id": "r-1"}
     assert answer["generated_text"] == answer.generated_text
     assert answer.to_dict() == SEED_ANSWER
-    [seen] = standin.seen
+    [seen] = standin.requests
     assert seen.body == {"prompt": "Why is the sky blue?"}
     assert seen.headers["Authorization"] == f"Bearer {KEY}"
 
 
 async def test_generate_sends_options_and_model(standin, make_api):
-    standin.reply("POST", "/api/generate", Reply(body=SEED_ANSWER))
+    standin.queue("POST", "/api/generate", Reply(body=SEED_ANSWER))
     api = make_api(url=standin.url)
     await api.call(
         "generate",
@@ -73,7 +73,7 @@ async def test_generate_sends_options_and_model(standin, make_api):
         keep_alive="5m",
         raw=None,
     )
-    assert standin.seen[0].body == {
+    assert standin.requests[0].body == {
         "prompt": "hi",
         "model": "tiny",
         "system": "be brief",
@@ -88,7 +88,7 @@ async def test_an_unknown_option_is_refused_before_sending(standin, make_api):
     api = make_api(url=standin.url)
     with pytest.raises(TypeError, match="temprature"):
         await api.call("generate", "hi", temprature=0)
-    assert standin.seen == []
+    assert standin.requests == []
 
 
 async def test_plain_ollama_streaming_by_default_is_folded_into_one_answer(standin, make_api):
@@ -96,7 +96,7 @@ async def test_plain_ollama_streaming_by_default_is_folded_into_one_answer(stand
         {"model": "m", "response": "Hel", "done": False},
         {"model": "m", "response": "lo", "done": True, "total_duration": 2_000_000_000},
     ]
-    standin.reply("POST", "/api/generate", Reply(body=lines))
+    standin.queue("POST", "/api/generate", Reply(body=lines))
     answer = await make_api(url=standin.url).call("generate", "hi")
     assert (answer.response, answer.generated_text, answer.elapsed_time) == ("Hello", "Hello", 2.0)
 
@@ -107,7 +107,7 @@ async def test_streamed_generate_yields_typed_chunks(standin, make_api):
         {"model": "m", "response": "Hi", "done": False},
         {"model": "m", "response": "!", "done": True, "done_reason": "stop", "eval_count": 2},
     ]
-    standin.reply("POST", "/api/generate", Reply(body=lines))
+    standin.queue("POST", "/api/generate", Reply(body=lines))
     chunks = await make_api(url=standin.url).stream("generate", "hi", think=True)
     assert all(type(c) is GenerateChunk for c in chunks)
     assert [(c.thinking, c.response, c.done) for c in chunks] == [
@@ -116,12 +116,12 @@ async def test_streamed_generate_yields_typed_chunks(standin, make_api):
         (None, "!", True),
     ]
     assert chunks[-1].eval_count == 2
-    assert standin.seen[0].body == {"prompt": "hi", "think": True, "stream": True}
+    assert standin.requests[0].body == {"prompt": "hi", "think": True, "stream": True}
 
 
 async def test_an_error_line_inside_a_stream_raises(standin, make_api):
     lines = [{"model": "m", "response": "Hi", "done": False}, {"error": "model crashed"}]
-    standin.reply("POST", "/api/generate", Reply(body=lines))
+    standin.queue("POST", "/api/generate", Reply(body=lines))
     with pytest.raises(ResponseError) as caught:
         await make_api(url=standin.url).stream("generate", "hi")
     assert (caught.value.status_code, caught.value.message) == (IN_STREAM, "model crashed")
@@ -132,12 +132,12 @@ async def test_chat_sends_the_conversation_and_streams_messages(standin, make_ap
         {"model": "m", "message": {"role": "assistant", "content": "4"}, "done": False},
         {"model": "m", "message": {"role": "assistant", "content": "."}, "done": True},
     ]
-    standin.reply("POST", "/api/chat", Reply(body=lines))
+    standin.queue("POST", "/api/chat", Reply(body=lines))
     messages = [Message(role="system", content="math"), {"role": "user", "content": "2+2?"}]
     chunks = await make_api(url=standin.url).stream("chat", messages, "m", options={"seed": 1})
     assert all(type(c) is ChatResponse for c in chunks)
     assert "".join(c.message.content for c in chunks) == "4."
-    assert standin.seen[0].body == {
+    assert standin.requests[0].body == {
         "model": "m",
         "messages": [{"role": "system", "content": "math"}, {"role": "user", "content": "2+2?"}],
         "options": {"seed": 1},
@@ -148,10 +148,10 @@ async def test_chat_sends_the_conversation_and_streams_messages(standin, make_ap
 async def test_chat_without_streaming_says_so_and_reads_tool_calls(standin, make_api):
     call = {"function": {"name": "add", "arguments": {"a": 1, "b": 2}}}
     body = {"model": "m", "message": {"role": "assistant", "content": "", "tool_calls": [call]}}
-    standin.reply("POST", "/api/chat", Reply(body={**body, "done": True}))
+    standin.queue("POST", "/api/chat", Reply(body={**body, "done": True}))
     answer = await make_api(url=standin.url).call("chat", [{"role": "user", "content": "1+2"}])
     assert answer.message.tool_calls[0].function == call["function"]
-    assert standin.seen[0].body["stream"] is False
+    assert standin.requests[0].body["stream"] is False
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,7 @@ async def test_error_answers_carry_status_and_message(
     standin, make_api, status, body, content_type, message
 ):
     for path in ("/api/generate", "/api/generate"):
-        standin.reply("POST", path, Reply(status, body, content_type or "application/json"))
+        standin.queue("POST", path, Reply(status, body, content_type or "application/json"))
     api = make_api(url=standin.url)
     with pytest.raises(ResponseError) as plain:
         await api.call("generate", "hi")
@@ -192,14 +192,14 @@ async def test_error_answers_carry_status_and_message(
 
 
 async def test_invalid_json_is_a_response_error(standin, make_api):
-    standin.reply("GET", "/api/tags", Reply(200, b"<html>proxy login</html>", "text/html"))
+    standin.queue("GET", "/api/tags", Reply(200, b"<html>proxy login</html>", "text/html"))
     with pytest.raises(ResponseError, match="invalid JSON"):
         await make_api(url=standin.url).call("list")
 
 
 async def test_a_stream_cut_midway_is_a_connection_error(standin, make_api):
     lines = [{"response": "a", "done": False}, {"response": "b", "done": False}, {"done": True}]
-    standin.reply("POST", "/api/generate", Reply(body=lines, cut_after=1))
+    standin.queue("POST", "/api/generate", Reply(body=lines, cut_after=1))
     with pytest.raises(GatewayConnectionError) as caught:
         await make_api(url=standin.url).stream("generate", "hi")
     assert caught.value.url == f"{standin.url}/api/generate"
@@ -218,20 +218,20 @@ async def test_an_unreachable_server_names_its_url(make_api):
 
 
 async def test_a_slow_server_times_out(standin, make_api):
-    standin.reply("GET", "/api/version", Reply(body={"version": "1"}, delay=1.0))
+    standin.queue("GET", "/api/version", Reply(body={"version": "1"}, delay=1.0))
     with pytest.raises(GatewayTimeout, match="did not answer in time") as caught:
         await make_api(url=standin.url, timeout=0.2).call("version")
     assert isinstance(caught.value, TimeoutError)
 
 
 async def test_model_management_requests(standin, make_api):
-    standin.reply("GET", "/api/tags", Reply(body={"models": [{"name": "a:latest", "size": 3}]}))
-    standin.reply("GET", "/api/ps", Reply(body={"models": [{"name": "a:latest", "size_vram": 0}]}))
-    standin.reply("POST", "/api/show", Reply(body={"template": "{{ .Prompt }}", "details": {}}))
-    standin.reply("DELETE", "/api/delete", Reply(200, b""))
-    standin.reply("POST", "/api/copy", Reply(200, b""))
-    standin.reply("POST", "/api/embed", Reply(body={"model": "e", "embeddings": [[0.5, 1.0]]}))
-    standin.reply("GET", "/api/version", Reply(body={"version": "0.1.0"}))
+    standin.queue("GET", "/api/tags", Reply(body={"models": [{"name": "a:latest", "size": 3}]}))
+    standin.queue("GET", "/api/ps", Reply(body={"models": [{"name": "a:latest", "size_vram": 0}]}))
+    standin.queue("POST", "/api/show", Reply(body={"template": "{{ .Prompt }}", "details": {}}))
+    standin.queue("DELETE", "/api/delete", Reply(200, b""))
+    standin.queue("POST", "/api/copy", Reply(200, b""))
+    standin.queue("POST", "/api/embed", Reply(body={"model": "e", "embeddings": [[0.5, 1.0]]}))
+    standin.queue("GET", "/api/version", Reply(body={"version": "0.1.0"}))
     api = make_api(url=standin.url)
 
     assert (await api.call("list")).models[0].size == 3
@@ -241,7 +241,7 @@ async def test_model_management_requests(standin, make_api):
     assert (await api.call("copy", "a", "b")).status == "success"
     assert (await api.call("embed", ["x"], "e", truncate=True)).embeddings == [[0.5, 1.0]]
     assert (await api.call("version")).version == "0.1.0"
-    assert [(s.method, s.path, s.body) for s in standin.seen] == [
+    assert [(s.method, s.path, s.body) for s in standin.requests] == [
         ("GET", "/api/tags", None),
         ("GET", "/api/ps", None),
         ("POST", "/api/show", {"model": "a"}),
@@ -259,7 +259,7 @@ async def test_pull_streams_progress_by_default(standin, make_api):
         {"status": "pulling abc", "digest": "sha256:abc", "total": 10, "completed": 10},
         {"status": "success"},
     ]
-    standin.reply("POST", "/api/pull", Reply(body=lines))
+    standin.queue("POST", "/api/pull", Reply(body=lines))
     api = make_api(url=standin.url)
     progress = await api.call("pull", "tiny")
     progress = [p async for p in progress] if api.kind == "async" else list(progress)
@@ -269,24 +269,24 @@ async def test_pull_streams_progress_by_default(standin, make_api):
         ("pulling abc", 10),
         ("success", None),
     ]
-    assert standin.seen[0].body == {"model": "tiny", "stream": True}
+    assert standin.requests[0].body == {"model": "tiny", "stream": True}
 
 
 async def test_url_and_key_come_from_the_environment(standin, make_api, monkeypatch):
     monkeypatch.setenv("OLLAMA_GATEWAY_URL", standin.url.removeprefix("http://"))
     monkeypatch.setenv("OLLAMA_GATEWAY_API_KEY", KEY)
-    standin.reply("GET", "/api/version", Reply(body={"version": "9"}))
+    standin.queue("GET", "/api/version", Reply(body={"version": "9"}))
     api = make_api()
     assert (await api.call("version")).version == "9"
-    assert standin.seen[0].headers["Authorization"] == f"Bearer {KEY}"
+    assert standin.requests[0].headers["Authorization"] == f"Bearer {KEY}"
     assert KEY not in repr(api.client)
 
 
 async def test_an_explicit_x_api_key_header_is_kept(standin, make_api):
-    standin.reply("GET", "/api/version", Reply(body={"version": "9"}))
+    standin.queue("GET", "/api/version", Reply(body={"version": "9"}))
     await make_api(url=standin.url, api_key="ignored", headers={"X-API-KEY": KEY}).call("version")
-    assert standin.seen[0].headers["X-API-KEY"] == KEY
-    assert "Authorization" not in standin.seen[0].headers
+    assert standin.requests[0].headers["X-API-KEY"] == KEY
+    assert "Authorization" not in standin.requests[0].headers
 
 
 def test_objects_round_trip_to_the_json_they_came_from():
@@ -309,11 +309,11 @@ def test_objects_round_trip_to_the_json_they_came_from():
 async def test_images_are_sent_as_base64(standin, make_api, tmp_path):
     picture = tmp_path / "pixel.gif"
     picture.write_bytes(b"GIF89a")
-    standin.reply("POST", "/api/generate", Reply(body=SEED_ANSWER))
-    standin.reply("POST", "/api/chat", Reply(body={"message": {"role": "assistant"}}))
+    standin.queue("POST", "/api/generate", Reply(body=SEED_ANSWER))
+    standin.queue("POST", "/api/chat", Reply(body={"message": {"role": "assistant"}}))
     api = make_api(url=standin.url)
     await api.call("generate", "what is this?", images=[b"GIF89a", picture, "R0lGODlh"])
     message = {"role": "user", "content": "and this?", "images": [b"GIF89a"]}
     await api.call("chat", [message])
-    assert standin.seen[0].body["images"] == ["R0lGODlh"] * 3
-    assert standin.seen[1].body["messages"][0]["images"] == ["R0lGODlh"]
+    assert standin.requests[0].body["images"] == ["R0lGODlh"] * 3
+    assert standin.requests[1].body["messages"][0]["images"] == ["R0lGODlh"]

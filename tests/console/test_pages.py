@@ -56,6 +56,7 @@ def test_pull_copy_and_delete_through_the_page(page, fake_gateway, ollama):
 
 
 def test_status_follows_a_generation(page, fake_gateway, ollama):
+    ollama.script("hold", hold=True)
     sign_in(page, fake_gateway)
     page.click("nav a[href='#/status']")
     page.wait_for_selector("#tile-health.ok")
@@ -84,6 +85,7 @@ def test_status_follows_a_generation(page, fake_gateway, ollama):
 
 
 def test_stop_closes_the_request_to_the_upstream(page, fake_gateway, ollama):
+    ollama.script("trickle", trickle=0.3)
     sign_in(page, fake_gateway)
     offer_model(page, "trickle")
     disconnects = ollama.disconnects

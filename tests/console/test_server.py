@@ -147,6 +147,7 @@ def test_status_reports_the_numbers_of_metrics(gateway, ollama):
 
 
 def test_status_counts_a_generation_while_it_runs(gateway, ollama):
+    ollama.script("hold", hold=True)
     import threading
 
     done = threading.Event()

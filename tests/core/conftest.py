@@ -1,4 +1,5 @@
-"""Fixtures for the admission tests: the shared fake Ollama, reset and released after each test."""
+"""Fixtures for the admission tests: the shared fake Ollama, whose model ``hold`` keeps each reply
+open until the test releases it; reset and released after each test."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from tests.support.fake_ollama import FakeOllama
 
 @pytest.fixture
 def upstream(ollama: FakeOllama) -> Iterator[FakeOllama]:
-    ollama.ended.clear()
-    ollama.disconnects = 0
+    ollama.script("hold", hold=True)
     yield ollama
     ollama.release_held()  # nothing stays held for the next test

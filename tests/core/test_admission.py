@@ -1,7 +1,8 @@
 """Queue and backpressure through real HTTP: 503 when full, FIFO, queue timeout, disconnects.
 
-The gateway runs on a loopback port in front of the fake Ollama, whose ``hold`` model keeps a
-reply open until the test releases it, so that "a slot is busy" is a fact the test controls.
+The gateway runs on a loopback port in front of the fake Ollama, whose ``hold`` model (scripted
+by the ``upstream`` fixture) keeps a reply open until the test releases it, so that "a slot is
+busy" is a fact the test controls.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ import orjson
 import pytest
 
 from ollama_gateway.app import create_app
-from tests.core.scripted_backend import TOO_LONG, ScriptedBackend
+from ollama_gateway.errors import ContextTooLong
 from tests.support.live import serve
+from tests.support.scripted import Endless, ScriptedBackend
 
 
 @pytest.mark.parametrize(
@@ -38,8 +39,11 @@ def test_num_predict_of_the_wrong_type_is_400(make_settings, ollama):
     assert reply.status_code == 400
 
 
+TOO_LONG = "the prompt is 5000 tokens, more than the context length of 4096 tokens"
+
+
 def test_a_stream_past_request_timeout_ends_with_an_in_band_error(make_settings):
-    backend = ScriptedBackend()
+    backend = ScriptedBackend(replies=[[Endless("x")]], otherwise=["Hello"])
     settings = make_settings(request_timeout=0.3)
     app = create_app(settings, backend=backend)
     with serve(app) as url:
@@ -62,7 +66,7 @@ def test_a_stream_past_request_timeout_ends_with_an_in_band_error(make_settings)
 
 def test_a_reply_past_request_timeout_is_504(make_settings):
     settings = make_settings(request_timeout=0.3)
-    with serve(create_app(settings, backend=ScriptedBackend())) as url:
+    with serve(create_app(settings, backend=ScriptedBackend(replies=[[Endless("x")]]))) as url:
         reply = httpx.post(
             url + "/api/chat",
             json={"model": "forever", "messages": [], "stream": False},
@@ -75,7 +79,8 @@ def test_a_reply_past_request_timeout_is_504(make_settings):
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_prompt_longer_than_the_context_is_400_naming_both_counts(make_settings, stream):
     settings = make_settings()
-    with serve(create_app(settings, backend=ScriptedBackend())) as url:
+    backend = ScriptedBackend(replies=[[ContextTooLong(TOO_LONG)]])  # as the embedded engine does
+    with serve(create_app(settings, backend=backend)) as url:
         reply = httpx.post(
             url + "/api/generate",
             json={"model": "toolong", "prompt": "x", "stream": stream},

@@ -8,7 +8,7 @@ import doctest
 from ollama_gateway.core import service as service_module
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.core.types import GenerationRequest
-from tests.core.scripted_backend import ScriptedBackend
+from tests.support.scripted import Endless, Pause, ScriptedBackend
 
 
 def test_doctests():
@@ -16,7 +16,8 @@ def test_doctests():
 
 
 async def test_a_model_and_its_latest_tag_share_slots(make_settings):
-    service = GenerationService(ScriptedBackend(), make_settings(parallel=1))
+    backend = ScriptedBackend(replies=[[Endless("x")]], otherwise=["Hello"])
+    service = GenerationService(backend, make_settings(parallel=1))
     first = service.stream(GenerationRequest(model="forever"))
     assert (await first.__anext__()).text == "x"
     second = service.stream(GenerationRequest(model="forever:latest"))
@@ -32,7 +33,8 @@ async def test_a_model_and_its_latest_tag_share_slots(make_settings):
 
 
 async def test_at_most_parallel_generations_reach_the_backend(make_settings):
-    backend = ScriptedBackend()
+    steady = ["s", Pause(0.02), "s", Pause(0.02), "s", Pause(0.02), "Hello"]
+    backend = ScriptedBackend(otherwise=steady)
     service = GenerationService(backend, make_settings(parallel=2, max_queue=100))
 
     async def one() -> str:

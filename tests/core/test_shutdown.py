@@ -106,6 +106,7 @@ def _post_in_thread(url: str, body: dict, out: list) -> threading.Thread:
 async def test_sigterm_ends_what_outlives_the_grace_period_in_band(upstream):
     """Streams still running when the grace period ends get their API's in-band error and end
     (not a truncated body); a request still waiting answers 503."""
+    upstream.script("trickle", trickle=0.3)
     proc, url = _start(upstream.url, grace=1)
     try:
         ndjson: list = []

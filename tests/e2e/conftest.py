@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_ollama import FakeOllama
+from tests.support.fake_ollama import CAPABLE_MODELS, FakeOllama
 from tests.support.processes import start_serve
 from tests.support.registry_server import RegistryServer
 from tests.support.secrets import KEY_A
@@ -56,7 +56,7 @@ def gateway_process(tmp_path: Path, *args: str, key: str | None = KEY_A) -> Iter
 
 @pytest.fixture(scope="module")
 def fake_upstream() -> Iterator[FakeOllama]:
-    server = FakeOllama(delay=0.3, models=["deepseek-r1:1.5b", "llama2:latest"])
+    server = FakeOllama(behaviours=CAPABLE_MODELS, models=["deepseek-r1:1.5b", "llama2:latest"])
     server.start()
     yield server
     server.stop()

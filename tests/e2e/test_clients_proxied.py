@@ -3,6 +3,8 @@ calls, a failure in the middle of a stream."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import ollama
 import openai
 import pytest
@@ -35,6 +37,14 @@ def openai_client(proxied) -> openai.OpenAI:
     return openai.OpenAI(base_url=proxied + "/v1", api_key=KEY_A, max_retries=0, timeout=30)
 
 
+@pytest.fixture
+def midfail(fake_upstream) -> Iterator[str]:
+    """A model that fails after two chunks, with Ollama's in-band error."""
+    fake_upstream.script("midfail", fail_after=2)
+    yield "midfail"
+    fake_upstream.reset()
+
+
 def test_ollama_client_thinking(ollama_client):
     reply = ollama_client.chat(model="thinker", messages=USER, think=True)
     assert (reply.message.thinking, reply.message.content) == ("Let me think.", "Answer.")
@@ -51,9 +61,9 @@ def test_ollama_client_tool_calls(ollama_client):
     assert call.function.name == "get_weather" and call.function.arguments == {"city": "Paris"}
 
 
-def test_ollama_client_mid_stream_error(ollama_client):
+def test_ollama_client_mid_stream_error(ollama_client, midfail):
     with pytest.raises(ollama.ResponseError) as info:
-        list(ollama_client.chat(model="midfail", messages=USER, stream=True))
+        list(ollama_client.chat(model=midfail, messages=USER, stream=True))
     assert info.value.error == MIDFAIL
 
 
@@ -89,8 +99,8 @@ def test_openai_tool_calls(openai_client):
     assert follow.choices[0].message.content == "Hello, world!"
 
 
-def test_openai_mid_stream_error(openai_client):
-    stream = openai_client.chat.completions.create(model="midfail", messages=USER, stream=True)
+def test_openai_mid_stream_error(openai_client, midfail):
+    stream = openai_client.chat.completions.create(model=midfail, messages=USER, stream=True)
     seen = []
     with pytest.raises(openai.APIError) as info:
         for chunk in stream:

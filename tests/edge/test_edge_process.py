@@ -45,6 +45,7 @@ def _raw(url: str, request: bytes) -> socket.socket:
 
 
 def test_clients_that_leave_are_499s_without_tracebacks(ollama):
+    ollama.script("hold", hold=True)
     proc, url = _serve(ollama.url)
     try:
         # 1. an upload that stops half-way, then the connection closes

@@ -25,6 +25,7 @@ def _until(url: str, check, timeout: float = 10.0):
 
 
 def test_slots_queue_and_rejections(ollama, make_settings):
+    ollama.script("trickle", trickle=0.3)
     settings = make_settings(
         backend="ollama", ollama_url=ollama.url, parallel=1, max_queue=1, queue_timeout=1.0
     )

@@ -14,6 +14,7 @@ import pytest
 from ollama_gateway.app import create_app
 from ollama_gateway.http.auth import digest_of, key_id_of
 from ollama_gateway.observability.logs import JsonFormatter
+from tests.support.fake_ollama import BUSY
 from tests.support.live import serve
 from tests.support.secrets import KEY_A, SECRET_PROMPT, WRONG_KEY
 
@@ -131,7 +132,10 @@ def test_streamed_generation_carries_its_tokens_into_the_line(gateway, json_log)
         (AUTH, {"prompt": 5}, 400),
     ],
 )
-def test_errors_keep_the_request_id_and_are_logged(gateway, json_log, headers, body, status):
+def test_errors_keep_the_request_id_and_are_logged(
+    ollama, gateway, json_log, headers, body, status
+):
+    ollama.script("busy", status=503, error=BUSY)
     rid = f"err-{status}"
     r = httpx.post(gateway + "/api/generate", json=body, headers={**headers, "X-Request-ID": rid})
     assert r.status_code == status
@@ -237,7 +241,8 @@ def test_an_unexpected_error_is_a_500_naming_the_request_id(make_settings, json_
     assert any("bug-1" in o["message"] and "RuntimeError" in o["exception"] for o in errors)
 
 
-def test_a_client_that_leaves_before_the_answer_is_a_499(gateway, json_log):
+def test_a_client_that_leaves_before_the_answer_is_a_499(ollama, gateway, json_log):
+    ollama.script("slow", delay=0.3)
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
             gateway + "/api/generate",

@@ -9,7 +9,7 @@ import pytest
 
 from ollama_gateway.app import create_app
 from tests.observability.scrape import label_values, scrape, value
-from tests.support.fake_ollama import MIDFAIL
+from tests.support.fake_ollama import BUSY, MIDFAIL
 from tests.support.live import serve
 from tests.support.secrets import KEY_A, SECRET_PROMPT, WRONG_KEY
 
@@ -66,13 +66,13 @@ def test_generations_count_requests_tokens_speed_and_first_token(gateway):
 
 
 def test_time_to_first_token_includes_the_wait_for_the_model(gateway, ollama):
-    # `slow` makes the fake Ollama wait `delay` seconds before it answers at all.
+    ollama.script("slow", delay=0.3)  # the fake Ollama waits 0.3 s before it answers at all
     r = httpx.post(gateway + "/api/generate", json={"model": "slow", "prompt": "hi"}, headers=AUTH)
     assert r.status_code == 200
     samples = scrape(gateway, AUTH)
     assert value(samples, "ollama_gateway_time_to_first_token_seconds_count", model="slow") == 1
     ttft = value(samples, "ollama_gateway_time_to_first_token_seconds_sum", model="slow")
-    assert ollama.delay <= ttft < ollama.delay + 5
+    assert 0.3 <= ttft < 0.3 + 5
     # the histogram put it in a bucket at or above the delay
     assert (
         value(samples, "ollama_gateway_time_to_first_token_seconds_bucket", model="slow", le="0.25")
@@ -80,7 +80,8 @@ def test_time_to_first_token_includes_the_wait_for_the_model(gateway, ollama):
     )
 
 
-def test_a_503_from_upstream_and_401s_are_counted_as_such(gateway):
+def test_a_503_from_upstream_and_401s_are_counted_as_such(ollama, gateway):
+    ollama.script("busy", status=503, error=BUSY)
     before = scrape(gateway, AUTH)
     busy = httpx.post(
         gateway + "/api/generate", json={"model": "busy", "prompt": "hi"}, headers=AUTH
@@ -120,7 +121,9 @@ def test_route_label_is_the_template_and_unknown_paths_share_one_label(gateway):
     assert _requests(samples, "/health", 401, "other") == 1
 
 
-def test_upstream_errors_by_kind(gateway, make_settings):
+def test_upstream_errors_by_kind(ollama, gateway, make_settings):
+    ollama.script("garbage", raw=b"<html>not json</html>")
+    ollama.script("drop", drop_after=2)
     bad = httpx.post(
         gateway + "/api/generate", json={"model": "garbage", "prompt": "x"}, headers=AUTH
     )
@@ -140,7 +143,8 @@ def test_upstream_errors_by_kind(gateway, make_settings):
     assert label_values(samples, "ollama_gateway_upstream_errors_total", "kind") == {"bad_response"}
 
 
-def test_an_error_inside_the_upstreams_stream_is_counted_as_its_error(gateway):
+def test_an_error_inside_the_upstreams_stream_is_counted_as_its_error(ollama, gateway):
+    ollama.script("midfail", fail_after=2)
     with httpx.stream(
         "POST", gateway + "/api/chat", json={"model": "midfail", "messages": []}, headers=AUTH
     ) as failed:
@@ -192,6 +196,7 @@ def test_every_app_has_its_own_registry(ollama, make_settings):
 
 
 def test_an_upstream_that_does_not_answer_in_time_is_a_timeout(ollama, make_settings):
+    ollama.script("slow", delay=0.3)
     settings = make_settings(backend="ollama", ollama_url=ollama.url, first_token_timeout=0.05)
     with serve(create_app(settings)) as url:
         r = httpx.post(url + "/api/generate", json={"model": "slow", "prompt": "x", "stream": True})

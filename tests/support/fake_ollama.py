@@ -1,27 +1,18 @@
 """A real HTTP server on loopback that plays Ollama, for tests and benchmarks.
 
 It answers as Ollama does (NDJSON streams, single JSON objects, its error bodies) and records
-every request it receives. Behaviour is chosen by the model name a request asks for:
+every request it receives. By default every model replies ``Hello, world!`` in four tokens; what
+else a model does is set explicitly, never guessed from its name:
 
-- ``missing``: 404 ``model "missing" not found, try pulling it first``
-- ``busy``: 503 with Ollama's queue-full message
-- ``slow``: waits ``delay`` seconds before answering
-- ``trickle``: streams a token every ``delay`` seconds, for ever (until the client leaves)
-- ``hold``: streams its first token, then holds the reply until :meth:`FakeOllama.release_held`
-  (streaming or not); ``held`` counts the replies waiting there
-- ``drop``: streams two chunks, then closes the connection mid-stream
-- ``garbage``: answers 200 with a body that is not JSON
-- ``thinker``: replies ``<think>...</think>`` reasoning before the answer: raw, as models write
-  it, when the request has no ``think``; split into ``thinking`` fields as Ollama does with
-  ``think: true``; without the reasoning with ``think: false``
-- ``tooler``: with ``tools`` in a chat request, calls the first tool (``{"city": "Paris"}``)
-- ``midfail``: streams two chunks, then an in-band ``{"error": ...}`` line, as Ollama does when
-  generation fails after it began
-- ``llava``: takes images; any other model answers 400 to a request with images
-- ``echo``: replies with the request's last user message (or prompt), eight characters a chunk
-- anything else: the reply ``Hello, world!`` in four tokens
+- ``FakeOllama(behaviours={name: Behaviour(...)})``: what the models of this instance are, for
+  its whole life (a model that thinks, calls tools, takes images, echoes, is not there);
+- ``fake.script(name, **fields)``: what one model does in this test (refuse with a status, wait,
+  hold until released, trickle for ever, drop the connection, fail mid-stream); cleared by
+  :meth:`FakeOllama.reset` (the ``ollama`` fixture does it before and after each test);
+- ``fake.queue(method, path, Reply(...))``: the exact next answer to one route, bytes and all
+  (what a healthy server never sends: broken framing, bodies that are not JSON, cut streams).
 
-Per-instance behaviour (for fleets of several fakes): ``loaded`` names the models ``/api/ps``
+Per-instance settings (for fleets of several fakes): ``loaded`` names the models ``/api/ps``
 lists (default: the first of ``models``); ``token_delay`` waits that long before each streamed
 token; ``host`` is the loopback address to listen on (``127.0.0.2`` plays a second machine).
 """
@@ -30,34 +21,62 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-TOKENS = ["Hello", ",", " world", "!"]
-THINKER_TOKENS = ["<think>", "Let me", " think.", "</think>", "\n\n", "Answer", "."]
-MIDFAIL = "model runner has unexpectedly stopped"
-NO_IMAGES = "this model is missing data required for image input"
-BUSY = "server busy, please try again.  maximum pending requests exceeded"
+from tests.support import ollama_wire as wire
+from tests.support.ollama_wire import (
+    BUSY,
+    MIDFAIL,
+    NO_IMAGES,
+    NOT_FOUND,
+    THINKER_TOKENS,
+    TOKENS,
+    Reply,
+    Seen,
+)
+
+__all__ = ["BUSY", "MIDFAIL", "NOT_FOUND", "NO_IMAGES", "Behaviour", "FakeOllama", "Reply", "Seen"]
 
 
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float = 0.0  # time.perf_counter() on arrival
+@dataclass(frozen=True)
+class Behaviour:
+    """What one model does with a generation (and, for ``status``/``error``, any request)."""
+
+    status: int = 200  # with ``error``: answer {"error": error} with this status, nothing else
+    error: str = ""  # may name ``{model}``
+    raw: bytes | None = None  # answer 200 with these bytes as text/html (not JSON)
+    delay: float = 0.0  # seconds to wait before answering
+    hold: bool = False  # stream the first token, then wait for release_held() (or the client)
+    trickle: float | None = None  # stream "x" every this many seconds until the client leaves
+    drop_after: int | None = None  # close the connection after this many streamed chunks
+    fail_after: int | None = None  # after this many chunks, an in-band {"error": MIDFAIL}
+    thinks: bool = False  # <think> reasoning first; split into ``thinking`` as Ollama does
+    calls_tools: bool = False  # with ``tools`` in a chat: calls the first ({"city": "Paris"})
+    sees_images: bool = False  # takes images (any other model answers 400 to them)
+    echoes: bool = False  # replies the last user message (or prompt), eight characters a chunk
+
+
+# The models of the shared fake (tests/conftest.py): what a model is, not what a test does to it.
+CAPABLE_MODELS = {
+    "missing": Behaviour(status=404, error=NOT_FOUND),
+    "thinker": Behaviour(thinks=True),
+    "tooler": Behaviour(calls_tools=True),
+    "llava": Behaviour(sees_images=True),
+    "echo": Behaviour(echoes=True),
+}
 
 
 @dataclass
 class FakeOllama:
-    delay: float = 0.5
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)  # for this instance's life
     requests: list[Seen] = field(default_factory=list)
     disconnects: int = 0
     streams_open: int = 0
@@ -69,6 +88,40 @@ class FakeOllama:
     token_delay: float = 0.0  # seconds before each streamed token
     host: str = "127.0.0.1"
     blobs: dict[str, int] = field(default_factory=dict)  # digest -> size, uploaded
+    _scripts: dict[str, Behaviour] = field(default_factory=dict, repr=False)
+    _queued: dict[tuple[str, str], list[Reply]] = field(default_factory=dict, repr=False)
+
+    # -- what the test says ------------------------------------------------------------------
+    def script(self, model: str, **values: Any) -> Behaviour:
+        """From now until :meth:`reset`, ``model`` behaves as ``Behaviour(**values)`` says (on
+        top of what ``behaviours`` gives it)."""
+        known = {f.name for f in fields(Behaviour)}
+        if unknown := set(values) - known:
+            raise TypeError(f"no such behaviour: {sorted(unknown)}")
+        behaviour = replace(self.behaviours.get(model, Behaviour()), **values)
+        self._scripts[model] = behaviour
+        return behaviour
+
+    def queue(self, method: str, path: str, reply: Reply) -> None:
+        """The next request to ``method path`` gets exactly ``reply`` (replies queue in order)."""
+        self._queued.setdefault((method, path), []).append(reply)
+
+    def behaviour(self, model: str) -> Behaviour:
+        for name in (model, model.removesuffix(":latest")):
+            found = self._scripts.get(name) or self.behaviours.get(name)
+            if found is not None:
+                return found
+        return Behaviour()
+
+    def reset(self) -> None:
+        """Forget the test's scripts, queued replies, requests and counters; release holds."""
+        self._scripts.clear()
+        self._queued.clear()
+        self.requests.clear()
+        self.ended.clear()
+        self.disconnects = 0
+        if getattr(self, "_thread", None) is not None and self._thread.is_alive():
+            self.release_held()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
@@ -91,6 +144,8 @@ class FakeOllama:
             self._loop.run_until_complete(site.start())
             ready.set()
             self._loop.run_forever()
+            for task in asyncio.all_tasks(self._loop):  # a held or endless reply ends here
+                task.cancel()
             self._loop.run_until_complete(self._runner.cleanup())
             self._loop.close()
 
@@ -106,8 +161,15 @@ class FakeOllama:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
+    def __enter__(self) -> FakeOllama:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def release_held(self) -> None:
-        """Let every reply held by the ``hold`` model finish (thread-safe)."""
+        """Let every reply held by a ``hold`` behaviour finish (thread-safe)."""
 
         def release() -> None:
             self._release.set()
@@ -126,67 +188,55 @@ class FakeOllama:
                 seen = Seen(request.method, request.path, dict(request.headers), None)
                 self.requests.append(seen)
             return self._blob(request, raw)
-        body = orjson.loads(raw) if raw else None
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = raw
         if self.record:
             self.requests.append(
                 Seen(request.method, request.path, dict(request.headers), body, time.perf_counter())
             )
+        queued = self._queued.get((request.method, request.path))
+        if queued:
+            return await wire.send_exact(request, queued.pop(0))
         route = (request.method, request.path)
         if route == ("GET", "/api/version"):
-            return _json({"version": "0.12.0"})
+            return wire.json_reply({"version": "0.12.0"})
         if route in (("GET", "/"), ("HEAD", "/")):
             return web.Response(text="Ollama is running")
         if route == ("GET", "/api/tags"):
-            return _json({"models": [self._model_entry(m) for m in self.models]})
+            return wire.json_reply({"models": [wire.model_entry(m) for m in self.models]})
         if route == ("GET", "/api/ps"):
             loaded = self.models[:1] if self.loaded is None else self.loaded
-            return _json({"models": [self._model_entry(m) for m in loaded]})
+            return wire.json_reply({"models": [wire.model_entry(m) for m in loaded]})
         if not isinstance(body, dict):
-            return _json({"error": "missing request body"}, 400)
+            return wire.json_reply({"error": "missing request body"}, 400)
         model = body.get("model", "")
-        if model == "missing" or (
-            route[1] in ("/api/show", "/api/delete") and model not in self.models
-        ):
-            return _json({"error": f'model "{model}" not found, try pulling it first'}, 404)
-        if model == "busy":
-            return _json({"error": BUSY}, 503)
-        if model == "garbage":
-            return web.Response(body=b"<html>not json</html>", content_type="text/html")
-        if model == "slow":
-            await asyncio.sleep(self.delay)
-        if _has_images(body) and model != "llava":
-            return _json({"error": NO_IMAGES}, 400)
+        how = self.behaviour(model)
+        if how.error:
+            return wire.json_reply({"error": how.error.format(model=model)}, how.status)
+        if route[1] in ("/api/show", "/api/delete") and model not in self.models:
+            return wire.json_reply({"error": NOT_FOUND.format(model=model)}, 404)
+        if how.raw is not None:
+            return web.Response(body=how.raw, content_type="text/html")
+        if how.delay:
+            await asyncio.sleep(how.delay)
+        if wire.has_images(body) and not how.sees_images:
+            return wire.json_reply({"error": NO_IMAGES}, 400)
         if route == ("POST", "/api/generate"):
-            return await self._generate(request, body, chat=False)
+            return await self._generate(request, body, how, chat=False)
         if route == ("POST", "/api/chat"):
-            return await self._generate(request, body, chat=True)
+            return await self._generate(request, body, how, chat=True)
+        return await self._manage(request, route, body)
+
+    async def _manage(
+        self, request: web.Request, route: tuple[str, str], body: dict
+    ) -> web.StreamResponse:
+        model = body.get("model", "")
         if route == ("POST", "/api/show"):
-            return _json(
-                {
-                    "modelfile": "FROM x",
-                    "parameters": "",
-                    "template": "{{ .Prompt }}",
-                    "details": {"family": "qwen2"},
-                    "model_info": {"general.architecture": "qwen2"},
-                    "capabilities": ["completion"],
-                    "modified_at": "2025-01-01T00:00:00Z",
-                }
-            )
+            return wire.json_reply(wire.SHOW)
         if route == ("POST", "/api/embed"):
-            inputs = body.get("input")
-            inputs = [inputs] if isinstance(inputs, str) else inputs
-            size = body.get("dimensions") or 3
-            return _json(
-                {
-                    "model": model,
-                    "embeddings": [
-                        [0.1 * (i + 1) + j for j in range(size)] for i in range(len(inputs))
-                    ],
-                    "total_duration": 5000,
-                    "load_duration": 100,
-                    "prompt_eval_count": len(inputs),
-                }
-            )
+            return wire.json_reply(wire.embeddings(model, body))
         if route == ("POST", "/api/pull"):
             return await self._pull(request, model)
         if route == ("DELETE", "/api/delete"):
@@ -196,121 +246,86 @@ class FakeOllama:
             return await self._create(request, body)
         if route == ("POST", "/api/copy"):
             if body.get("source") not in self.models:
-                return _json(
-                    {"error": f'model "{body.get("source")}" not found, try pulling it first'}, 404
-                )
+                return wire.json_reply({"error": NOT_FOUND.format(model=body.get("source"))}, 404)
             self.models.append(body["destination"])
             return web.Response()
-        return _json({"error": "not found"}, 404)
+        return wire.json_reply({"error": "not found"}, 404)
 
-    def _model_entry(self, name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "model": name,
-            "size": 1117322768,
-            "digest": "a" * 64,
-            "modified_at": "2025-01-01T00:00:00Z",
-            "details": {"family": "qwen2"},
-        }
-
-    def _tokens(self, model: str) -> list[str]:
-        return THINKER_TOKENS if model == "thinker" else TOKENS
-
-    def _pieces(self, body: dict) -> list[tuple[str, str]]:
+    def _pieces(self, body: dict, how: Behaviour) -> list[tuple[str, str]]:
         """(thinking, text) per streamed chunk, as Ollama would send them for this request."""
-        model = body.get("model", "")
-        if model == "echo":
-            text = _last_user_text(body)
+        if how.echoes:
+            text = wire.last_user_text(body)
             return [("", text[i : i + 8]) for i in range(0, len(text), 8)]
-        if model != "thinker" or body.get("think") is None:
-            return [("", t) for t in self._tokens(model)]
+        if not how.thinks:
+            return [("", t) for t in TOKENS]
+        if body.get("think") is None:
+            return [("", t) for t in THINKER_TOKENS]
         answer = [("", t) for t in THINKER_TOKENS[5:]]
         if body.get("think") is False:
             return answer
         return [("Let me", ""), (" think.", ""), *answer]
 
-    def _chunk(
-        self, chat: bool, model: str, text: str, done: bool, thinking: str = ""
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": model, "created_at": "2025-01-01T00:00:00.000000Z"}
-        if chat:
-            out["message"] = {"role": "assistant", "content": text}
-            if thinking:
-                out["message"]["thinking"] = thinking
-        else:
-            out["response"] = text
-            if thinking:
-                out["thinking"] = thinking
-        out["done"] = done
-        if done:
-            out.update(
-                done_reason="stop",
-                total_duration=1000,
-                load_duration=10,
-                prompt_eval_count=3,
-                prompt_eval_duration=100,
-                eval_count=4,
-                eval_duration=800,
-            )
-            if not chat:
-                out["context"] = [1, 2, 3]
-        return out
-
-    async def _generate(self, request: web.Request, body: dict, chat: bool) -> web.StreamResponse:
+    async def _generate(
+        self, request: web.Request, body: dict, how: Behaviour, chat: bool
+    ) -> web.StreamResponse:
         model = body.get("model", "")
-        pieces = self._pieces(body)
-        call = chat and model == "tooler" and body.get("tools")
-        if body.get("stream") is False:
-            if model == "hold" and not await self._hold(request):
-                self.disconnects += 1
-                return web.Response()
-            final = self._chunk(
-                chat,
-                model,
-                "".join(t for _, t in pieces) if not call else "",
-                True,
-                "".join(t for t, _ in pieces),
-            )
-            if call:
-                final["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
-            if body.get("logprobs"):
-                final["logprobs"] = [_logprob(t, body) for _, t in pieces]
-            return _json(final)
+        pieces = self._pieces(body, how)
+        call = bool(chat and how.calls_tools and body.get("tools"))
+        if body.get("stream") is not False:
+            return await self._stream(request, body, how, chat, pieces, call)
+        if how.hold and not await self._hold(request):
+            self.disconnects += 1
+            return web.Response()
+        text = "".join(t for _, t in pieces) if not call else ""
+        final = wire.chunk(chat, model, text, True, "".join(t for t, _ in pieces))
+        if call:
+            final["message"]["tool_calls"] = [wire.tool_call(body["tools"][0])]
+        if body.get("logprobs"):
+            final["logprobs"] = [wire.logprob(t, body) for _, t in pieces]
+        return wire.json_reply(final)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        body: dict,
+        how: Behaviour,
+        chat: bool,
+        pieces: list[tuple[str, str]],
+        call: bool,
+    ) -> web.StreamResponse:
+        model = body.get("model", "")
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         self.streams_open += 1
         try:
-            if model == "hold":
-                await response.write(
-                    orjson.dumps(self._chunk(chat, model, pieces[0][1], False)) + b"\n"
-                )
+            if how.hold:
+                await response.write(wire.line(wire.chunk(chat, model, pieces[0][1], False)))
                 if not await self._hold(request):
                     raise ConnectionResetError("the client went away")
                 pieces = pieces[1:]
-            if model == "trickle":
-                while True:
-                    await response.write(orjson.dumps(self._chunk(chat, model, "x", False)) + b"\n")
-                    await asyncio.sleep(self.delay)
+            while how.trickle is not None:
+                await response.write(wire.line(wire.chunk(chat, model, "x", False)))
+                await asyncio.sleep(how.trickle)
             if call:
-                chunk = self._chunk(chat, model, "", False)
-                chunk["message"]["tool_calls"] = [_tool_call(body["tools"][0])]
+                chunk = wire.chunk(chat, model, "", False)
+                chunk["message"]["tool_calls"] = [wire.tool_call(body["tools"][0])]
                 pieces = []
-                await response.write(orjson.dumps(chunk) + b"\n")
-            for i, (thinking, token) in enumerate(pieces):
+                await response.write(wire.line(chunk))
+            for sent, (thinking, token) in enumerate(pieces, 1):
                 if self.token_delay:
                     await asyncio.sleep(self.token_delay)
-                chunk = self._chunk(chat, model, token, False, thinking)
+                chunk = wire.chunk(chat, model, token, False, thinking)
                 if body.get("logprobs"):
-                    chunk["logprobs"] = [_logprob(token, body)]
-                await response.write(orjson.dumps(chunk) + b"\n")
-                if model == "drop" and i == 1:
+                    chunk["logprobs"] = [wire.logprob(token, body)]
+                await response.write(wire.line(chunk))
+                if sent == how.drop_after:
                     request.transport.close()
                     return response
-                if model == "midfail" and i == 1:
-                    await response.write(orjson.dumps({"error": MIDFAIL}) + b"\n")
+                if sent == how.fail_after:
+                    await response.write(wire.line({"error": MIDFAIL}))
                     await response.write_eof()
                     return response
-            await response.write(orjson.dumps(self._chunk(chat, model, "", True)) + b"\n")
+            await response.write(wire.line(wire.chunk(chat, model, "", True)))
             await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             self.disconnects += 1
@@ -336,8 +351,6 @@ class FakeOllama:
             self.held -= 1
 
     async def _pull(self, request: web.Request, model: str) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        await response.prepare(request)
         events = [
             {"status": "pulling manifest"},
             {"status": "pulling abc", "digest": "sha256:abc", "total": 10, "completed": 10},
@@ -345,17 +358,13 @@ class FakeOllama:
             {"status": "writing manifest"},
             {"status": "success"},
         ]
-        for event in events:
-            await response.write(orjson.dumps(event) + b"\n")
+        response = await wire.send_ndjson(request, events)
         if model not in self.models:
             self.models.append(model)
-        await response.write_eof()
         return response
 
     def _blob(self, request: web.Request, raw: bytes) -> web.Response:
         """Ollama's blob routes: HEAD 200/404; POST 201, 200 when held, 400 on a mismatch."""
-        import hashlib
-
         digest = request.path.rsplit("/", 1)[-1]
         if request.method == "HEAD":
             return web.Response(status=200 if digest in self.blobs else 404)
@@ -363,7 +372,9 @@ class FakeOllama:
             return web.Response(status=200)
         got = "sha256:" + hashlib.sha256(raw).hexdigest()
         if got != digest:
-            return _json({"error": f'digest mismatch, expected "{digest}", got "{got}"'}, 400)
+            return wire.json_reply(
+                {"error": f'digest mismatch, expected "{digest}", got "{got}"'}, 400
+            )
         self.blobs[digest] = len(raw)
         return web.Response(status=201)
 
@@ -372,61 +383,20 @@ class FakeOllama:
         missing = [d for d in files.values() if d not in self.blobs]
         source = body.get("from")
         if missing or (not files and source not in self.models):
-            return _json({"error": f"blob not found: {missing or source}"}, 400)
-        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        await response.prepare(request)
+            return wire.json_reply({"error": f"blob not found: {missing or source}"}, 400)
         events = [{"status": "parsing GGUF"}] if files else []
         events += [{"status": f"using existing layer {d}"} for d in files.values()]
         if body.get("template") == "{{ broken":
             events.append({"error": "template error: unclosed action", "status": 400})
-        events += [{"status": "writing manifest"}, {"status": "success"}]
-        for event in events:
-            await response.write(orjson.dumps(event) + b"\n")
-            if "error" in event:
-                break
         else:
+            events += [{"status": "writing manifest"}, {"status": "success"}]
             if body["model"] not in self.models:
                 self.models.append(body["model"])
-        await response.write_eof()
-        return response
-
-
-def _logprob(token: str, body: dict) -> dict[str, Any]:
-    """Ollama's logprob entry for a scripted token: -0.5, and top_logprobs alternatives."""
-    entry: dict[str, Any] = {"token": token, "logprob": -0.5, "bytes": list(token.encode())}
-    top = body.get("top_logprobs") or 0
-    if top:
-        entry["top_logprobs"] = [
-            {"token": token, "logprob": -0.5, "bytes": list(token.encode())},
-            *({"token": f"alt{i}", "logprob": -1.0 - i} for i in range(top - 1)),
-        ]
-    return entry
-
-
-def _last_user_text(body: dict) -> str:
-    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
-    return str(users[-1].get("content") or "") if users else str(body.get("prompt") or "")
-
-
-def _has_images(body: dict) -> bool:
-    if body.get("images"):
-        return True
-    messages = body.get("messages") or []
-    return any(isinstance(m, dict) and m.get("images") for m in messages)
-
-
-def _tool_call(tool: dict) -> dict[str, Any]:
-    name = (tool.get("function") or {}).get("name", "")
-    return {"function": {"name": name, "arguments": {"city": "Paris"}}}
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+        return await wire.send_ndjson(request, events)
 
 
 if __name__ == "__main__":  # python -m tests.support.fake_ollama PORT [TOKEN_DELAY]
     import sys
-    import time
 
     server = FakeOllama(record=False)
     if len(sys.argv) > 2:

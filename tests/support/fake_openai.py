@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.support.ollama_wire import Seen  # a request as the fake received it
+
 VLLM_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 
 
@@ -38,14 +40,6 @@ class Script:
     drop_after: int | None = None  # close the connection after this many deltas
     hang: bool = False  # read the request, never answer
     delay: float = 0.0  # seconds before each delta
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -73,6 +67,8 @@ class FakeOpenAI:
             self._loop.run_until_complete(web.SockSite(runner, sock).start())
             ready.set()
             self._loop.run_forever()
+            for task in asyncio.all_tasks(self._loop):  # a hanging reply must not hold the stop
+                task.cancel()
             self._loop.run_until_complete(runner.cleanup())
             self._loop.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -9,6 +11,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose main loop also wakes when :meth:`LiveServer.stop` asks, instead of
+    only on its 0.1 s tick: each of the suite's hundreds of live gateways stops that much sooner."""
+
+    async def main_loop(self) -> None:
+        self.wake = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 0.1)
+
+    def stop_soon(self) -> None:
+        self.should_exit = True
+        loop = getattr(self, "loop", None)
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self.wake.set)
 
 
 class LiveServer:
@@ -19,7 +42,7 @@ class LiveServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
@@ -36,7 +59,7 @@ class LiveServer:
         return self.url
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.stop_soon()
         self.thread.join(15)
         self.sock.close()
 

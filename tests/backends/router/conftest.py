@@ -29,7 +29,7 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[dict[str, FakeOllama]]:
-    servers = {name: FakeOllama(delay=0.2) for name in ("a", "b", "c")}
+    servers = {name: FakeOllama() for name in ("a", "b", "c")}
     for server in servers.values():
         server.start()
     yield servers
@@ -40,7 +40,7 @@ def fakes() -> Iterator[dict[str, FakeOllama]]:
 @pytest.fixture
 def ollamas(fakes) -> dict[str, FakeOllama]:
     for server in fakes.values():
-        server.requests.clear()
+        server.reset()
         server.models = ["deepseek-r1:1.5b", "llama2:latest"]
         server.loaded = None
         server.token_delay = 0.0

@@ -122,6 +122,7 @@ async def test_least_in_flight_with_weights(fleet, ollamas):
     for server in (a, b):
         server.models = ["hold"]
         server.loaded = ["hold"]  # warm on both: the first reply cannot tip the choice
+        server.script("hold", hold=True)
     with fleet(
         [up("a", a.url, weight=3), up("b", b.url)], parallel=16, first_token_timeout=60
     ) as f:
@@ -141,6 +142,7 @@ async def test_full_upstreams_queue_then_503_with_retry_after(fleet, ollamas):
     a, b = ollamas["a"], ollamas["b"]
     for server in (a, b):
         server.models = ["hold"]
+        server.script("hold", hold=True)
     upstreams = [up("a", a.url, max_in_flight=1), up("b", b.url, max_in_flight=1)]
     ended = len(a.ended) + len(b.ended)
     with fleet(upstreams, max_queue=1, queue_timeout=30, first_token_timeout=60) as f:
@@ -229,7 +231,9 @@ def test_failover_before_the_first_byte_and_ejection(fleet, ollamas, vllm):
 
 def test_not_retried_once_streaming_began_and_not_for_the_clients_own_errors(fleet, ollamas):
     a, b = ollamas["a"], ollamas["b"]
-    a.models, b.models = ["midfail", "llama2:latest"], ["midfail", "llama2:latest"]
+    for server in (a, b):
+        server.models = ["midfail", "llama2:latest"]
+        server.script("midfail", fail_after=2)
     with fleet([up("a", a.url), up("b", b.url)]) as f:
         lines = ndjson(
             httpx.post(
