@@ -326,26 +326,27 @@ class _Run:
         if data.get("done"):
             return False
         if chat:
-            message = data.get("message") or {}
-            if not isinstance(message, dict) or message.get("tool_calls"):
+            message = data.get("message")
+            if not isinstance(message, dict) or "tool_calls" in message:
                 return False  # a tool call stays its own chunk; a bad message is to_chunk's
             text = message.get("content", "")
-            thinking = message.get("thinking") or ""
+            thinking = message.get("thinking", "")
         else:
             text = data.get("response", "")
-            thinking = data.get("thinking") or ""
-        if not isinstance(text, str) or not isinstance(thinking, str):
-            return False
+            thinking = data.get("thinking", "")
+        if text.__class__ is not str or thinking.__class__ is not str:
+            return False  # to_chunk says what is wrong (or takes a null as empty)
         model = data.get("model") or default
-        if self.raw and model != self.model:
+        raw = self.raw
+        if raw and model != self.model:
             return False
-        logprobs = _logprobs(data)
-        if logprobs:
-            self.logprobs += logprobs
+        if "logprobs" in data:
+            self.logprobs += _logprobs(data) or ()
         self.model = model
         self.texts.append(text)
-        self.thinking.append(thinking)
-        self.raw.append(line + b"\n")
+        if thinking:
+            self.thinking.append(thinking)
+        raw.append(line + b"\n")
         return True
 
     def close(self, chunks: list[Chunk]) -> None:

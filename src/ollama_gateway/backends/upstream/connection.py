@@ -74,6 +74,9 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(ConnectionDropped(f"malformed HTTP reply: {exc}"))
             self.close()
+            return
+        if self.pieces:
+            self._wake()  # once per read, however many body pieces it held
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -142,7 +145,6 @@ class Connection(asyncio.Protocol):
         if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
-        self._wake()
 
     def on_message_complete(self) -> None:
         self.complete = True
