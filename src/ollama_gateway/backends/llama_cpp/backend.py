@@ -24,7 +24,7 @@ from ollama_gateway.backends.llama_cpp import creating
 from ollama_gateway.backends.llama_cpp import show as show_info
 from ollama_gateway.backends.llama_cpp.capabilities import capabilities, check_request
 from ollama_gateway.backends.llama_cpp.embeddings import EmbedCancelled
-from ollama_gateway.backends.llama_cpp.engine import EngineConfig
+from ollama_gateway.backends.llama_cpp.context import EngineConfig
 from ollama_gateway.backends.llama_cpp.loaded import LoadedModel, ModelManager
 from ollama_gateway.backends.llama_cpp.model import TokenizeCancelled
 from ollama_gateway.backends.llama_cpp.options import EngineOptions, engine_options
