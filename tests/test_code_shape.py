@@ -30,6 +30,7 @@ MODULE_ALLOW: dict[str, str] = {
 
 # "module path:qualified function name" -> why it may be longer.
 FUNCTION_ALLOW: dict[str, str] = {
+    "http/middleware.py:GatewayMiddleware.__call__": _HOT_PATH,
     "accounts/migrations/versions/0001_accounts.py:upgrade": (
         "an Alembic migration reads best as one list of create_table calls"
     ),
@@ -79,7 +80,7 @@ def test_measure_sees_the_package() -> None:
     names = {m.where for m in modules}
     assert "settings.py" in names and "app.py" in names
     assert any(f.where == "app.py:create_app" for f in functions)
-    assert all(m.lines > 0 for m in modules + functions)
+    assert len(modules) > 100 and all(f.lines > 0 for f in functions)
 
 
 def test_no_module_over_the_limit() -> None:

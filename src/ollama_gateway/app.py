@@ -27,6 +27,7 @@ from ollama_gateway.api.health import Readiness
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
 from ollama_gateway.console import CONSOLE_PATH, mount_console
+from ollama_gateway.core.hosts import is_loopback
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.access import ObservabilityMiddleware
@@ -35,7 +36,7 @@ from ollama_gateway.http.middleware import PUBLIC, GatewayMiddleware
 from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS
 from ollama_gateway.http.shutdown import ShutdownNotice, on_stop_signals
 from ollama_gateway.observability.metrics import Metrics, scheduler_slots
-from ollama_gateway.settings import Settings, is_loopback
+from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
