@@ -19,6 +19,10 @@ One request never fails another: token ids are checked against the vocabulary an
 (grammar included) is compiled before a sequence is submitted, off the decode thread; a batch
 llama.cpp refuses is retried one sequence at a time, and an error while sampling or streaming
 one sequence ends that sequence alone.
+
+The parts: ``context.py`` (the native context, sized), ``slots.py`` (free slots and their prompt
+caches), ``batch.py`` (what one step feeds), ``sequence.py`` (one generation and what each
+sampled token does to it); this module schedules them on the decode thread.
 """
 
 from __future__ import annotations
