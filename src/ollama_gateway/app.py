@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +27,7 @@ from ollama_gateway.api.health import Readiness
 from ollama_gateway.backends.base import Backend
 from ollama_gateway.backends.factory import build_backend
 from ollama_gateway.console import CONSOLE_PATH, mount_console
+from ollama_gateway.core.hosts import is_loopback
 from ollama_gateway.core.service import GenerationService
 from ollama_gateway.errors import GatewayError
 from ollama_gateway.http.access import ObservabilityMiddleware
@@ -35,7 +36,7 @@ from ollama_gateway.http.middleware import PUBLIC, GatewayMiddleware
 from ollama_gateway.http.ratelimit import RATE_LIMIT_HEADERS
 from ollama_gateway.http.shutdown import ShutdownNotice, on_stop_signals
 from ollama_gateway.observability.metrics import Metrics, scheduler_slots
-from ollama_gateway.settings import Settings, is_loopback
+from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,44 @@ def create_app(
     metrics = Metrics()
     shutdown = ShutdownNotice()
     accounts = Accounts(settings, keyring, metrics)
+    app = FastAPI(
+        title="ollama-gateway",
+        version=__version__,
+        lifespan=_lifespan(settings, keyring, accounts, metrics, shutdown, backend),
+        redirect_slashes=False,
+        openapi_url=None,  # /openapi.json and /docs: api/docs.py (local files, no CDN)
+        docs_url=None,
+        redoc_url=None,
+        **fastapi_options(),
+    )
+    app.state.settings = settings
+    app.state.keyring = keyring
+    app.state.accounts = accounts
+    app.state.metrics = metrics
+    app.state.readiness = Readiness()
+    app.state.shutdown = shutdown
+    app.state.fatal = None
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    public = _add_routes(app, settings)
+    _add_middleware(app, settings, accounts, metrics, public)
+    if keyring.enabled is False:
+        log.warning(
+            "no API key configured: the API is open to anyone who can reach %s", settings.host
+        )
+    return app
+
+
+def _lifespan(
+    settings: Settings,
+    keyring: KeyRing,
+    accounts: Accounts,
+    metrics: Metrics,
+    shutdown: ShutdownNotice,
+    backend: Backend | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What the app starts and stops: the accounts, then the backend and the service over it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,26 +214,11 @@ def create_app(
             await chosen.close()
             await accounts.close()
 
-    app = FastAPI(
-        title="ollama-gateway",
-        version=__version__,
-        lifespan=lifespan,
-        redirect_slashes=False,
-        openapi_url=None,  # /openapi.json and /docs: api/docs.py (local files, no CDN)
-        docs_url=None,
-        redoc_url=None,
-        **fastapi_options(),
-    )
-    app.state.settings = settings
-    app.state.keyring = keyring
-    app.state.accounts = accounts
-    app.state.metrics = metrics
-    app.state.readiness = Readiness()
-    app.state.shutdown = shutdown
-    app.state.fatal = None
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    return lifespan
+
+
+def _add_routes(app: FastAPI, settings: Settings) -> tuple[str, ...]:
+    """Every route, the docs and the console; returns the GET paths served without a key."""
     # The hottest routes first: FastAPI tries them in order on every request.
     for routes in (
         ollama.generate.routes,
@@ -211,7 +235,17 @@ def create_app(
     openapi_schema.install(app, PUBLIC | {("GET", p) for p in public})
     if settings.console:
         mount_console(app)
+    return public
 
+
+def _add_middleware(
+    app: FastAPI,
+    settings: Settings,
+    accounts: Accounts,
+    metrics: Metrics,
+    public: tuple[str, ...],
+) -> None:
+    """The middleware stack, innermost first (docs/architecture.md gives the order)."""
     # Outermost last: CORS must answer preflights before the key check runs.
     app.add_middleware(
         GatewayMiddleware,
@@ -233,8 +267,3 @@ def create_app(
         )
     # Outermost of all: metrics and the access log see every request, preflights included.
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, usage=accounts.record)
-    if keyring.enabled is False:
-        log.warning(
-            "no API key configured: the API is open to anyone who can reach %s", settings.host
-        )
-    return app

@@ -8,12 +8,7 @@ the YAML file named by ``config`` (:mod:`ollama_gateway.config`) feed :class:`Se
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import logging
-import math
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,12 +23,20 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ollama_gateway.config import read_config
-from ollama_gateway.core.hosts import parse_host
-from ollama_gateway.errors import BadRequest, clip
-from ollama_gateway.models.refs import ModelSpec, parse_model_spec, parse_ref
+from ollama_gateway.core.durations import parse_duration
+from ollama_gateway.core.hosts import parse_ollama_host
+from ollama_gateway.models.refs import ModelSpec, parse_model_spec
+from ollama_gateway.settings_values import (
+    check_fleet,
+    check_model,
+    parse_fallbacks,
+    parse_upstreams,
+    split_keys,
+    split_list,
+    split_proxies,
+    warn_short_keys,
+)
 from ollama_gateway.upstream_settings import UpstreamSettings, parse_pairs
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "deepseek-r1:1.5b"
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
@@ -42,77 +45,6 @@ SHORT_KEY_LENGTH = 16
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
-
-
-def parse_ollama_host(value: str | None, default_port: int = 11434) -> str:
-    """Turn an ``OLLAMA_HOST``-style value into a base URL, as Ollama's clients do.
-
-    >>> parse_ollama_host('example.com'), parse_ollama_host(None)
-    ('http://example.com:11434', 'http://127.0.0.1:11434')
-    """
-    return parse_host(value, default_port, "Ollama")
-
-
-# The longest duration accepted: Go's time.Duration (int64 nanoseconds) holds about 292 years,
-# so this is what Ollama itself can represent. Larger, infinite or NaN values are refused.
-MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
-
-
-def parse_duration(value: str | float | int | None) -> float | None:
-    """Ollama's ``keep_alive``: seconds as a number, or a Go duration such as ``5m`` or ``1h30m``.
-
-    The result is finite and at most :data:`MAX_DURATION_SECONDS` either way (ValueError
-    otherwise: ``1e300``, ``"inf"``, ``"nan"``).
-
-    >>> parse_duration("5m"), parse_duration(30), parse_duration("-1"), parse_duration("1h2m3.5s")
-    (300.0, 30.0, -1.0, 3723.5)
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError("a duration must be a number or a string such as '5m'")
-    if isinstance(value, int) and abs(value) > MAX_DURATION_SECONDS:
-        return _bounded(math.inf, value)  # too large for a float, let alone a duration
-    if isinstance(value, int | float):
-        return _bounded(float(value), value)
-    text = value.strip()
-    if not text:
-        return None
-    if _NUMBER.fullmatch(text):
-        return _bounded(float(text), value)
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
-    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", body)
-    if not parts or "".join(n + u for n, u in parts) != body:
-        raise ValueError(f"invalid duration {_shown(value)}")
-    return _bounded(sign * sum(float(n) * units[u] for n, u in parts), value)
-
-
-# A plain number: digits with an optional fraction and exponent (no "inf", "nan", "1_000").
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def _bounded(seconds: float, value: object) -> float:
-    if not math.isfinite(seconds) or abs(seconds) > MAX_DURATION_SECONDS:
-        raise ValueError(
-            f"duration {_shown(value)} is out of range (at most {MAX_DURATION_SECONDS:.0f} seconds)"
-        )
-    return seconds
-
-
-def _shown(value: object) -> str:
-    """``value`` for an error message, cut short (it comes from a request)."""
-    return clip(repr(value), 40)
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Settings(BaseSettings):
@@ -357,21 +289,7 @@ class Settings(BaseSettings):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.split(",")
-        if isinstance(value, list | tuple):
-            keys = []
-            for item in value:
-                raw = item.get_secret_value() if isinstance(item, SecretStr) else str(item)
-                if not raw.strip():
-                    if len(value) == 1 and isinstance(item, str) and item == "":
-                        return []  # API_KEY= (set but empty) means no key, not an empty key
-                    raise ValueError("API keys must not be empty or whitespace")
-                if raw != raw.strip():
-                    raise ValueError("API keys must not start or end with whitespace")
-                keys.append(raw)
-            return keys
-        return value
+        return split_keys(value)
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
@@ -383,45 +301,22 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", "pull_registries", "pull_allow_private", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [o.strip() for o in value.split(",") if o.strip()]
-        return value
+        return split_list(value)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list | tuple):
-            proxies = [p.strip() for v in value for p in str(v).split(",") if p.strip()]
-            for proxy in proxies:
-                if proxy == "*":
-                    continue
-                try:
-                    ipaddress.ip_network(proxy, strict=False)
-                except ValueError:
-                    raise ValueError(f"{proxy!r} is not an IP address or network") from None
-            return proxies
-        return value
+        return split_proxies(value)
 
     @field_validator("model")
     @classmethod
     def _check_model(cls, value: str) -> str:
-        try:
-            spec = parse_model_spec(value)
-            if spec.path is None:
-                parse_ref(spec.name)
-        except BadRequest as exc:
-            raise ValueError(exc.message) from None
-        return value
+        return check_model(value)
 
     @field_validator("upstreams", mode="before")
     @classmethod
     def _parse_upstreams(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            return json.loads(text) if text.startswith("[") else text.split(",") if text else []
-        return value
+        return parse_upstreams(value)
 
     @field_validator("aliases", mode="before")
     @classmethod
@@ -431,26 +326,11 @@ class Settings(BaseSettings):
     @field_validator("fallback_models", mode="before")
     @classmethod
     def _parse_fallbacks(cls, value: object) -> object:
-        pairs = parse_pairs(value, "fallback_models")
-        if isinstance(pairs, dict):
-            return {
-                k: [m for m in v.split("|") if m] if isinstance(v, str) else v
-                for k, v in pairs.items()
-            }
-        return pairs
+        return parse_fallbacks(value)
 
     @model_validator(mode="after")
     def _check_fleet(self) -> Settings:
-        names = [u.name for u in self.upstreams]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"upstream names must be unique: {', '.join(twice)} given twice")
-        if self.upstreams and self.backend in ("ollama", "embedded"):
-            raise ValueError(
-                f"backend {self.backend!r} serves one source: upstreams need backend fleet or auto"
-            )
-        if sum(u.type == "embedded" for u in self.upstreams) > 1:
-            raise ValueError("the embedded engine can be one upstream, not several")
+        check_fleet(self.upstreams, self.backend)
         return self
 
     @model_validator(mode="wrap")
@@ -483,12 +363,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _warn_short_keys(self) -> Settings:
-        for key in self.api_keys:
-            if len(key.get_secret_value()) < SHORT_KEY_LENGTH:
-                log.warning(
-                    "an API key is shorter than %d characters; use `ollama-gateway keys new`",
-                    SHORT_KEY_LENGTH,
-                )
+        warn_short_keys(self.api_keys, SHORT_KEY_LENGTH)
         return self
 
     # --- derived ------------------------------------------------------------------------

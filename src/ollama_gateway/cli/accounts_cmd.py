@@ -12,7 +12,6 @@ A new key is printed once, alone on stdout; everything else about it goes to std
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import re
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 import click
 
 from ollama_gateway.cli._remote import errors_as_exit
+from ollama_gateway.cli.key_targets import open_target
 
 ROLES = ("admin", "user", "metrics")
 LIMITS = (
@@ -116,137 +116,6 @@ def _fields(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Remote:
-    """The admin API of a running gateway."""
-
-    def __init__(self, url: str | None, api_key: str | None) -> None:
-        import httpx
-
-        from ollama_gateway.client import parse_url
-
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.Client(base_url=parse_url(url), headers=headers, timeout=30)
-
-    def _call(self, method: str, path: str, text: bool = False, **kwargs: Any) -> Any:
-        import httpx
-
-        try:
-            reply = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise click.ClickException(f"cannot reach the gateway: {exc}") from None
-        if reply.status_code >= 400:
-            try:
-                detail = reply.json().get("detail") or reply.text
-            except ValueError:
-                detail = reply.text
-            raise click.ClickException(f"{reply.status_code}: {detail}")
-        if reply.status_code == 204:
-            return None
-        return reply.text if text else reply.json()
-
-    def create(self, fields):
-        return self._call("POST", "/admin/keys", json=fields)
-
-    def list(self):
-        return self._call("GET", "/admin/keys")["keys"]
-
-    def get(self, key_id):
-        return self._call("GET", f"/admin/keys/{key_id}")
-
-    def update(self, key_id, changes):
-        return self._call("PATCH", f"/admin/keys/{key_id}", json=changes)
-
-    def delete(self, key_id):
-        return self._call("DELETE", f"/admin/keys/{key_id}")
-
-    def rotate(self, key_id):
-        return self._call("POST", f"/admin/keys/{key_id}/rotate")
-
-    def usage(self, params, csv_out):
-        params = {**params, "format": "csv" if csv_out else "json"}
-        return self._call("GET", "/admin/usage", params=params, text=csv_out)
-
-
-class Local:
-    """The database itself (migrated first); audit entries name the local user."""
-
-    def __init__(self, url: str) -> None:
-        from ollama_gateway.accounts.db import DatabaseError, async_url
-
-        try:
-            self.url = async_url(url)
-        except DatabaseError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--database-url'") from None
-        self.actor = f"cli:{getpass.getuser()}"
-
-    def _run(self, work):
-        from ollama_gateway.accounts.db import DatabaseError, create_engine, migrate
-        from ollama_gateway.accounts.store import KeyNotFound, SqlStore
-
-        async def run():
-            engine = create_engine(self.url)
-            try:
-                await migrate(engine)
-                return await work(SqlStore(engine))
-            finally:
-                await engine.dispose()
-
-        try:
-            return asyncio.run(run())
-        except KeyNotFound as exc:
-            raise click.ClickException(f"no key with id {exc.args[0]!r}") from None
-        except DatabaseError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    def create(self, fields):
-        if "expires_at" in fields:
-            fields["expires_at"] = _naive(fields["expires_at"])
-        record, key = self._run(lambda s: s.create_key(fields, self.actor))
-        return {**record, "key": key}
-
-    def list(self):
-        return self._run(lambda s: s.list_keys())
-
-    def get(self, key_id):
-        return self._run(lambda s: s.get_key(key_id))
-
-    def update(self, key_id, changes):
-        if changes.get("expires_at"):
-            changes["expires_at"] = _naive(changes["expires_at"])
-        return self._run(lambda s: s.update_key(key_id, changes, self.actor))
-
-    def delete(self, key_id):
-        return self._run(lambda s: s.delete_key(key_id, self.actor))
-
-    def rotate(self, key_id):
-        record, key = self._run(lambda s: s.rotate_key(key_id, self.actor))
-        return {**record, "key": key}
-
-    def usage(self, params, csv_out):
-        from ollama_gateway.api.admin import _csv
-
-        by = params["by"].split(",")
-        filters = {
-            "since": date.fromisoformat(params["since"]) if params.get("since") else None,
-            "until": date.fromisoformat(params["until"]) if params.get("until") else None,
-            "key_id": params.get("key"),
-            "model": params.get("model"),
-        }
-        rows = self._run(lambda s: s.usage(by, **filters))
-        if csv_out:
-            return _csv(by, rows)
-        return {"by": by, "rows": rows}
-
-
-def _naive(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _target(url, api_key, database_url):
-    return Local(database_url) if database_url else Remote(url, api_key)
-
-
 def _dump(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
@@ -282,7 +151,7 @@ def create(url, api_key, database_url, as_json, **values):
     fields = _fields(values)
     fields.setdefault("role", "user")
     with errors_as_exit():
-        _new_key(_target(url, api_key, database_url).create(fields), as_json)
+        _new_key(open_target(url, api_key, database_url).create(fields), as_json)
 
 
 @click.command("list")
@@ -291,7 +160,7 @@ def create(url, api_key, database_url, as_json, **values):
 def list_keys(url, api_key, database_url, as_json):
     """List keys (never the keys themselves)."""
     with errors_as_exit():
-        keys = _target(url, api_key, database_url).list()
+        keys = open_target(url, api_key, database_url).list()
     if as_json:
         _dump(keys)
         return
@@ -315,7 +184,7 @@ def list_keys(url, api_key, database_url, as_json):
 def show(key_id, url, api_key, database_url, as_json):
     """Show one key."""
     with errors_as_exit():
-        record = _target(url, api_key, database_url).get(key_id)
+        record = open_target(url, api_key, database_url).get(key_id)
     _dump(record) if as_json else _show(record)
 
 
@@ -336,7 +205,7 @@ def update(key_id, url, api_key, database_url, enabled, all_models, as_json, **v
     if not changes:
         raise click.UsageError("nothing to change")
     with errors_as_exit():
-        record = _target(url, api_key, database_url).update(key_id, changes)
+        record = open_target(url, api_key, database_url).update(key_id, changes)
     _dump(record) if as_json else _show(record)
 
 
@@ -346,7 +215,7 @@ def update(key_id, url, api_key, database_url, enabled, all_models, as_json, **v
 @click.option("--delete", is_flag=True, help="Remove the key instead of disabling it.")
 def revoke(key_id, url, api_key, database_url, delete):
     """Stop a key from working (disable it; --delete removes it)."""
-    target = _target(url, api_key, database_url)
+    target = open_target(url, api_key, database_url)
     with errors_as_exit():
         if delete:
             target.delete(key_id)
@@ -362,7 +231,7 @@ def revoke(key_id, url, api_key, database_url, delete):
 def rotate(key_id, url, api_key, database_url, as_json):
     """Give a key a new secret (the old one stops working); print it once."""
     with errors_as_exit():
-        _new_key(_target(url, api_key, database_url).rotate(key_id), as_json)
+        _new_key(open_target(url, api_key, database_url).rotate(key_id), as_json)
 
 
 @click.command("usage")
@@ -388,7 +257,7 @@ def usage(url, api_key, database_url, groups, since, until, key_id, model, csv_o
         if value is not None:
             params[name] = value.isoformat() if isinstance(value, date) else value
     with errors_as_exit():
-        result = _target(url, api_key, database_url).usage(params, csv_out)
+        result = open_target(url, api_key, database_url).usage(params, csv_out)
     if csv_out:
         sys.stdout.write(result)
         return

@@ -113,7 +113,7 @@ def run(
     both, and exit non-zero as soon as either dies.
     """
     from ollama_gateway.cli.supervisor import SupervisorConfig, run_supervisor
-    from ollama_gateway.settings import parse_ollama_host
+    from ollama_gateway.core.hosts import parse_ollama_host
 
     if with_ollama == (ollama_url is not None):
         raise click.UsageError("give exactly one of --with-ollama and --ollama-url")

@@ -59,3 +59,21 @@ def parse_host(value: str | None, default_port: int, what: str = "server") -> st
     except ValueError:
         raise ValueError(f"invalid port in {what} URL {text!r}") from None
     return f"{scheme}://{hostname}:{port}{split.path.rstrip('/')}"
+
+
+def parse_ollama_host(value: str | None, default_port: int = 11434) -> str:
+    """Turn an ``OLLAMA_HOST``-style value into a base URL, as Ollama's clients do.
+
+    >>> parse_ollama_host('example.com'), parse_ollama_host(None)
+    ('http://example.com:11434', 'http://127.0.0.1:11434')
+    """
+    return parse_host(value, default_port, "Ollama")
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

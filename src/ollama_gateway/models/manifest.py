@@ -14,9 +14,11 @@ Each digest names a blob stored as ``blobs/sha256-<hex>``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
@@ -42,6 +44,15 @@ def check_digest(digest: str) -> str:
     if not isinstance(digest, str) or not DIGEST_RE.match(digest):
         raise ManifestError(f"invalid digest {digest!r}: expected sha256:<64 hex digits>")
     return digest
+
+
+def sha256_file(path: Path) -> str:
+    """The ``sha256:<hex>`` digest of the file at ``path`` (read in 1 MiB chunks; blocking)."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return "sha256:" + sha.hexdigest()
 
 
 @dataclass(slots=True)

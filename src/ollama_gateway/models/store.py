@@ -23,14 +23,11 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ollama_gateway.core.types import ModelInfo
 from ollama_gateway.errors import BadRequest, ModelLoadError, ModelNotFound
-from ollama_gateway.models import gguf_meta
 from ollama_gateway.models.manifest import (
     MEDIA_ADAPTER,
     MEDIA_LICENSE,
@@ -46,74 +43,9 @@ from ollama_gateway.models.manifest import (
     check_digest,
 )
 from ollama_gateway.models.refs import ModelRef, parse_ref
+from ollama_gateway.models.resolved import ResolvedModel, resolve_gguf_file
 
 log = logging.getLogger(__name__)
-
-_CHUNK = 1 << 20
-
-
-@dataclass(slots=True)
-class ResolvedModel:
-    """A model ready to load: where its weights are and what Ollama's layers say about it.
-
-    ``digest`` is the model layer's (``sha256:<hex>``); ``manifest_digest`` the manifest's, which
-    is what Ollama's ``/api/tags`` reports as a model's digest. ``size`` counts every blob of the
-    manifest (config included), as Ollama does. ``config`` holds the config blob's
-    ``model_format``, ``model_family``, ``model_families``, ``model_type`` (the parameter size)
-    and ``file_type`` (the quantization) when present.
-    """
-
-    name: str
-    model_path: Path
-    digest: str
-    size: int
-    modified_at: datetime
-    template: str | None = None
-    system: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    license: str | None = None
-    manifest_digest: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    adapters: list[Path] = field(default_factory=list)
-    projectors: list[Path] = field(default_factory=list)
-    ref: ModelRef | None = None  # None for a model given as a GGUF path
-    # What the model *is*: (device, inode) of its weights file, so that two names of one blob
-    # (a copy, a hard link, the operator's file) are one model in memory.
-    identity: tuple[int, int] | None = None
-
-    @property
-    def details(self) -> dict[str, Any]:
-        """Ollama's ``details`` object for ``/api/tags`` and ``/api/show``."""
-        family = self.config.get("model_family", "")
-        families = self.config.get("model_families") or ([family] if family else None)
-        return {
-            "parent_model": "",
-            "format": self.config.get("model_format", "gguf"),
-            "family": family,
-            "families": families,
-            "parameter_size": self.config.get("model_type", ""),
-            "quantization_level": self.config.get("file_type", ""),
-        }
-
-    def to_model_info(self) -> ModelInfo:
-        """This model as ``/api/tags`` lists it."""
-        digest = (self.manifest_digest or self.digest).removeprefix("sha256:")
-        return ModelInfo(
-            name=self.name,
-            size=self.size,
-            digest=digest,
-            modified_at=self.modified_at.isoformat(),
-            details=self.details,
-        )
-
-
-def _sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 class ModelStore:
@@ -261,31 +193,9 @@ class ModelStore:
         return resolved
 
     def resolve_file(self, path: str | Path, name: str) -> ResolvedModel:
-        """The operator's GGUF file ``path`` as model ``name`` (``--model``; never from a request).
-
-        The file's digest is its SHA-256 (reading it all once), as a blob's would be.
-        """
-        source = Path(path).expanduser().resolve()
-        try:
-            st = source.stat()
-        except OSError:
-            raise ModelNotFound(name, f'model file "{path}" not found') from None
-        if not stat.S_ISREG(st.st_mode):
-            raise ModelNotFound(name, f'model file "{path}" is not a file')
-        config: dict[str, Any] = {"model_format": "gguf"}
-        try:
-            config.update(gguf_meta.describe(source))
-        except (gguf_meta.GGUFFormatError, OSError) as exc:
-            raise ModelLoadError(f'model file "{path}" is not a GGUF model: {exc}') from None
-        return ResolvedModel(
-            name=name,
-            model_path=source,
-            digest="sha256:" + _sha256_file(source),
-            size=st.st_size,
-            modified_at=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
-            config=config,
-            identity=(st.st_dev, st.st_ino),
-        )
+        """The operator's GGUF file ``path`` as model ``name`` (``--model``; never from a request;
+        not in the store: resolved.py)."""
+        return resolve_gguf_file(path, name)
 
     def resolve(self, ref: str) -> ResolvedModel:
         """The model of the store that ``ref`` names (``qwen2:0.5b``); names are never paths.

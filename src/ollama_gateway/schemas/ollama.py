@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
+from ollama_gateway.core.durations import parse_duration
 from ollama_gateway.core.types import EmbedRequest, GenerationRequest, Message
 from ollama_gateway.errors import BadRequest, clip
 from ollama_gateway.models.refs import check_model_name
 from ollama_gateway.schemas.base import WireBody
-from ollama_gateway.settings import parse_duration
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 

@@ -19,8 +19,8 @@ from ollama_gateway.backends.llama_cpp.grammar_check import (
 from ollama_gateway.backends.llama_cpp.options import MAX_STOPS, engine_options
 from ollama_gateway.backends.llama_cpp.sampling import SamplingOptions
 from ollama_gateway.backends.llama_cpp.sequence import Sequence
+from ollama_gateway.core.durations import parse_duration
 from ollama_gateway.errors import BadRequest, GatewayError
-from ollama_gateway.settings import parse_duration
 
 JSON_LIKE = r"""
 root   ::= object

@@ -17,21 +17,18 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ollama_gateway.backends.llama_cpp import creating
 from ollama_gateway.backends.llama_cpp import show as show_info
 from ollama_gateway.backends.llama_cpp.capabilities import capabilities, check_request
-from ollama_gateway.backends.llama_cpp.embeddings import EmbedCancelled
-from ollama_gateway.backends.llama_cpp.engine import EngineConfig
+from ollama_gateway.backends.llama_cpp.context import EngineConfig
+from ollama_gateway.backends.llama_cpp.embeddings import EmbedCancelled, embed_inputs
 from ollama_gateway.backends.llama_cpp.loaded import LoadedModel, ModelManager
 from ollama_gateway.backends.llama_cpp.model import TokenizeCancelled
-from ollama_gateway.backends.llama_cpp.options import EngineOptions, engine_options
-from ollama_gateway.backends.llama_cpp.prompt import ModelPromptInfo, build_prompt
-from ollama_gateway.backends.llama_cpp.sampling import Sampler
-from ollama_gateway.backends.llama_cpp.text import stop_matcher
-from ollama_gateway.backends.llama_cpp.tool_calls import ToolPlan, plan_tools, with_tool_calls
+from ollama_gateway.backends.llama_cpp.options import engine_options
+from ollama_gateway.backends.llama_cpp.preparing import Prepared, constrain_calls, prepare
+from ollama_gateway.backends.llama_cpp.tool_calls import plan_tools, with_tool_calls
 from ollama_gateway.backends.llama_cpp.work import in_worker
 from ollama_gateway.core.types import (
     Chunk,
@@ -43,12 +40,10 @@ from ollama_gateway.core.types import (
     Stats,
 )
 from ollama_gateway.errors import (
-    BadRequest,
     GatewayError,
     ModelLoadError,
     ModelNotFound,
     ServiceUnavailable,
-    Unsupported,
     clip,
 )
 from ollama_gateway.models.create import CreateSpec
@@ -62,23 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-THINK_OPEN = "<think>"
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A request ready for the engine: its tokens, context limit and compiled sampler."""
-
-    tokens: list[int]
-    opened: str  # the reasoning opener the prompt ended with ("" if none)
-    limit: int
-    sampler: Sampler
-    call_opened: str = ""  # the tool-call marker the prompt ended with ("" if none)
-
-    def free(self) -> None:
-        """Free the sampler of a request that went away before it was submitted."""
-        self.sampler.free()
 
 
 class EmbeddedBackend:
@@ -189,7 +167,7 @@ class EmbeddedBackend:
         )
         tools = await asyncio.to_thread(plan_tools, request, resolved) if request.tools else None
         if tools is not None:
-            _constrain_calls(options, tools, request)
+            constrain_calls(options, tools, request)
         if request.logprobs:
             options.sampling.logprobs = request.top_logprobs
         loaded, load_ns = await self.manager.acquire(resolved)
@@ -208,7 +186,7 @@ class EmbeddedBackend:
                 )
                 return
             job = await self._work(
-                self._prepare, loaded, resolved, request, options, tools, discard=Prepared.free
+                prepare, loaded, resolved, request, options, tools, discard=Prepared.free
             )
             opened = job.opened
             chunks: AsyncIterator[Chunk] = loaded.engine.generate(
@@ -249,67 +227,13 @@ class EmbeddedBackend:
         finally:
             self._cancels.discard(cancel)
 
-    def _prepare(
-        self,
-        loaded: LoadedModel,
-        resolved: ResolvedModel,
-        request: GenerationRequest,
-        options: EngineOptions,
-        tools: ToolPlan | None,
-        cancel: threading.Event,
-    ) -> Prepared:
-        """Blocking: render the prompt, tokenize it, check it and compile its sampler.
-
-        ``resolved`` is the model as the request named it: names sharing one loaded model may
-        each have their own template and system prompt.
-
-        Also returns the reasoning opener (``<think>`` and what follows it) when the template
-        ended the prompt inside one (DeepSeek-R1's does): the output is then prefixed with it,
-        so it reads as the model's own ``<think>...</think>`` as Ollama returns it; and the
-        tool-call marker the prompt ended with (tool_calls.py): the call is then constrained
-        from the first token.
-        """
-        engine = loaded.engine
-        with loaded.lease() as model:
-            context = request.context if request.kind == "generate" else None
-            if context:
-                engine.check_tokens(context, "context")
-            info = ModelPromptInfo(
-                name=resolved.name,
-                go_template=resolved.template,
-                chat_template=model.chat_template,
-                system=resolved.system,
-                bos_text=model.token_text(model.bos),
-                eos_text=model.token_text(model.eos),
-            )
-            text = build_prompt(request, info, cancel)
-            add_bos = not (info.bos_text and text.startswith(info.bos_text))
-            tokens, exact = model.tokenize_upto(
-                text, add_special=add_bos, parse_special=True, cancel=cancel, limit=engine.n_ctx
-            )
-            if context:
-                tokens = list(context) + tokens
-            if not tokens:
-                raise BadRequest("the prompt is empty after applying the template")
-            limit = engine.check_prompt(len(tokens), options.num_ctx, exact=exact)
-            if options.sampling.stop:
-                stop_matcher(options.sampling.stop)  # built here, not on the decode thread
-            sampling = options.sampling
-            call_opened = tools.opened_by(text) if tools is not None else ""
-            if call_opened and tools is not None and tools.constrained:
-                after = tools.after_marker()
-                sampling = replace(sampling, grammar=after.text, grammar_trigger=None)
-            sampler = engine.new_sampler(sampling, limit, tokens)
-        opened = open_reasoning(text) if not request.raw else ""
-        return Prepared(tokens, opened, limit, sampler, call_opened)
-
     # -- embeddings ----------------------------------------------------------------------
     async def embed(self, request: EmbedRequest) -> EmbedResult:
         start = time.perf_counter_ns()
         resolved = await self._resolve(request.model)
         loaded, load_ns = await self.manager.acquire(resolved)
         try:
-            vectors, count = await self._work(self._embed, loaded, request)
+            vectors, count = await self._work(embed_inputs, loaded, request)
         finally:
             self._release(loaded, request.keep_alive)
         return EmbedResult(
@@ -319,25 +243,6 @@ class EmbeddedBackend:
             total_duration=time.perf_counter_ns() - start,
             load_duration=load_ns,
         )
-
-    def _embed(
-        self, loaded: LoadedModel, request: EmbedRequest, cancel: threading.Event
-    ) -> tuple[list[list[float]], int]:
-        """Blocking: the inputs' vectors, one input after the other (cancel is checked between
-        inputs and between chunks of one input: embeddings.py)."""
-        with loaded.lease():
-            embedder = loaded.get_embedder()
-            vectors: list[list[float]] = []
-            total = 0
-            for text in request.inputs:
-                if cancel.is_set():
-                    raise EmbedCancelled
-                vector, count = embedder.embed(text, truncate=request.truncate, cancel=cancel)
-                if request.dimensions:
-                    vector = _shorten(vector, request.dimensions)
-                vectors.append(vector)
-                total += count
-        return vectors, total
 
     # -- models --------------------------------------------------------------------------
     async def list_models(self) -> list[ModelInfo]:
@@ -423,35 +328,6 @@ class EmbeddedBackend:
         if failure:
             return False, f'model "{name}" failed to load: {failure}'
         return True, f'model "{name}" is available; it loads on first use'
-
-
-def _constrain_calls(options: EngineOptions, tools: ToolPlan, request: GenerationRequest) -> None:
-    """Put the tool grammar on the sampler. With a ``format`` grammar too, the format holds
-    (calls are still parsed), unless a call is required: the two cannot both hold."""
-    sampling = options.sampling
-    if sampling.grammar is not None:
-        if request.tool_choice == "required":
-            raise BadRequest("a required tool call cannot be combined with a response format")
-        tools.constrained = False
-        return
-    sampling.grammar = tools.grammar.text
-    sampling.grammar_trigger = tools.grammar.trigger
-
-
-def open_reasoning(prompt: str) -> str:
-    """``<think>`` plus the whitespace after it when ``prompt`` ends inside a think block."""
-    _, tag, tail = prompt.rpartition(THINK_OPEN)
-    if tag and not tail.strip():
-        return tag + tail
-    return ""
-
-
-def _shorten(vector: list[float], dimensions: int) -> list[float]:
-    if dimensions <= 0:
-        raise Unsupported("dimensions must be a positive number")
-    head = vector[:dimensions]
-    norm = sum(v * v for v in head) ** 0.5 or 1.0
-    return [v / norm for v in head]
 
 
 async def _maybe_in_thread(in_thread: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

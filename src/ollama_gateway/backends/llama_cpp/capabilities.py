@@ -28,7 +28,7 @@ from typing import Any
 from ollama_gateway.core.types import GenerationRequest
 from ollama_gateway.errors import BadRequest, Unsupported, clip
 from ollama_gateway.models.gguf_meta import GGUFFormatError, read_gguf_metadata
-from ollama_gateway.models.gotemplate.parse import (
+from ollama_gateway.models.gotemplate.nodes import (
     Branch,
     Field,
     Pipe,
@@ -36,8 +36,8 @@ from ollama_gateway.models.gotemplate.parse import (
     Text,
     Variable,
     identifiers,
-    parse_template,
 )
+from ollama_gateway.models.gotemplate.parse import parse_template
 from ollama_gateway.models.store import ResolvedModel
 
 COMPLETION, EMBEDDING, INSERT, THINKING, TOOLS = (

@@ -17,12 +17,17 @@ from __future__ import annotations
 import math
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
 from ollama_gateway.backends.llama_cpp.model import Model
-from ollama_gateway.errors import ContextTooLong, GatewayError
+from ollama_gateway.errors import ContextTooLong, GatewayError, Unsupported
+
+if TYPE_CHECKING:
+    from ollama_gateway.backends.llama_cpp.loaded import LoadedModel
+    from ollama_gateway.core.types import EmbedRequest
 
 CHUNK_TOKENS = 256
 
@@ -140,3 +145,32 @@ class Embedder:
             lc = lib()
             lc.llama_batch_free(self._batch)
             lc.llama_free(self._ctx)
+
+
+def embed_inputs(
+    loaded: LoadedModel, request: EmbedRequest, cancel: threading.Event
+) -> tuple[list[list[float]], int]:
+    """Blocking: the inputs' vectors and their token count, one input after the other (cancel
+    is checked between inputs and between chunks of one input)."""
+    with loaded.lease():
+        embedder = loaded.get_embedder()
+        vectors: list[list[float]] = []
+        total = 0
+        for text in request.inputs:
+            if cancel.is_set():
+                raise EmbedCancelled
+            vector, count = embedder.embed(text, truncate=request.truncate, cancel=cancel)
+            if request.dimensions:
+                vector = shorten(vector, request.dimensions)
+            vectors.append(vector)
+            total += count
+    return vectors, total
+
+
+def shorten(vector: list[float], dimensions: int) -> list[float]:
+    """The first ``dimensions`` values, normalised again (Ollama's ``dimensions``)."""
+    if dimensions <= 0:
+        raise Unsupported("dimensions must be a positive number")
+    head = vector[:dimensions]
+    norm = sum(v * v for v in head) ** 0.5 or 1.0
+    return [v / norm for v in head]

@@ -19,6 +19,10 @@ One request never fails another: token ids are checked against the vocabulary an
 (grammar included) is compiled before a sequence is submitted, off the decode thread; a batch
 llama.cpp refuses is retried one sequence at a time, and an error while sampling or streaming
 one sequence ends that sequence alone.
+
+The parts: ``context.py`` (the native context, sized), ``slots.py`` (free slots and their prompt
+caches), ``batch.py`` (what one step feeds), ``sequence.py`` (one generation and what each
+sampled token does to it); this module schedules them on the decode thread.
 """
 
 from __future__ import annotations
@@ -26,15 +30,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from ollama_gateway.backends.llama_cpp import batch as batches
 from ollama_gateway.backends.llama_cpp._lib import lib, take_errors
+from ollama_gateway.backends.llama_cpp.context import Context, EngineConfig, EngineError
 from ollama_gateway.backends.llama_cpp.logprobs import token_logprobs
 from ollama_gateway.backends.llama_cpp.model import Model
 from ollama_gateway.backends.llama_cpp.sampling import (
@@ -44,6 +48,7 @@ from ollama_gateway.backends.llama_cpp.sampling import (
     build_sampler,
 )
 from ollama_gateway.backends.llama_cpp.sequence import Sequence
+from ollama_gateway.backends.llama_cpp.slots import Slots
 from ollama_gateway.backends.llama_cpp.work import in_worker
 from ollama_gateway.core.types import Chunk
 from ollama_gateway.errors import BadRequest, ContextTooLong, GatewayError, ServiceUnavailable
@@ -51,63 +56,24 @@ from ollama_gateway.errors import BadRequest, ContextTooLong, GatewayError, Serv
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class EngineConfig:
-    """Context sizing: ``n_ctx`` tokens per sequence, ``n_parallel`` sequences at once."""
-
-    n_ctx: int = 4096
-    n_parallel: int = 4
-    n_threads: int | None = None
-    n_batch: int = 512
-    cache_prompt: bool = True
-    # llama.cpp's CPU flash attention sums in a different order for a batch than for a single
-    # row, so a sequence's output would depend on what else runs with it; without it, each
-    # sequence gets the very tokens it would get alone. -1 auto, 0 off, 1 on.
-    flash_attn: int = 0
-
-
-class EngineError(GatewayError):
-    """llama.cpp failed while decoding."""
-
-
 class Engine:
     """Continuous batching over one model. Construct and :meth:`close` in worker threads."""
 
     def __init__(self, model: Model, config: EngineConfig | None = None) -> None:
-        lc = lib()
         config = config or EngineConfig()
         self.model = model
-        self.n_parallel = max(1, config.n_parallel)
-        n_ctx = max(16, config.n_ctx)
-        if model.n_ctx_train > 0:
-            n_ctx = min(n_ctx, model.n_ctx_train)
-        self.n_ctx = n_ctx
+        self._native = Context(model, config)
+        self.n_ctx = self._native.n_ctx
+        self.n_parallel = self._native.n_parallel
+        self.capacity = self._native.capacity
         self.cache_prompt = config.cache_prompt
-        self.capacity = max(config.n_batch, self.n_parallel)
-        threads = config.n_threads or os.cpu_count() or 1
-        params = lc.llama_context_default_params()
-        params.n_ctx = n_ctx * self.n_parallel
-        params.n_batch = self.capacity
-        params.n_ubatch = min(self.capacity, 512)
-        params.n_seq_max = self.n_parallel
-        params.n_threads = threads
-        params.n_threads_batch = threads
-        params.kv_unified = True
-        params.flash_attn_type = config.flash_attn
-        params.no_perf = True
-        take_errors()
-        ctx = lc.llama_init_from_model(model.handle, params)
-        if not ctx:
-            errors = take_errors()
-            raise EngineError("could not create a llama.cpp context: " + ("; ".join(errors) or "?"))
-        self._ctx = ctx
-        self._mem = lc.llama_get_memory(ctx)
-        self._batch = lc.llama_batch_init(self.capacity, 0, 1)
+        self._ctx = self._native.ctx
+        self._mem = self._native.mem
+        self._batch = self._native.batch
         self._cond = threading.Condition()
         self._waiting: collections.deque[Sequence] = collections.deque()
         self._active: list[Sequence] = []
-        self._free_slots: list[int] = list(range(self.n_parallel))
-        self._slot_cache: list[list[int]] = [[] for _ in range(self.n_parallel)]
+        self._slots = Slots(self._mem, self.n_parallel, cache_prompt=config.cache_prompt)
         self._closing = False
         self._closed = False
         self.steps = 0  # decode steps done (tests and metrics)
@@ -129,7 +95,7 @@ class Engine:
     @property
     def free_slots(self) -> int:
         with self._cond:
-            return len(self._free_slots)
+            return len(self._slots.free)
 
     def kv_tokens(self, slot: int) -> int:
         """Cells the KV cache holds for ``slot`` (0 when empty)."""
@@ -230,7 +196,6 @@ class Engine:
             self._closing = True
             self._cond.notify()
         self._thread.join()  # a step is bounded (n_batch tokens): free nothing under it
-        lc = lib()
         for seq in [*self._active, *self._waiting]:
             seq.finished = True
             seq.send(ServiceUnavailable("the model was unloaded"))
@@ -239,8 +204,7 @@ class Engine:
                 seq.sampler = None
         self._active.clear()
         self._waiting.clear()
-        lc.llama_batch_free(self._batch)
-        lc.llama_free(self._ctx)
+        self._native.free()
         self._closed = True
 
     # -- decode thread -------------------------------------------------------------------
@@ -280,7 +244,7 @@ class Engine:
             self._release(seq, keep_cache=False)
 
     def _admit(self) -> None:
-        while self._waiting and self._free_slots:
+        while self._waiting and self._slots.free:
             seq = self._waiting.popleft()
             try:
                 self._admit_one(seq)
@@ -290,37 +254,17 @@ class Engine:
                 if seq.sampler is not None:
                     seq.sampler.free()
                     seq.sampler = None
-                if seq.slot >= 0 and seq.slot not in self._free_slots:
-                    self._free_slots.append(seq.slot)
+                if seq.slot >= 0:
+                    self._slots.give_back(seq.slot, None)
                 seq.finished = True
                 seq.send(error)
 
     def _admit_one(self, seq: Sequence) -> None:
-        lc = lib()
-        slot, reuse = self._pick_slot(seq.prompt)
-        self._free_slots.remove(slot)
-        seq.slot = slot
-        lc.llama_memory_seq_rm(self._mem, slot, reuse, -1)
+        seq.slot, reuse = self._slots.take(seq.prompt)
         seq.kv_tokens = seq.prompt[:reuse]
         seq.n_prompt_done = seq.n_cached = reuse
-        self._slot_cache[slot] = []
         seq.t_admit = time.perf_counter_ns()
         self._active.append(seq)
-
-    def _pick_slot(self, prompt: list[int]) -> tuple[int, int]:
-        """The free slot whose cache shares the longest prefix with ``prompt``, and that length.
-
-        Without a shared prefix: an empty slot, else the one freed longest ago.
-        """
-        empty = [slot for slot in self._free_slots if not self._slot_cache[slot]]
-        best, best_len = (empty or self._free_slots)[0], 0
-        if self.cache_prompt:
-            for slot in self._free_slots:
-                n = _common_prefix(self._slot_cache[slot], prompt)
-                if n > best_len:
-                    best, best_len = slot, n
-        # At least the last prompt token is evaluated again: its logits start the generation.
-        return best, min(best_len, len(prompt) - 1)
 
     def _step(self) -> None:
         """One decode step for every active sequence.
@@ -333,13 +277,13 @@ class Engine:
         if rc == 0:
             return
         if len(self._active) == 1:
-            self._fail(self._active[0], _decode_error(rc))
+            self._fail(self._active[0], decode_error(rc))
             return
         for seq in list(self._active):
             if seq in self._active:
                 rc = self._decode([seq])
                 if rc != 0:
-                    self._fail(seq, _decode_error(rc))
+                    self._fail(seq, decode_error(rc))
 
     def _decode(self, seqs: list[Sequence]) -> int:
         """Decode and sample ``seqs``; llama_decode's code (0 when done)."""
@@ -353,16 +297,10 @@ class Engine:
             if budget > 1:
                 budget //= 2
             elif not evicted:
-                self._evict_idle_caches()
+                self._slots.evict_idle()
                 evicted = True
             else:
                 return rc
-
-    def _evict_idle_caches(self) -> None:
-        for slot in self._free_slots:
-            if self._slot_cache[slot]:
-                lib().llama_memory_seq_rm(self._mem, slot, -1, -1)
-                self._slot_cache[slot] = []
 
     def _try_step(self, seqs: list[Sequence], budget: int) -> int:
         """One decode step over ``seqs`` with at most ``budget`` prompt tokens, then sampling.
@@ -370,47 +308,18 @@ class Engine:
         Returns llama_decode's code: 0 done, 1 no room in the KV cache, other values an error;
         on any non-zero code nothing was changed.
         """
-        lc = lib()
-        batch = self._batch
-        n = 0
-        fed: list[tuple[Sequence, int]] = []  # (sequence, tokens fed this step)
-        for seq in seqs:
-            seq.batch_index = -1
-            if seq.pending is not None:
-                _put(batch, n, seq.pending, len(seq.kv_tokens), seq.slot, True)
-                seq.batch_index = n
-                fed.append((seq, 1))
-                n += 1
-        for seq in seqs:
-            if n >= budget:
-                break
-            if seq.pending is None and seq.prompt_left > 0:
-                take = min(budget - n, seq.prompt_left)
-                start = seq.n_prompt_done
-                for k in range(start, start + take):
-                    last = k == len(seq.prompt) - 1
-                    _put(batch, n, seq.prompt[k], k, seq.slot, last)
-                    if last:
-                        seq.batch_index = n
-                    n += 1
-                fed.append((seq, take))
+        n, fed = batches.fill(self._batch, seqs, budget)
         if n == 0:
             return 0
-        batch.n_tokens = n
-        rc = lc.llama_decode(self._ctx, batch)
+        self._batch.n_tokens = n
+        rc = lib().llama_decode(self._ctx, self._batch)
         if rc != 0:
             errors = take_errors()
             if rc != 1:
                 log.warning("llama_decode returned %d: %s", rc, "; ".join(errors) or "?")
             return rc
         self.steps += 1
-        for seq, count in fed:
-            if seq.pending is not None:
-                seq.kv_tokens.append(seq.pending)
-                seq.pending = None
-            else:
-                seq.kv_tokens.extend(seq.prompt[seq.n_prompt_done : seq.n_prompt_done + count])
-                seq.n_prompt_done += count
+        batches.commit(fed)
         for seq in list(seqs):
             if seq.batch_index >= 0 and not seq.cancelled:
                 try:
@@ -422,32 +331,13 @@ class Engine:
         return 0
 
     def _on_token(self, seq: Sequence, token: int) -> None:
-        if not seq.t_first:
-            seq.t_first = time.perf_counter_ns()
-        if self.model.is_eog(token):
-            # counted, as Ollama (numPredicted++ before its check) and llama-server count it;
-            # it is not part of the text or the context
-            seq.n_generated += 1
-            self.tokens_generated += 1
-            self._finish(seq, "stop")
-            return
-        if seq.options.num_predict is not None and seq.n_generated >= seq.options.num_predict:
-            self._finish(seq, "length")  # num_predict 0: nothing at all
-            return
-        seq.n_generated += 1
-        seq.generated.append(token)
-        self.tokens_generated += 1
-        if seq.options.logprobs is not None:
-            seq.logprobs.append(self._logprobs(seq, token))
-        text, stopped = seq.stream.push(self.model.piece(token))
-        if text:
-            seq.send(Chunk(text=text, logprobs=_taken(seq)))
-        if stopped:
-            self._finish(seq, "stop")
-        elif self._at_limit(seq):
-            self._finish(seq, "length")
-        else:
-            seq.pending = token
+        before = seq.n_generated
+        reason = seq.accept(token, self.model, self._logprobs)
+        self.tokens_generated += seq.n_generated - before
+        if reason is not None:
+            final = seq.end(reason)
+            self._release(seq, keep_cache=self.cache_prompt)  # free before the consumer hears
+            seq.send(final)
 
     def _logprobs(self, seq: Sequence, token: int) -> dict:
         """The sampled token's log-probability and the top alternatives (logprobs.py)."""
@@ -456,39 +346,14 @@ class Engine:
         )
         return token_logprobs(row, token, seq.options.logprobs or 0, self.model.piece)
 
-    @staticmethod
-    def _at_limit(seq: Sequence) -> bool:
-        """num_predict reached, or prompt + output fill the sequence's context."""
-        predict = seq.options.num_predict
-        if predict is not None and seq.n_generated >= predict:
-            return True
-        return len(seq.kv_tokens) + 1 >= seq.limit  # + the token just sampled
-
-    def _finish(self, seq: Sequence, reason: str) -> None:
-        tail = seq.stream.flush()
-        if tail:
-            seq.send(Chunk(text=tail, logprobs=_taken(seq)))
-        context = seq.prompt + seq.generated
-        final = Chunk(done=True, done_reason=reason, stats=seq.stats(), context=context)
-        final.logprobs = _taken(seq)  # of tokens whose text a stop sequence held back
-        seq.finished = True
-        self._release(seq, keep_cache=self.cache_prompt)  # free before the consumer hears
-        seq.send(final)
-
     def _release(self, seq: Sequence, *, keep_cache: bool) -> None:
-        lc = lib()
         with self._cond:
             if seq in self._active:
                 self._active.remove(seq)
             if seq.sampler is not None:
                 seq.sampler.free()
                 seq.sampler = None
-            if keep_cache:
-                self._slot_cache[seq.slot] = seq.kv_tokens
-            else:
-                lc.llama_memory_seq_rm(self._mem, seq.slot, -1, -1)
-                self._slot_cache[seq.slot] = []
-            self._free_slots.append(seq.slot)
+            self._slots.give_back(seq.slot, seq.kv_tokens if keep_cache else None)
             seq.release_step = self.steps
         if self.on_release is not None:
             self.on_release(seq)
@@ -505,31 +370,7 @@ class Engine:
             self._fail(seq, error)
 
 
-def _decode_error(rc: int) -> EngineError:
+def decode_error(rc: int) -> EngineError:
     if rc == 1:
         return EngineError("generation failed: the KV cache is full")
     return EngineError(f"generation failed: llama_decode returned {rc}")
-
-
-def _taken(seq: Sequence) -> list[dict] | None:
-    """The sequence's pending logprob entries, handed to the chunk being sent (None if off)."""
-    if seq.options.logprobs is None:
-        return None
-    taken, seq.logprobs = seq.logprobs, []
-    return taken
-
-
-def _put(batch, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:
-    batch.token[i] = token
-    batch.pos[i] = pos
-    batch.n_seq_id[i] = 1
-    batch.seq_id[i][0] = seq_id
-    batch.logits[i] = logits
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i

@@ -252,31 +252,42 @@ def build_sampler(
             raise SamplerError("a lazy grammar needs the model's token pieces")
         sampler.trigger, sampler.piece = options.grammar_trigger.encode(), piece
 
-    def add(step: Any) -> None:
-        if not step:
-            sampler.free()
-            raise SamplerError("invalid sampling options")
-        lc.llama_sampler_chain_add(chain, step)
-
     if options.grammar:
         grammar = lc.llama_sampler_init_grammar(vocab, options.grammar.encode(), b"root")
         if not grammar:
             lc.llama_sampler_free(chain)
             raise SamplerError("the output format could not be compiled into a grammar")
         sampler.grammar = grammar
+    _fill_chain(sampler, chain, options, n_vocab, n_ctx)
+    return sampler
+
+
+def _fill_chain(
+    sampler: Sampler, chain: Any, options: SamplingOptions, n_vocab: int, n_ctx: int
+) -> None:
+    """The chain's steps in llama.cpp's order; an invalid one frees ``sampler`` (SamplerError)."""
+    lc = lib()
+
+    def add(step: Any) -> Any:
+        if not step:
+            sampler.free()
+            raise SamplerError("invalid sampling options")
+        lc.llama_sampler_chain_add(chain, step)
+        return step
+
     if options.penalizes:
-        penalties = lc.llama_sampler_init_penalties(
-            n_vocab,
-            options.penalty_window(n_ctx),
-            options.repeat_penalty,
-            options.frequency_penalty,
-            options.presence_penalty,
+        sampler.penalties = add(
+            lc.llama_sampler_init_penalties(
+                n_vocab,
+                options.penalty_window(n_ctx),
+                options.repeat_penalty,
+                options.frequency_penalty,
+                options.presence_penalty,
+            )
         )
-        add(penalties)
-        sampler.penalties = penalties
     if options.temperature <= 0:
         add(lc.llama_sampler_init_greedy())
-        return sampler
+        return
     if options.top_k > 0:
         add(lc.llama_sampler_init_top_k(options.top_k))
     if 0 < options.typical_p < 1:
@@ -288,4 +299,3 @@ def build_sampler(
     add(lc.llama_sampler_init_temp(options.temperature))
     seed = RANDOM_SEED if options.seed is None or options.seed < 0 else options.seed & 0xFFFFFFFF
     add(lc.llama_sampler_init_dist(seed))
-    return sampler

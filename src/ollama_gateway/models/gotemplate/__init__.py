@@ -1,8 +1,8 @@
 """Ollama's model templates: a Go ``text/template`` subset, parsed, executed and rendered.
 
-``parse`` (lexer and parser), ``values`` (Go's truth, printing and comparison), ``funcs`` (the
-built-in functions), ``execute`` (the tree walker) and ``render`` (Ollama's rules for turning a
-chat into a prompt with a template).
+``lex``, ``parse`` and ``nodes`` (lexer, parser, syntax tree), ``values`` (Go's truth, printing
+and comparison), ``funcs`` (the built-in functions), ``execute`` (the tree walker) and ``render``
+(Ollama's rules for turning a chat into a prompt with a template).
 """
 
 from ollama_gateway.models.gotemplate.execute import Cancelled

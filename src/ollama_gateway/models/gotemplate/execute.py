@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ollama_gateway.models.gotemplate.funcs import FUNCS
-from ollama_gateway.models.gotemplate.parse import (
+from ollama_gateway.models.gotemplate.nodes import (
     Action,
     Branch,
     Break,

@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from ollama_gateway.models.gotemplate.parse import TemplateError
+from ollama_gateway.models.gotemplate.nodes import TemplateError
 from ollama_gateway.models.gotemplate.values import (
     GoJSON,
     go_json,

@@ -31,7 +31,7 @@ from typing import Any
 from ollama_gateway.core.types import Message
 from ollama_gateway.errors import BadRequest
 from ollama_gateway.models.gotemplate.execute import Budget, Executor, GoJSON, GoStruct
-from ollama_gateway.models.gotemplate.parse import (
+from ollama_gateway.models.gotemplate.nodes import (
     Action,
     Branch,
     Command,
@@ -39,8 +39,8 @@ from ollama_gateway.models.gotemplate.parse import (
     Pipe,
     TemplateError,
     identifiers,
-    parse_template,
 )
+from ollama_gateway.models.gotemplate.parse import parse_template
 
 __all__ = ["TemplateError", "collate", "render_go_template", "template_variables"]
 
@@ -184,17 +184,7 @@ def render_go_template(
         data = {"Prompt": prompt, "Suffix": suffix, "Response": "", **common}
         return _execute(nodes, data, budget)
 
-    if messages is None:
-        chat = [Message("system", system)] if system else []
-        chat.append(Message("user", prompt or ""))
-        if response:
-            chat.append(Message("assistant", response))
-    else:
-        chat = list(messages)
-        if system and not any(m.role == "system" for m in chat):
-            chat.insert(0, Message("system", system))
-    system_text, collated = collate(chat)
-
+    system_text, collated = collate(_chat(messages, system, prompt, response))
     if "messages" in names or "document" in names:
         data = {
             "System": system_text,
@@ -207,7 +197,31 @@ def render_go_template(
             **common,
         }
         return _execute(nodes, data, budget)
+    return _render_turns(nodes, collated, common, budget)
 
+
+def _chat(
+    messages: list[Message] | None, system: str | None, prompt: str | None, response: str
+) -> list[Message]:
+    """The messages to render: a generate request's as a chat, or the chat with ``system``
+    first when it has no system message."""
+    if messages is None:
+        chat = [Message("system", system)] if system else []
+        chat.append(Message("user", prompt or ""))
+        if response:
+            chat.append(Message("assistant", response))
+        return chat
+    chat = list(messages)
+    if system and not any(m.role == "system" for m in chat):
+        chat.insert(0, Message("system", system))
+    return chat
+
+
+def _render_turns(
+    nodes: tuple[Any, ...], collated: list[Message], common: dict[str, Any], budget: Budget
+) -> str:
+    """A template without ``.Messages``: executed once per turn (System, Prompt, Response),
+    the last one cut after its ``.Response``, as Ollama does."""
     out: list[str] = []
     turn = {"System": "", "Prompt": "", "Response": ""}
 

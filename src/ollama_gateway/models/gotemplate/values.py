@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from ollama_gateway.models.gotemplate.parse import TemplateError
+from ollama_gateway.models.gotemplate.nodes import TemplateError
 
 # Go struct field order of Ollama's tool types; JSON of other keys keeps their order
 _STRUCT_ORDER = {
