@@ -9,13 +9,17 @@ Ollama stop generating.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
-import orjson
-
 from ollama_gateway.backends.ollama import creating
+from ollama_gateway.backends.ollama.replies import (
+    batch_chunks,
+    chat_chunk,
+    decode_line,
+    generate_chunk,
+)
 from ollama_gateway.backends.upstream.exchange import Exchange
 from ollama_gateway.backends.upstream.http import UpstreamClient
 from ollama_gateway.core.types import (
@@ -26,23 +30,14 @@ from ollama_gateway.core.types import (
     Message,
     ModelInfo,
     RunningModel,
-    Stats,
 )
 from ollama_gateway.errors import (
-    GatewayError,
     UpstreamBadResponse,
-    UpstreamFailed,
 )
 from ollama_gateway.models.create import CreateSpec
 from ollama_gateway.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_STAT_FIELDS = Stats.__slots__
-
-
-def _stats(data: dict[str, Any]) -> Stats:
-    return Stats(**{name: int(data.get(name) or 0) for name in _STAT_FIELDS})
 
 
 def _message_json(message: Message) -> dict[str, Any]:
@@ -140,7 +135,7 @@ class OllamaBackend:
         self, path: str, body: dict[str, Any], model: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
         """The JSON objects of a streamed NDJSON reply."""
-        return self.upstream.lines(path, body, model, _decode_line)
+        return self.upstream.lines(path, body, model, decode_line)
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> AsyncGenerator[Chunk, None]:
@@ -153,7 +148,7 @@ class OllamaBackend:
         self, path: str, request: GenerationRequest
     ) -> AsyncGenerator[Chunk, None]:
         body = request_body(request)
-        to_chunk = _generate_chunk if request.kind == "generate" else _chat_chunk
+        to_chunk = generate_chunk if request.kind == "generate" else chat_chunk
         if not request.stream:
             data = await self._json("POST", path, body, request.model)
             if not isinstance(data, dict):
@@ -162,7 +157,7 @@ class OllamaBackend:
             return
         async with aclosing(self.upstream.batches(path, body, request.model)) as batches:
             async for batch in batches:
-                chunks, error = _batch_chunks(batch, to_chunk, request.model, request.coalesce)
+                chunks, error = batch_chunks(batch, to_chunk, request.model, request.coalesce)
                 for chunk in chunks:
                     yield chunk
                     if chunk.done:
@@ -262,154 +257,7 @@ class OllamaBackend:
         return await self.upstream.probe("api/version")
 
 
-def _decode_line(line: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise UpstreamBadResponse("malformed reply from Ollama (a line is not JSON)") from None
-    if not isinstance(data, dict):
-        raise UpstreamBadResponse("malformed reply from Ollama (a line is not an object)")
-    if "error" in data and not data.get("done"):
-        raise UpstreamFailed(str(data["error"]))
-    return data
-
-
-def _batch_chunks(
-    lines: list[bytes],
-    to_chunk: Callable[[dict[str, Any], str], Chunk],
-    model: str,
-    join: bool,
-) -> tuple[list[Chunk], GatewayError | None]:
-    """The chunks of the lines that arrived together, each carrying its lines as ``raw``.
-
-    With ``join``, consecutive lines that only add output (text, reasoning, logprobs: not the
-    last, not a tool call) become one chunk, so a reader that fell behind catches up in one
-    step; the lines are kept as they came. A line that fails ends the batch: the chunks before
-    it, and the error.
-    """
-    chunks: list[Chunk] = []
-    run = _Run()
-    chat = to_chunk is _chat_chunk
-    for line in lines:
-        try:
-            data = _decode_line(line)
-            if join and run.add(data, line, chat, model):
-                continue
-            chunk = to_chunk(data, model)
-        except GatewayError as exc:
-            run.close(chunks)
-            return chunks, exc
-        chunk.raw = line + b"\n"
-        run.close(chunks)
-        chunks.append(chunk)
-    run.close(chunks)
-    return chunks, None
-
-
-class _Run:
-    """Lines that only add output, gathered into one chunk (see :func:`_batch_chunks`)."""
-
-    __slots__ = ("logprobs", "model", "raw", "texts", "thinking")
-
-    def __init__(self) -> None:
-        self.model = ""
-        self.texts: list[str] = []
-        self.thinking: list[str] = []
-        self.raw: list[bytes] = []
-        self.logprobs: list[dict[str, Any]] = []
-
-    def _empty(self) -> None:
-        self.texts, self.thinking, self.raw, self.logprobs = [], [], [], []
-
-    def add(self, data: dict[str, Any], line: bytes, chat: bool, default: str) -> bool:
-        """Take ``data`` (a decoded ``line``) into the run; False when it is not plain output."""
-        if data.get("done"):
-            return False
-        if chat:
-            message = data.get("message")
-            if not isinstance(message, dict) or "tool_calls" in message:
-                return False  # a tool call stays its own chunk; a bad message is to_chunk's
-            text = message.get("content", "")
-            thinking = message.get("thinking", "")
-        else:
-            text = data.get("response", "")
-            thinking = data.get("thinking", "")
-        if text.__class__ is not str or thinking.__class__ is not str:
-            return False  # to_chunk says what is wrong (or takes a null as empty)
-        model = data.get("model") or default
-        raw = self.raw
-        if raw and model != self.model:
-            return False
-        if "logprobs" in data:
-            self.logprobs += _logprobs(data) or ()
-        self.model = model
-        self.texts.append(text)
-        if thinking:
-            self.thinking.append(thinking)
-        raw.append(line + b"\n")
-        return True
-
-    def close(self, chunks: list[Chunk]) -> None:
-        """Append the gathered chunk to ``chunks`` (nothing when the run is empty)."""
-        if not self.raw:
-            return
-        chunks.append(
-            Chunk(
-                text="".join(self.texts),
-                thinking="".join(self.thinking),
-                model=self.model,
-                logprobs=self.logprobs or None,
-                raw=b"".join(self.raw),
-            )
-        )
-        self._empty()
-
-
 def _models(data: Any) -> list[dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
         raise UpstreamBadResponse("malformed model list from Ollama")
     return [m for m in data.get("models") or [] if isinstance(m, dict)]
-
-
-def _generate_chunk(data: dict[str, Any], model: str) -> Chunk:
-    done = bool(data.get("done"))
-    response = data.get("response", "")
-    if not isinstance(response, str):
-        raise UpstreamBadResponse("malformed reply from Ollama (response is not text)")
-    return Chunk(
-        text=response,
-        thinking=data.get("thinking") or "",
-        done=done,
-        done_reason=data.get("done_reason") if done else None,
-        stats=_stats(data) if done else None,
-        context=data.get("context") if done else None,
-        model=data.get("model") or model,
-        logprobs=_logprobs(data),
-    )
-
-
-def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """Ollama's ``logprobs`` of a reply line, as they are (a list of objects), or None."""
-    found = data.get("logprobs")
-    if found is None:
-        return None
-    if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
-        raise UpstreamBadResponse("malformed reply from Ollama (logprobs is not a list)")
-    return found
-
-
-def _chat_chunk(data: dict[str, Any], model: str) -> Chunk:
-    done = bool(data.get("done"))
-    message = data.get("message") or {}
-    if not isinstance(message, dict) or not isinstance(message.get("content", ""), str):
-        raise UpstreamBadResponse("malformed reply from Ollama (message is not an object)")
-    return Chunk(
-        text=message.get("content", ""),
-        thinking=message.get("thinking") or "",
-        tool_calls=message.get("tool_calls") or None,
-        done=done,
-        done_reason=data.get("done_reason") if done else None,
-        stats=_stats(data) if done else None,
-        model=data.get("model") or model,
-        logprobs=_logprobs(data),
-    )
