@@ -174,7 +174,9 @@ def _openai_call(url: str, i: int, name: str, prompt: str) -> tuple[str, str]:
         tool_choice=choice,
         temperature=0.7,
         seed=i,
-        max_tokens=200,
+        # above the longest call the grammar allows (an email address alone may take ~210
+        # characters, each a token when sampled at 0.7), so every call can finish
+        max_tokens=512,
     )
     choice_ = reply.choices[0]
     assert choice_.finish_reason == "tool_calls", choice_
