@@ -89,7 +89,7 @@ def start_standin(tokens: int, kind: str = "raw") -> tuple[subprocess.Popen, int
 
 
 def start_gateway(
-    upstream: int, args: argparse.Namespace, src: str
+    upstream: int, args: argparse.Namespace, src: str, workers: int = 1
 ) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
@@ -105,11 +105,10 @@ def start_gateway(
         "OLLAMA_GATEWAY_DATA_DIR": tempfile.mkdtemp(prefix="bench-gateway-"),  # its own SQLite
     }
     command = [sys.executable, "-m", "ollama_gateway", "serve", *shlex.split(args.serve_args)]
-    if args.workers != 1:
-        command += ["--workers", str(args.workers)]
+    command += ["--workers", str(workers)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
-    time.sleep(0.5 * args.workers)  # every worker listening
+    time.sleep(0.5 * workers)  # every worker listening
     return proc, port
 
 
@@ -236,7 +235,8 @@ def run(args: argparse.Namespace) -> None:
     stack, stack_port = start_standin(args.tokens, "asgi")
     if args.standin != "raw":
         args.tokens = 4
-    gateways = [start_gateway(upstream, args, src) for src in args.src]
+    trees = [(src, workers) for src in args.src for workers in args.workers]
+    gateways = [start_gateway(upstream, args, src, workers) for src, workers in trees]
     key = {"Content-Type": "application/json", "X-API-KEY": KEY}
     plain = {"Content-Type": "application/json"}
     chat = f'{{"model":"{MODEL}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}'
@@ -280,14 +280,14 @@ def run(args: argparse.Namespace) -> None:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    report(args, [t[0] for t in targets], rows, stream_rows, firsts)
+    report(args, [t[0] for t in targets], trees, rows, stream_rows, firsts)
 
 
-def report(args, labels, rows, stream_rows, firsts) -> None:
+def report(args, labels, trees, rows, stream_rows, firsts) -> None:
     print("$ " + shlex.join([sys.executable, *sys.argv]))
     print(
-        f"wrk -t1 -d{args.duration}s, median of {args.rounds} round(s); gateway: {args.workers} "
-        f"worker(s), log level {args.log_level} {args.serve_args}; upstream: {args.standin} "
+        f"wrk -t1 -d{args.duration}s, median of {args.rounds} round(s); gateway: log level "
+        f"{args.log_level} {args.serve_args}; upstream: {args.standin} "
         f"stand-in, {args.tokens} chunks per stream; {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f}"
     )
@@ -295,8 +295,8 @@ def report(args, labels, rows, stream_rows, firsts) -> None:
         "raw: bench/standin.py (asyncio protocol); "
         "stack: bench/standin_asgi.py (uvicorn + raw ASGI)"
     )
-    for label, src in zip(labels[2:], args.src, strict=True):
-        print(f"{label}: {src}")
+    for label, (src, workers) in zip(labels[2:], trees, strict=True):
+        print(f"{label}: {src}, {workers} worker{'s' if workers > 1 else ''}")
     head = f"{'':<11}{'clients':>7} {'':<6}{'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU/req':>8}"
     head += f" | {'x stack':>7} {'+p50 ms':>7} {'+p99 ms':>7} {'CPU x':>6}"
     print(head)
@@ -348,7 +348,13 @@ def report(args, labels, rows, stream_rows, firsts) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
-    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="gateway worker processes; several counts: one gateway per count (and tree)",
+    )
     parser.add_argument("--tokens", type=int, default=32, help="chunks per streamed reply")
     parser.add_argument("--log-level", default="info", choices=["info", "warning"])
     parser.add_argument("--rounds", type=int, default=1, help="rounds per figure (median)")
