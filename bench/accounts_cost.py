@@ -126,7 +126,7 @@ async def _child(args) -> dict:
             ops = 0
             where: dict[str, int] = {}
 
-            def trace(frame, event, arg):
+            def trace(frame, event, arg, where=where):
                 nonlocal ops
                 frame.f_trace_opcodes = True
                 if event == "opcode":
