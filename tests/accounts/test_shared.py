@@ -153,3 +153,37 @@ def test_requests_in_flight_are_counted_in_redis(gateway_with, redis_server, tmp
         while _generate(url, key).status_code != 200:  # the slot came back
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def _evalsha_calls(client) -> int:
+    stats = client.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+def test_leased_admissions_never_exceed_the_shared_rpm_and_save_round_trips(
+    two_gateways, redis_server
+):
+    """Two processes, one key with rpm=640 (a lease is 640/64 = 10 admissions): hammered from
+    both, they admit no more than the limit (plus what the bucket refilled meanwhile), and no
+    fewer than the limit less what each may hold unused (one lease each). Most requests are
+    admitted from a lease: Redis runs far fewer scripts than there are requests."""
+    import redis
+
+    one, two = two_gateways
+    key = _key(one, name="leased", rpm=640)
+    _generate(two, key)  # both processes know the key
+    client = redis.Redis.from_url(redis_server.url)
+    client.config_resetstat()
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda i: _generate((one, two)[i % 2], key).status_code, range(900)))
+    elapsed = time.monotonic() - started
+    scripts = _evalsha_calls(client)
+    admitted = codes.count(200) + 1  # and the first one above
+    assert set(codes) <= {200, 429}
+    refilled = elapsed * 640 / 60
+    print(f"admitted {admitted} of 901 in {elapsed:.1f} s (refill {refilled:.0f}); "
+          f"{scripts} Redis scripts")  # fmt: skip
+    assert admitted <= 640 + refilled + 1  # never more than the shared bucket held
+    assert admitted >= 640 - 2 * 10  # at most one unused lease per process is lost
+    assert scripts < 900 / 4  # leases: most requests made no round trip

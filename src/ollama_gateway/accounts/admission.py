@@ -15,8 +15,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from ollama_gateway.accounts.lease import Lease
 from ollama_gateway.accounts.limits import KeyLimits
@@ -30,6 +30,7 @@ from ollama_gateway.http.ratelimit import Headers, KeyRateLimited, RateLimiter
 log = logging.getLogger(__name__)
 
 RETRY_REDIS = 1.0
+NO_RELEASES: tuple[Callable[[], None], ...] = ()
 
 
 @dataclass(slots=True)
@@ -38,7 +39,7 @@ class Admission:
 
     headers: Headers
     usage: Usage
-    releases: list[Callable[[], None]] = field(default_factory=list)  # may be shared: read only
+    releases: Sequence[Callable[[], None]] = ()  # shared by a key's requests: read only
 
     def release(self) -> None:
         for release in self.releases:
@@ -71,14 +72,15 @@ class Gate:
         if key is None:
             local = self.limiter.admit(None, address)
             return Admission(local.headers, local.usage) if local is not None else None
-        rpm = key.rpm or self.limiter.rpm or 0
-        tpm = key.tpm or self.limiter.tpm or 0
-        if not (rpm or tpm or key.has_quota or key.max_concurrent):
+        limits = self._limits.get(key.digest)
+        if limits is None or limits.record is not key:  # a new key, or its record changed
+            limits = self._limits_for(key)
+        if limits.unlimited:
             return None
         if self.shared is not None:
             if time.monotonic() >= self._redis_down_until:
                 try:
-                    return await self._admit_shared(key, rpm, tpm)
+                    return await self._admit_shared(key, limits)
                 except RateLimited:
                     raise
                 except Exception as exc:  # Redis unreachable or failing
@@ -89,13 +91,12 @@ class Gate:
                 raise ServiceUnavailable(
                     "limits are unavailable, try again later", retry_after=RETRY_REDIS
                 )
-        limits = self._limits.get(key.digest)
-        if limits is None or limits.record is not key:
-            limits = self._limits_for(key, rpm, tpm)
         headers, usage = limits.admit()  # may raise QuotaExceeded or KeyRateLimited
-        return Admission(headers, usage)
+        return Admission(headers, usage, NO_RELEASES)
 
-    def _limits_for(self, key: KeyRecord, rpm: int, tpm: int) -> KeyLimits:
+    def _limits_for(self, key: KeyRecord) -> KeyLimits:
+        rpm = key.rpm or self.limiter.rpm or 0
+        tpm = key.tpm or self.limiter.tpm or 0
         limits = self._limits.get(key.digest)
         if limits is None:
             limits = self._limits[key.digest] = KeyLimits(key, rpm, tpm, self.quotas)
@@ -106,12 +107,11 @@ class Gate:
     def _mode(self) -> str:
         return "closed (503)" if self.fail_closed else "open (per-process limits)"
 
-    async def _admit_shared(self, key: KeyRecord, rpm: int, tpm: int) -> Admission:
+    async def _admit_shared(self, key: KeyRecord, limits: KeyLimits) -> Admission:
         assert self.shared is not None
         lease = self.shared.leases.get(key.digest)
         if lease is None or lease.record is not key:
-            counts = self.quotas.counts_of(key.subject) if key.has_quota else None
-            lease = self.shared.lease_for(key, rpm, tpm, counts)
+            lease = self.shared.lease_for(key, limits.rpm, limits.tpm, limits.counts)
         now = time.monotonic()
         if not lease.take(now):
             await self._renew(key, lease, now)

@@ -43,6 +43,7 @@ class KeyLimits:
         "t_stamp",
         "totals",
         "tpm",
+        "unlimited",
     )
 
     def __init__(
@@ -82,6 +83,7 @@ class KeyLimits:
                 key.requests_per_month,
             )
         )
+        self.unlimited = not (rpm or tpm or key.has_quota or key.max_concurrent)
         self.charges: list[Callable[[int], None]] = [self.charge] if tpm else []
         self.totals: list[Callable[[int], None]] = [self.total] if key.has_quota else []
 
@@ -142,9 +144,8 @@ class KeyLimits:
         self.t_level -= tokens
 
     def total(self, tokens: int) -> None:
-        """Prompt + generated tokens onto the day's and the month's quota counts."""
-        if self.clock() >= self.quotas.day_ends:
-            self.quotas.roll()
+        """Prompt + generated tokens onto the day's and the month's quota counts (a request
+        that ends just after midnight UTC counts on the day it was admitted)."""
         counts = self.counts
         if counts is not None:
             counts[0] += tokens
