@@ -100,6 +100,7 @@ async def _child(args) -> dict:
         record, stored = await accounts.store.create_key(dict(STORED_FIELDS), "bench")
         await accounts.changed(record["id"])
         keys = {"static": STATIC_KEY, "stored": stored}
+        scripts = _count_scripts(accounts.shared)
 
         async def one(key: str) -> None:
             scope = http_scope("POST", "/api/generate", BODY, [(b"x-api-key", key.encode())])
@@ -127,7 +128,14 @@ async def _child(args) -> dict:
             ops = 0
             where: dict[str, int] = {}
 
-            def trace(frame, event, arg, where=where):
+            def count(frame, event, arg):
+                nonlocal ops
+                frame.f_trace_opcodes = True
+                if event == "opcode":
+                    ops += 1
+                return count
+
+            def locate(frame, event, arg, where=where):
                 nonlocal ops
                 frame.f_trace_opcodes = True
                 if event == "opcode":
@@ -135,24 +143,46 @@ async def _child(args) -> dict:
                     code = frame.f_code
                     place = f"{_short(code.co_filename)}:{code.co_name}"
                     where[place] = where.get(place, 0) + 1
-                return trace
+                return locate
 
+            trace = locate if args.where else count
+            before = scripts[0]
             with _slow_clock():
                 sys.settrace(trace)
                 await batch(key, args.requests)
                 sys.settrace(None)
+            traced_scripts = scripts[0] - before
             rounds = []
             for _ in range(7):
                 started = time.process_time()
                 await batch(key, args.requests)
                 rounds.append((time.process_time() - started) / args.requests * 1e6)
             out[name] = {"ops": ops / args.requests, "cpu_us": min(rounds)}
+            out[name]["scripts"] = traced_scripts / args.requests
             out[name].update({"at:" + k: v / args.requests for k, v in where.items()})
     return out
 
 
+def _count_scripts(shared) -> list[int]:
+    """A counter of the Lua scripts ``shared`` runs in Redis (round trips and settles)."""
+    count = [0]
+    if shared is None:
+        return count
+    for name in ("_sync", "_admit", "_settle"):
+        script = getattr(shared, name, None)
+        if script is None:
+            continue
+
+        def counting(*a, _script=script, **k):
+            count[0] += 1
+            return _script(*a, **k)
+
+        setattr(shared, name, counting)
+    return count
+
+
 @contextlib.contextmanager
-def _slow_clock(factor: float = 100.0):
+def _slow_clock(factor: float = 1000.0):
     """Tracing makes every request tens of times slower: the Redis leases' timers (how long an
     unused lease is held, how long usage waits to be settled) are stretched alike while it runs,
     so the traced requests see the leases they would see at full speed."""
@@ -206,6 +236,8 @@ def _run_child(src: str, config: str, pg, redis, args) -> dict:
         command += ["--redis-url", redis.url]
     if args.profile:
         command += ["--profile", config, "--key", args.key]
+    if args.where:
+        command += ["--where"]
     env = {**os.environ, "PYTHONPATH": f"{Path(src).resolve()}:{ROOT}"}
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -249,7 +281,7 @@ def main() -> None:
     print(f"seed call, in-process, {args.requests} requests per count, background work included")
     print(
         f"{'configuration':<28}{'static ops':>11}{'stored ops':>11}{'extra':>8}{'ratio':>7}"
-        f"{'static CPU':>12}{'stored CPU':>12}{'ratio':>7}"
+        f"{'static CPU':>12}{'stored CPU':>12}{'ratio':>7}{'Redis/req':>10}"
     )
     for (src, config), r in results.items():
         name = config if len(sources) == 1 else f"{config} (src{sources.index(src) + 1})"
@@ -257,7 +289,7 @@ def main() -> None:
         print(
             f"{name:<28}{s['ops']:>11.0f}{k['ops']:>11.0f}{k['ops'] - s['ops']:>8.0f}"
             f"{s['ops'] / k['ops']:>7.3f}{s['cpu_us']:>10.1f}us{k['cpu_us']:>10.1f}us"
-            f"{s['cpu_us'] / k['cpu_us']:>7.3f}"
+            f"{s['cpu_us'] / k['cpu_us']:>7.3f}{k.get('scripts', 0):>10.3f}"
         )
     if args.where:
         for (src, config), r in results.items():
