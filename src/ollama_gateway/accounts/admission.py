@@ -1,12 +1,15 @@
 """Admitting a request: per-minute limits, quotas and requests in flight, for the edge.
 
 :class:`Gate` is what the gateway middleware calls for every limited request
-(``await gate.admit(key, address)``). Without Redis it uses the per-process token buckets
-(:class:`~ollama_gateway.http.ratelimit.RateLimiter`) and quota counts (:class:`QuotaBook`). With
-Redis, keyed requests are admitted by one script there (:mod:`.shared`), atomically across every
-process and replica; when Redis cannot be reached the ``redis_failure`` setting decides: ``open``
-falls back to the per-process limits, ``closed`` refuses the request (503). After a failure Redis
-is not asked again for one second, so an outage does not add a timeout to every request.
+(``await gate.admit(key, address)``). Each key gets its limits made once
+(:class:`~ollama_gateway.accounts.limits.KeyLimits`: buckets and quota counts per process), so a
+request is a few comparisons. With Redis, keyed requests are admitted from this process's
+:class:`~ollama_gateway.accounts.lease.Lease` of the key's shared limits, and go to Redis
+(:mod:`.shared`, one script, atomic across every process and replica) only when the lease is used
+up; when Redis cannot be reached the ``redis_failure`` setting decides: ``open`` falls back to the
+per-process limits, ``closed`` refuses the request (503). After a failure Redis is not asked again
+for one second, so an outage does not add a timeout to every request. Requests without a key (no
+keys configured) are limited per address by :class:`~ollama_gateway.http.ratelimit.RateLimiter`.
 """
 
 from __future__ import annotations

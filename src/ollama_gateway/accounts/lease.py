@@ -185,6 +185,13 @@ class Lease:
             self.shared.queue(self)
 
     @property
+    def empty(self) -> bool:
+        """Holds nothing and owes nothing (it may be forgotten)."""
+        return not (
+            self.allowance or self.slots or self.running or self.gen or self.total or self.syncing
+        )
+
+    @property
     def keep(self) -> int:
         """Idle slots this process keeps for its next requests (none for small limits)."""
         return self.chunk if self.chunk > 1 else 0

@@ -1,11 +1,12 @@
 """Limits shared by every process and replica, atomic in Redis; key changes announced through it.
 
-One Lua script admits a request (one round trip): the key's per-minute request and token buckets
-(the same continuously refilled buckets as :mod:`ollama_gateway.http.ratelimit`), its daily and
-monthly quota counters and its count of requests in flight, checked and updated together. What a
-request used is settled afterwards by a second script, sent by a background task that pipelines
-whatever is pending (never on the request path). Times come from Redis (``TIME``), so replicas'
-clocks do not matter for the buckets.
+One Lua script (``SYNC``, one round trip) settles what a process used of a key's limits and leases
+it a share of them again (:mod:`.lease`): the key's per-minute request and token buckets (the same
+continuously refilled buckets as :mod:`ollama_gateway.http.ratelimit`), its daily and monthly
+quota counters and its count of requests in flight, checked and updated together. Requests are
+admitted from the lease in memory; what they used is settled by the next lease or by a background
+task that pipelines the keys due (never on the request path). Times come from Redis (``TIME``), so
+replicas' clocks do not matter for the buckets.
 
 Key layout (one hash tag per key, so a Redis Cluster keeps a key's state on one shard)::
 
@@ -32,6 +33,7 @@ from ollama_gateway.accounts.records import KeyRecord
 log = logging.getLogger(__name__)
 
 CHANNEL = "ogw:keys"
+FORGET_AFTER = 60.0  # seconds after which the lease of an unused key is dropped
 DAY_TTL = 2 * 86400
 MONTH_TTL = 35 * 86400
 
@@ -176,6 +178,7 @@ class RedisShared:
         self.leases: dict[bytes, Lease] = {}  # by key digest
         self._queued: list[Lease] = []
         self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()  # a lease of a small limit is queued: settle at once
         self._urgent = False
         self._tasks: list[asyncio.Task] = []
         self.round_trips = 0  # admissions that went to Redis (the rest came from leases)
@@ -212,6 +215,7 @@ class RedisShared:
         self._queued.append(lease)
         if lease.urgent:
             self._urgent = True
+            self._hurry.set()
         self._wake.set()
 
     async def seed(self, subject: str, today: date, counts: tuple[int, int, int, int]) -> None:
@@ -248,11 +252,17 @@ class RedisShared:
 
     async def _settler(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), LEASE_TTL)
+                woken = True
+            except asyncio.TimeoutError:
+                woken = False  # a sweep only
             self._wake.clear()
-            if not self._urgent:
-                await asyncio.sleep(SETTLE_DELAY)  # what more requests use goes in one call
+            if woken and not self._urgent:
+                # what more requests use goes in the same call, unless a small limit is waiting
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), SETTLE_DELAY)
+            self._hurry.clear()
             self._urgent = False
             self._sweep(time.monotonic())
             try:
@@ -263,14 +273,20 @@ class RedisShared:
                 await asyncio.sleep(0.5)
 
     def _sweep(self, now: float) -> None:
-        """Queue leases holding what they no longer use: out-of-date admissions, idle slots."""
-        for lease in self.leases.values():
+        """Queue leases holding what they no longer use (out-of-date admissions, idle slots);
+        forget those of keys unused for a minute that hold nothing."""
+        forget = []
+        for digest, lease in self.leases.items():
             if lease.queued:
                 continue
             idle = now - lease.last_used >= LEASE_TTL
             if (lease.allowance and now >= lease.expires) or (idle and lease.slots > lease.running):
                 lease.queued = True
                 self._queued.append(lease)
+            elif lease.empty and now - lease.last_used >= FORGET_AFTER:
+                forget.append(digest)
+        for digest in forget:
+            del self.leases[digest]
 
     async def flush(self) -> None:
         """Settle every queued lease now: one pipelined call per key."""
