@@ -153,3 +153,52 @@ def test_requests_in_flight_are_counted_in_redis(gateway_with, redis_server, tmp
         while _generate(url, key).status_code != 200:  # the slot came back
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def _hammer(urls: list[str], key: str, count: int) -> tuple[list[int], float]:
+    """``count`` listings (they count against rpm like generations, and are quick) spread over
+    ``urls`` from 16 threads with kept-alive connections: their statuses, and the seconds taken."""
+    local = threading.local()
+
+    def one(i: int) -> int:
+        if not hasattr(local, "clients"):
+            local.clients = [httpx.Client(base_url=u, timeout=30) for u in urls]
+        client = local.clients[i % len(urls)]
+        return client.get("/api/tags", headers={"X-API-KEY": key}).status_code
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(one, range(count)))
+    return codes, time.monotonic() - started
+
+
+def test_leased_admissions_never_exceed_the_shared_rpm(two_gateways):
+    """Two processes, one key with rpm=256 (a lease is 256/64 = 4 admissions), hammered from
+    both: they admit no more than the limit plus what the bucket refilled meanwhile, and no
+    fewer than the limit less what each may hold unused (one lease each)."""
+    one, two = two_gateways
+    key = _key(one, name="leased", rpm=256)
+    codes, elapsed = _hammer([one, two], key, 600)
+    refilled = elapsed * 256 / 60
+    admitted = codes.count(200)
+    print(f"admitted {admitted} of 600 in {elapsed:.1f} s (refilled {refilled:.0f})")
+    assert set(codes) == {200, 429}  # the limit was reached
+    assert admitted <= 256 + refilled + 1  # never more than the shared bucket held
+    assert admitted >= 256 - 2 * 4  # at most one unused lease per process is lost
+
+
+def test_most_admissions_come_from_leases(two_gateways, redis_server):
+    """A key with a large rpm (leases of 64): 400 requests through two processes make a few
+    Redis round trips each lease, not one per request."""
+    import redis
+
+    one, two = two_gateways
+    key = _key(one, name="big", rpm=64_000)
+    client = redis.Redis.from_url(redis_server.url)
+    client.config_resetstat()
+    codes, _ = _hammer([one, two], key, 400)
+    stats = client.info("commandstats")
+    scripts = sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+    print(f"{scripts} Redis scripts for 400 requests")
+    assert codes == [200] * 400
+    assert scripts <= 2 * (1 + 400 // 64) + 10  # a lease each 64 (and a few settles)

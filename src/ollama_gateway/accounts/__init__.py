@@ -2,10 +2,12 @@
 
 - :mod:`records` (:class:`KeyRecord`, what the request path knows), :mod:`roles` (the scope
   table), :mod:`policy` (model access and option caps)
-- :mod:`tables`, :mod:`db`, :mod:`store`: the database (SQLite by default, PostgreSQL), its
-  migrations and the repository
+- :mod:`tables`, :mod:`db`, :mod:`store` (keys, audit) and :mod:`usage_store` (usage events,
+  rollups): the database (SQLite by default, PostgreSQL), its migrations and the repository
 - :mod:`cache` (keys served from memory), :mod:`recorder` (usage written in batches, off the
-  request path), :mod:`quotas` and :mod:`shared` (per process, or atomic in Redis)
+  request path), :mod:`admission` (the edge's gate): :mod:`limits` and :mod:`quotas` per
+  process, or :mod:`shared` (atomic in Redis) with :mod:`lease` (a process's share of a key's
+  limits, so that most requests make no round trip)
 - :mod:`service`: :class:`Accounts`, which the app owns and the edge, the routers and the admin
   API use
 """

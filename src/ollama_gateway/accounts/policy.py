@@ -85,11 +85,14 @@ def enforce_generation(request: GenerationRequest, settings: Settings) -> None:
     key = current_key()
     if key is None:
         return
-    require_model(request.model)
-    if is_admin(key):
+    if key.models and not model_matcher(key.models)(request.model):
+        raise ModelNotFound(request.model)
+    if key.role == "admin":
         return
-    _cap_options(request.options, settings)
-    request.keep_alive = _cap_keep_alive(request.keep_alive, settings)
+    if request.options:
+        _cap_options(request.options, settings)
+    if request.keep_alive is not None:
+        request.keep_alive = _cap_keep_alive(request.keep_alive, settings)
     if request.template:
         raise Forbidden("the 'template' field needs an admin key")
     if request.context is not None and len(request.context) > settings.user_max_num_ctx:

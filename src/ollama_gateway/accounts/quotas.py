@@ -64,55 +64,59 @@ def check_counts(
 
 
 class QuotaBook:
-    """Per-process counts for keys that have quotas: [tokens, requests] per day and month."""
+    """Per-process counts for keys that have quotas: [tokens, requests] per day and month.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    ``day_ends`` is when the UTC day ends on the monotonic clock the limits read anyway, so a
+    request checks the day with one comparison; :meth:`roll` starts a new day (and month).
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.time, mono: Callable[[], float] = time.monotonic
+    ) -> None:
         self.clock = clock
-        self._today = utc_today(clock())
-        self._day_ends = epoch(next_day(self._today))  # the date is only recomputed then
+        self.mono = mono
         self._counts: dict[str, list[int]] = {}
+        self._today = utc_today(clock())
+        self.day_ends = 0.0
+        self._set_day(self._today)
+
+    def _set_day(self, today: date) -> None:
+        self._today = today
+        self.day_ends = self.mono() + (epoch(next_day(today)) - self.clock())
 
     def seed(self, totals: dict[str, tuple[int, int, int, int]], today: date) -> None:
         """Counts from the database (keys not listed start at zero)."""
-        self._today = today
-        self._day_ends = epoch(next_day(today))
+        self._set_day(today)
         for subject, counts in totals.items():
-            self._counts[subject] = list(counts)
+            self.counts_of(subject)[:] = counts
 
-    def _roll(self, now: float) -> date:
-        if now < self._day_ends:
-            return self._today
-        today = utc_today(now)
-        self._day_ends = epoch(next_day(today))
+    @property
+    def today(self) -> date:
+        return self._today
+
+    def roll(self) -> date:
+        """A new UTC day (and month) when the clock says so: its counts start at zero."""
+        today = utc_today(self.clock())
         if today != self._today:
             new_month = (today.year, today.month) != (self._today.year, self._today.month)
             for counts in self._counts.values():
                 counts[0] = counts[1] = 0
                 if new_month:
                     counts[2] = counts[3] = 0
-            self._today = today
+        self._set_day(today)
         return today
+
+    def counts_of(self, subject: str) -> list[int]:
+        """The live counts of ``subject`` (tokens, requests today; tokens, requests this month)."""
+        found = self._counts.get(subject)
+        if found is None:
+            found = self._counts[subject] = [0, 0, 0, 0]
+        return found
 
     def counts(self, subject: str) -> tuple[int, int, int, int]:
         found = self._counts.get(subject)
         return (found[0], found[1], found[2], found[3]) if found else (0, 0, 0, 0)
 
-    def admit(self, key: KeyRecord) -> None:
-        """Check ``key``'s quotas and count one request (raises :class:`QuotaExceeded`)."""
-        now = self.clock()
-        today = self._roll(now)
-        counts = self._counts.get(key.subject)
-        if counts is None:
-            counts = self._counts[key.subject] = [0, 0, 0, 0]
-        check_counts(key, (counts[0], counts[1], counts[2], counts[3]), today, now)
-        counts[1] += 1
-        counts[3] += 1
-
-    def charge(self, subject: str) -> Callable[[int], None]:
-        def add(tokens: int) -> None:
-            self._roll(self.clock())
-            counts = self._counts.setdefault(subject, [0, 0, 0, 0])
-            counts[0] += tokens
-            counts[2] += tokens
-
-        return add
+    def refuse(self, key: KeyRecord, counts: list[int]) -> None:
+        """Raise the :class:`QuotaExceeded` of the first of ``key``'s quotas used up."""
+        check_counts(key, (counts[0], counts[1], counts[2], counts[3]), self._today, self.clock())
