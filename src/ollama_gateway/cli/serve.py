@@ -151,7 +151,10 @@ class WorkerCount(click.ParamType):
 def auto_workers(embedded: bool, shared_limits: bool, cpus: int | None) -> int:
     """``--workers auto``: one process per CPU (at most 8) when the gateway only forwards to
     upstreams and its limits are shared through Redis; otherwise one (an embedded model is
-    loaded once; without Redis each process would count limits on its own)."""
+    loaded once; without Redis each process would count limits on its own).
+
+    Not the default: the gateway often shares its machine with the model server, whose CPUs
+    it should not take unasked; one process is what ``serve`` runs unless told."""
     if embedded or not shared_limits:
         return 1
     return max(1, min(cpus or 1, 8))
@@ -162,7 +165,7 @@ def auto_workers(embedded: bool, shared_limits: bool, cpus: int | None) -> int:
 @click.option(
     "--workers",
     type=WorkerCount(),
-    default="auto",
+    default="1",
     show_default=True,
     help="Worker processes sharing the port (upstreams only; without --redis-url limits apply "
     "per worker). auto: one per CPU (at most 8) with upstreams and --redis-url, else 1.",
