@@ -88,11 +88,10 @@ def start_standin(tokens: int, kind: str = "raw") -> tuple[subprocess.Popen, int
     return proc, port
 
 
-def start_gateway(
-    upstream: int, args: argparse.Namespace, src: str, workers: int = 1
-) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {
+def gateway_env(src: str, upstream: int, log_level: str, data_dir: str) -> dict[str, str]:
+    """A benchmarked gateway's environment: ``src``'s code, keyed, in front of ``upstream``,
+    with ``parallel`` and ``max_queue`` large enough that nothing queues, its own SQLite."""
+    return {
         **os.environ,
         "PYTHONPATH": str(Path(src).resolve()),
         "API_KEY": KEY,
@@ -100,10 +99,18 @@ def start_gateway(
         "OLLAMA_GATEWAY_OLLAMA_URL": f"http://127.0.0.1:{upstream}",
         "OLLAMA_GATEWAY_PARALLEL": "4096",
         "OLLAMA_GATEWAY_MAX_QUEUE": "100000",
-        "OLLAMA_GATEWAY_LOG_LEVEL": args.log_level,
-        "OLLAMA_GATEWAY_PORT": str(port),
-        "OLLAMA_GATEWAY_DATA_DIR": tempfile.mkdtemp(prefix="bench-gateway-"),  # its own SQLite
+        "OLLAMA_GATEWAY_LOG_LEVEL": log_level,
+        "OLLAMA_GATEWAY_DATA_DIR": data_dir,
     }
+
+
+def start_gateway(
+    upstream: int, args: argparse.Namespace, src: str, workers: int = 1
+) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="bench-gateway-")
+    env = gateway_env(src, upstream, args.log_level, data_dir)
+    env["OLLAMA_GATEWAY_PORT"] = str(port)
     command = [sys.executable, "-m", "ollama_gateway", "serve", *shlex.split(args.serve_args)]
     command += ["--workers", str(workers)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

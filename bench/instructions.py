@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway import KEY, MODEL, free_port, wait_port
+from gateway import KEY, MODEL, free_port, gateway_env, wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAT = f'{{"model":"{MODEL}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}'
@@ -178,21 +178,10 @@ def main() -> None:
         )
     ]
     for i, src in enumerate(sources):
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(Path(src).resolve()),
-            "API_KEY": KEY,
-            "OLLAMA_GATEWAY_BACKEND": "ollama",
-            "OLLAMA_GATEWAY_OLLAMA_URL": f"http://127.0.0.1:{upstream}",
-            "OLLAMA_GATEWAY_PARALLEL": "4096",
-            "OLLAMA_GATEWAY_MAX_QUEUE": "100000",
-            "OLLAMA_GATEWAY_LOG_LEVEL": "info",
-            # valgrind runs it some 50 times slower: no deadline may cut a request short
-            "OLLAMA_GATEWAY_REQUEST_TIMEOUT": "3600",
-            "OLLAMA_GATEWAY_FIRST_TOKEN_TIMEOUT": "3600",
-            "OLLAMA_GATEWAY_QUEUE_TIMEOUT": "3600",
-            "OLLAMA_GATEWAY_DATA_DIR": str(work / f"data{i}"),
-        }
+        env = gateway_env(src, upstream, "info", str(work / f"data{i}"))
+        # valgrind runs it some 50 times slower: no deadline may cut a request short
+        for name in ("REQUEST_TIMEOUT", "FIRST_TOKEN_TIMEOUT", "QUEUE_TIMEOUT"):
+            env[f"OLLAMA_GATEWAY_{name}"] = "3600"
         extra = shlex.split(args.serve_args)
         targets.append(
             Target(
