@@ -43,8 +43,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from app_cost import _instant_backend  # noqa: E402
-from asgi_drive import drive, http_scope  # noqa: E402
+from asgi_drive import (  # noqa: E402
+    drive,
+    http_scope,
+    instant_backend,
+)
 
 STATIC_KEY = "bench-static-key-0123456789abcdef"
 BODY = b'{"prompt": "Why is the sky blue?"}'
@@ -89,7 +92,7 @@ async def _child(args) -> dict:
     configure_logging(settings)
     for handler in logging.getLogger().handlers:
         handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
-    app = create_app(settings, backend=_instant_backend())
+    app = create_app(settings, backend=instant_backend())
     out: dict[str, dict[str, float]] = {}
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from asgi_drive import drive, http_scope
+from asgi_drive import drive, http_scope, instant_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-key-0123456789abcdef"
@@ -54,37 +54,6 @@ async def _one(app, case: str) -> int:
     return await drive(app, http_scope(method, path, body, [(b"x-api-key", KEY.encode())]), body)
 
 
-def _instant_backend():
-    from ollama_gateway.core.types import Chunk, ModelInfo, Stats
-
-    class InstantBackend:
-        name = "ollama"
-        splits_thinking = True
-
-        async def start(self) -> None: ...
-
-        async def close(self) -> None: ...
-
-        async def generate(self, request):
-            yield Chunk(
-                text="Hello, world!",
-                done=True,
-                done_reason="stop",
-                stats=Stats(prompt_eval_count=9, eval_count=4, eval_duration=40_000_000),
-                model=request.model,
-            )
-
-        chat = generate
-
-        async def check_ready(self):
-            return True, ""
-
-        async def list_models(self):
-            return [ModelInfo(name="llama2:latest", size=1, digest="abc", details={})]
-
-    return InstantBackend()
-
-
 async def _child(requests: int) -> dict:
     from contextlib import AsyncExitStack
 
@@ -96,7 +65,7 @@ async def _child(requests: int) -> dict:
     configure_logging(settings)
     for handler in logging.getLogger().handlers:
         handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
-    app = create_app(settings, backend=_instant_backend())
+    app = create_app(settings, backend=instant_backend())
     ops = 0
     layers: dict[str, int] = {}
 

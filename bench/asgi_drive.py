@@ -1,5 +1,6 @@
 """Driving an ASGI app in-process, for the benchmarks that count the gateway's own work per
-request (``app_cost.py``, ``observability_cost.py``): no sockets, one request at a time."""
+request (``app_cost.py``, ``observability_cost.py``, ``accounts_cost.py``): no sockets, one
+request at a time, in front of an instant backend."""
 
 from __future__ import annotations
 
@@ -51,3 +52,36 @@ async def drive(app: Any, scope: dict[str, Any], body: bytes) -> int:
 
     await app(dict(scope), receive, send)
     return status
+
+
+def instant_backend():
+    """A backend that answers every generation at once with one final chunk (the gateway's own
+    work is what gets measured); it lists one model and is always ready."""
+    from ollama_gateway.core.types import Chunk, ModelInfo, Stats
+
+    class InstantBackend:
+        name = "ollama"
+        splits_thinking = True
+
+        async def start(self) -> None: ...
+
+        async def close(self) -> None: ...
+
+        async def generate(self, request):
+            yield Chunk(
+                text="Hello, world!",
+                done=True,
+                done_reason="stop",
+                stats=Stats(prompt_eval_count=9, eval_count=4, eval_duration=40_000_000),
+                model=request.model,
+            )
+
+        chat = generate
+
+        async def check_ready(self):
+            return True, ""
+
+        async def list_models(self):
+            return [ModelInfo(name="llama2:latest", size=1, digest="abc", details={})]
+
+    return InstantBackend()

@@ -23,9 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from asgi_drive import drive, http_scope
+from asgi_drive import drive, http_scope, instant_backend
 from ollama_gateway.app import create_app
-from ollama_gateway.core.types import Chunk, Stats
 from ollama_gateway.http.access import ObservabilityMiddleware
 from ollama_gateway.observability.logs import configure_logging, make_formatter
 from ollama_gateway.settings import Settings
@@ -33,33 +32,12 @@ from ollama_gateway.settings import Settings
 BODY = b'{"prompt": "Why is the sky blue?"}'
 
 
-class InstantBackend:
-    name = "ollama"  # counts upstream errors like the real one would
-    splits_thinking = True
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def generate(self, request):
-        yield Chunk(
-            text="Hello, world!",
-            done=True,
-            done_reason="stop",
-            stats=Stats(prompt_eval_count=9, eval_count=4, eval_duration=40_000_000),
-            model=request.model,
-        )
-
-    async def check_ready(self):
-        return True, ""
-
-
 async def _one(app) -> int:
     return await drive(app, http_scope("POST", "/api/generate", BODY), BODY)
 
 
 def build(middleware: bool):
-    app = create_app(Settings(_env_file=None), backend=InstantBackend())
+    app = create_app(Settings(_env_file=None), backend=instant_backend())
     if not middleware:
         app.user_middleware = [
             m for m in app.user_middleware if m.cls is not ObservabilityMiddleware
